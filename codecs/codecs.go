@@ -1,0 +1,118 @@
+// Package codecs holds the data formats of kekbit channels: how a value is
+// encoded into a record's payload and decoded back.
+//
+// A format has a numeric id and a media type. The id is not stored in the
+// channel file (format 1.0.0 has no field for it); writer and readers agree
+// on it out of band. Two formats are built in: [Raw] (id 2, raw bytes) and
+// [Text] (id 3, UTF-8 text), with the same ids as the Rust crate's.
+package codecs
+
+import (
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// ErrShortBuffer is returned by an Encoder whose value does not fit the room
+// it was given. The writer turns it into its "record too large" error and
+// publishes nothing.
+var ErrShortBuffer = errors.New("codecs: value does not fit the room given")
+
+// ErrInvalidText is returned by [Text] for a string or payload that is not
+// valid UTF-8.
+var ErrInvalidText = errors.New("codecs: text is not valid UTF-8")
+
+// Format names a data format.
+type Format interface {
+	// ID is the format's numeric id (2 raw, 3 text, ...).
+	ID() uint64
+	// MediaType is the format's MIME type, such as "text/plain".
+	MediaType() string
+}
+
+// Encoder is a Format that encodes values of type T.
+type Encoder[T any] interface {
+	Format
+	// Encode writes v into dst and returns the number of bytes written. It
+	// returns ErrShortBuffer (possibly wrapped) if v needs more than len(dst)
+	// bytes; dst's contents are then unspecified. It must not keep dst.
+	Encode(dst []byte, v T) (int, error)
+}
+
+// Decoder is a Format that decodes values of type T.
+type Decoder[T any] interface {
+	Format
+	// Decode turns a payload into a value. The payload is only valid during
+	// the call: a Decoder that keeps it must copy it.
+	Decode(payload []byte) (T, error)
+}
+
+// Raw is the raw-bytes format: the payload is the value, byte for byte.
+type Raw struct{}
+
+// ID returns 2.
+func (Raw) ID() uint64 { return 2 }
+
+// MediaType returns "application/octet-stream".
+func (Raw) MediaType() string { return "application/octet-stream" }
+
+// Encode copies v into dst.
+func (Raw) Encode(dst []byte, v []byte) (int, error) {
+	if len(v) > len(dst) {
+		return 0, ErrShortBuffer
+	}
+	return copy(dst, v), nil
+}
+
+// Decode returns a copy of the payload.
+func (Raw) Decode(payload []byte) ([]byte, error) {
+	return append([]byte(nil), payload...), nil
+}
+
+// Text is the plain-text format: the payload is the string's UTF-8 bytes.
+type Text struct{}
+
+// ID returns 3.
+func (Text) ID() uint64 { return 3 }
+
+// MediaType returns "text/plain".
+func (Text) MediaType() string { return "text/plain" }
+
+// Encode copies the bytes of s into dst. It refuses a string that is not
+// valid UTF-8 with ErrInvalidText.
+func (Text) Encode(dst []byte, s string) (int, error) {
+	if len(s) > len(dst) {
+		return 0, ErrShortBuffer
+	}
+	if !utf8.ValidString(s) {
+		return 0, invalidText(s)
+	}
+	return copy(dst, s), nil
+}
+
+// Decode returns the payload as a string, or ErrInvalidText if it is not
+// valid UTF-8.
+func (Text) Decode(payload []byte) (string, error) {
+	if !utf8.Valid(payload) {
+		return "", invalidText(string(payload))
+	}
+	return string(payload), nil
+}
+
+func invalidText(s string) error {
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
+				return fmt.Errorf("%w: bad byte 0x%02x at offset %d", ErrInvalidText, s[i], i)
+			}
+		}
+	}
+	return ErrInvalidText
+}
+
+var (
+	_ Encoder[[]byte] = Raw{}
+	_ Decoder[[]byte] = Raw{}
+	_ Encoder[string] = Text{}
+	_ Decoder[string] = Text{}
+)

@@ -1,0 +1,35 @@
+// Package domain is kekbit's pure logic: the channel header, record framing
+// and markers, tick units, the format version, and the Writer and Reader that
+// work over any [ports.Storage]. It does no I/O of its own and uses no
+// unsafe; adapters provide the bytes.
+//
+// A channel file (format 1.0.0, little endian):
+//
+//	offset 0      +-------------------------------------------+
+//	              | header, 128 bytes                         |
+//	              |   0  signature "*KEKBIT*"          u64    |
+//	              |   8  version major<<48|minor<<32|p u64    |
+//	              |  16  writer id                     u64    |
+//	              |  24  channel id                    u64    |
+//	              |  32  capacity                      u32    |
+//	              |  36  max record length             u32    |
+//	              |  40  timeout (ticks)               u64    |
+//	              |  48  creation time (ticks)         u64    |
+//	              |  56  tick unit id (9,6,3,0)        u8     |
+//	offset 128    +-------------------------------------------+
+//	              | zeros up to 1024                          |
+//	offset 1024   +-------------------------------------------+  position 0
+//	              | data region, capacity bytes:              |
+//	              |  [len u64][payload][pad to 8] ...         |
+//	              |  len 0           heartbeat                |
+//	              |  0xFFFFFFFF11111111  watermark (no data)  |
+//	              |  0xFFFFFFFFFFFFFFFF  close mark           |
+//	1024+capacity +-------------------------------------------+
+//	              | footer, 32 bytes (room for the last mark) |
+//	              +-------------------------------------------+
+//
+// A record's position is its offset from the start of the data region. The
+// writer publishes a record by writing its payload, storing a watermark after
+// it, and only then storing its length word (release); a reader loads the
+// length word (acquire) and so never sees a half-written record.
+package domain

@@ -1,0 +1,102 @@
+package domain
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors of the domain. Functions return them wrapped with details; test
+// them with errors.Is.
+var (
+	// ErrInvalidHeader is matched by every *HeaderError.
+	ErrInvalidHeader = errors.New("kekbit: invalid header")
+	// ErrUnknownTickUnit is returned for a tick unit id other than 9, 6, 3, 0.
+	ErrUnknownTickUnit = errors.New("kekbit: unknown tick unit")
+	// ErrInvalidHints is returned by NewHeader for hints that give no valid
+	// header.
+	ErrInvalidHints = errors.New("kekbit: invalid header hints")
+	// ErrStorageTooSmall is returned when a storage cannot hold the channel
+	// its header describes.
+	ErrStorageTooSmall = errors.New("kekbit: storage too small for the channel")
+
+	// ErrChannelFull is returned by Write and Heartbeat once no record can
+	// ever be written again, and by Read (inside a *ReadError) when the
+	// reader reaches the end of the data region. It is terminal.
+	ErrChannelFull = errors.New("kekbit: channel full")
+	// ErrRecordTooLarge is returned by Write for a payload longer than the
+	// max record length or the space left. Nothing is published and the
+	// writer stays usable.
+	ErrRecordTooLarge = errors.New("kekbit: record too large")
+	// ErrEmptyPayload is returned by Write for a value that encodes to zero
+	// bytes: the format cannot tell it from a heartbeat. Nothing is
+	// published.
+	ErrEmptyPayload = errors.New("kekbit: empty payload")
+	// ErrEncoding wraps an error returned by the data format's encoder.
+	// Nothing is published.
+	ErrEncoding = errors.New("kekbit: encoding failed")
+	// ErrWriterClosed is returned by every Writer method but Close after
+	// Close.
+	ErrWriterClosed = errors.New("kekbit: writer is closed")
+	// ErrReaderClosed is returned by every Reader method but Close after
+	// Close.
+	ErrReaderClosed = errors.New("kekbit: reader is closed")
+
+	// ErrNothingYet is returned by Read when it reached the writer's current
+	// end: nothing is written there yet. It is not terminal; read again later.
+	ErrNothingYet = errors.New("kekbit: nothing written yet")
+	// ErrClosed: the writer closed the channel; nothing more will come.
+	ErrClosed = errors.New("kekbit: channel closed by its writer")
+	// ErrCorrupt: a length word is above the max record length, or a record
+	// would cross the capacity.
+	ErrCorrupt = errors.New("kekbit: channel corrupt")
+	// ErrTruncated: the next record does not lie wholly inside the file.
+	ErrTruncated = errors.New("kekbit: channel truncated")
+	// ErrTimeout: nothing new arrived, not even a heartbeat, for the
+	// header's timeout; the writer is presumed gone.
+	ErrTimeout = errors.New("kekbit: channel timed out")
+
+	// ErrUnaligned is returned by MoveTo for a position that is not the
+	// start of a record.
+	ErrUnaligned = errors.New("kekbit: position is not the start of a record")
+	// ErrUnavailable is returned by MoveTo for a position past what the
+	// writer has written.
+	ErrUnavailable = errors.New("kekbit: position not written yet")
+)
+
+// HeaderError says which header field is invalid, what was wanted and what
+// the file holds. errors.Is(err, ErrInvalidHeader) matches it.
+type HeaderError struct {
+	Field string // field name, e.g. "capacity"
+	Want  string // what a valid header holds there, e.g. ">= 16384, multiple of 8"
+	Got   uint64 // what the header holds
+}
+
+func (e *HeaderError) Error() string {
+	return fmt.Sprintf("kekbit: invalid header: %s: want %s, got %d (%#x)", e.Field, e.Want, e.Got, e.Got)
+}
+
+// Unwrap returns ErrInvalidHeader.
+func (e *HeaderError) Unwrap() error { return ErrInvalidHeader }
+
+// ReadError ends a read for good at a position: Err is one of ErrClosed,
+// ErrChannelFull, ErrCorrupt, ErrTruncated or ErrTimeout. errors.Is(err,
+// ErrClosed) and the like match it.
+type ReadError struct {
+	Err       error  // the sentinel saying why
+	Position  uint64 // where the reader stands (the position of the offending word)
+	BytesRead int    // bytes the reader advanced in this Read before the end
+	Word      uint64 // for ErrCorrupt and ErrTruncated: the length word found
+}
+
+func (e *ReadError) Error() string {
+	switch e.Err {
+	case ErrCorrupt:
+		return fmt.Sprintf("%v: length word %#x at position %d (after %d bytes read)", e.Err, e.Word, e.Position, e.BytesRead)
+	case ErrTruncated:
+		return fmt.Sprintf("%v: record at position %d (length word %#x) is not wholly in the file (after %d bytes read)", e.Err, e.Position, e.Word, e.BytesRead)
+	}
+	return fmt.Sprintf("%v at position %d (after %d bytes read)", e.Err, e.Position, e.BytesRead)
+}
+
+// Unwrap returns the sentinel in Err.
+func (e *ReadError) Unwrap() error { return e.Err }

@@ -1,0 +1,305 @@
+package domain
+
+import (
+	"fmt"
+	"iter"
+	"sync/atomic"
+	"time"
+
+	"github.com/kekbit-go/kekbit/ports"
+)
+
+// Reader follows one channel from a position of its own. Any number of
+// readers, in any process, may read a channel while its writer appends. A
+// Reader is not safe for concurrent use.
+//
+// Payloads handed out alias the channel's memory when the storage is
+// addressable and a buffer of the reader's otherwise: either way they are
+// valid only until the handler returns (or the iterator moves on) and must
+// not be modified. Copy what you keep.
+type Reader struct {
+	st       ports.Storage
+	mem      []byte
+	words    []uint64
+	scratch  []byte
+	hdr      Header
+	capacity uint64
+	maxMsg   uint64
+	fileEnd  uint64 // data-region bytes inside the storage
+	pos      uint64
+	word     uint64 // the last length word examined, for error details
+
+	timeout   time.Duration
+	now       func() time.Time
+	idling    bool      // the last read found nothing new
+	idleSince time.Time // when that started
+
+	err    error // end of the last Records loop
+	closed bool
+}
+
+// ReaderOption configures a Reader.
+type ReaderOption func(*Reader)
+
+// WithClock makes the reader measure its timeout with now instead of
+// time.Now.
+func WithClock(now func() time.Time) ReaderOption {
+	return func(r *Reader) { r.now = now }
+}
+
+// NewReader reads and validates the header of st and returns a reader at
+// position 0. A header error is a *HeaderError. The reader owns st: Close
+// closes it.
+func NewReader(st ports.Storage, opts ...ReaderOption) (*Reader, error) {
+	b := make([]byte, HeaderLen)
+	size := st.Size()
+	if size < HeaderLen {
+		return nil, &HeaderError{Field: "length", Want: fmt.Sprintf(">= %d bytes", HeaderLen), Got: uint64(max(size, 0))}
+	}
+	if _, err := st.ReadAt(b, 0); err != nil {
+		return nil, fmt.Errorf("kekbit: reading the header: %w", err)
+	}
+	h, err := DecodeHeader(b)
+	if err != nil {
+		return nil, err
+	}
+	r := &Reader{
+		st:       st,
+		hdr:      h,
+		capacity: uint64(h.Capacity),
+		maxMsg:   uint64(h.MaxMsgLen),
+		fileEnd:  uint64(max(size-DataOffset, 0)),
+		timeout:  h.TimeoutDuration(),
+		now:      time.Now,
+	}
+	r.mem, r.words = addressable(st)
+	if r.mem == nil {
+		r.scratch = make([]byte, r.maxMsg)
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	return r, nil
+}
+
+// Open opens channel channelID of vol for reading. It fails with the
+// volume's error (ports.ErrChannelNotFound, ports.ErrChannelNotReady), a
+// *HeaderError, or one for a header whose channel id is not channelID.
+func Open(vol ports.Volume, channelID uint64, opts ...ReaderOption) (*Reader, error) {
+	st, err := vol.Open(channelID)
+	if err != nil {
+		return nil, err
+	}
+	r, err := NewReader(st, opts...)
+	if err == nil && r.hdr.ChannelID != channelID {
+		err = &HeaderError{Field: "channel_id", Want: fmt.Sprintf("%d (%#x), the id it was opened by", channelID, channelID), Got: r.hdr.ChannelID}
+	}
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// Read hands the records from the reader's position to handler, up to max
+// records (max <= 0: no limit), skipping heartbeats, and returns the bytes
+// it advanced. It never blocks.
+//
+// The error says where the read stopped:
+//   - nil: it handed out max records; there may be more.
+//   - ErrNothingYet: it reached the writer's end; try again later.
+//   - a *ReadError matching ErrClosed, ErrChannelFull, ErrCorrupt,
+//     ErrTruncated or ErrTimeout: the channel ends here. Timeout means a
+//     read found nothing new, not even a heartbeat, and a later read still
+//     nothing once the header's timeout had passed since.
+//   - ErrReaderClosed, or an I/O error of the storage.
+func (r *Reader) Read(handler func(pos uint64, payload []byte), max int) (int, error) {
+	if r.closed {
+		return 0, ErrReaderClosed
+	}
+	start := r.pos
+	for n := 0; max <= 0 || n < max; n++ {
+		pos, payload, err := r.next()
+		if err != nil {
+			return int(r.pos - start), r.end(start, err)
+		}
+		handler(pos, payload)
+	}
+	r.idling = false
+	return int(r.pos - start), nil
+}
+
+// Records returns an iterator over the records available now, from the
+// reader's position: (position, payload) pairs, heartbeats skipped. The
+// loop ends at the writer's end or at the end of the channel; Err then says
+// which. Breaking out of the loop leaves the reader after the last record
+// yielded.
+func (r *Reader) Records() iter.Seq2[uint64, []byte] {
+	return func(yield func(uint64, []byte) bool) {
+		r.err = nil
+		if r.closed {
+			r.err = ErrReaderClosed
+			return
+		}
+		start := r.pos
+		for {
+			pos, payload, err := r.next()
+			if err != nil {
+				if err = r.end(start, err); err != ErrNothingYet {
+					r.err = err
+				}
+				return
+			}
+			if !yield(pos, payload) {
+				r.idling = false
+				return
+			}
+		}
+	}
+}
+
+// Err returns why the last Records loop ended: nil when it caught up with
+// the writer or was broken off, else the *ReadError (ErrClosed,
+// ErrChannelFull, ErrCorrupt, ErrTruncated, ErrTimeout) or I/O error.
+func (r *Reader) Err() error { return r.err }
+
+// next returns the next record and moves past it, skipping heartbeats. Its
+// error is a bare sentinel (no allocation) or an I/O error.
+func (r *Reader) next() (uint64, []byte, error) {
+	for {
+		pos := r.pos
+		length, err := r.peek(pos)
+		if err != nil {
+			return pos, nil, err
+		}
+		size := RecordSize(length)
+		if length == HeartbeatLen {
+			r.pos = pos + size
+			continue
+		}
+		start := DataOffset + pos + RecordHeaderLen
+		var payload []byte
+		if r.mem != nil {
+			payload = r.mem[start : start+length : start+length]
+		} else {
+			payload = r.scratch[:length]
+			if _, err := r.st.ReadAt(payload, int64(start)); err != nil {
+				return pos, nil, fmt.Errorf("kekbit: reading record at position %d: %w", pos, err)
+			}
+		}
+		r.pos = pos + size
+		return pos, payload, nil
+	}
+}
+
+// peek returns the length of the whole record or heartbeat at pos, or the
+// sentinel saying why there is none.
+func (r *Reader) peek(pos uint64) (uint64, error) {
+	if pos+RecordHeaderLen >= r.capacity {
+		return 0, ErrChannelFull
+	}
+	if pos+RecordHeaderLen > r.fileEnd {
+		r.word = 0
+		return 0, ErrTruncated
+	}
+	var word uint64
+	if r.words != nil {
+		word = atomic.LoadUint64(&r.words[(DataOffset+pos)/8])
+	} else {
+		var err error
+		if word, err = r.st.LoadUint64(int64(DataOffset + pos)); err != nil {
+			return 0, fmt.Errorf("kekbit: loading length word at position %d: %w", pos, err)
+		}
+	}
+	r.word = word
+	switch {
+	case word == Watermark:
+		return 0, ErrNothingYet
+	case word == CloseMark:
+		return 0, ErrClosed
+	case word > r.maxMsg:
+		return 0, ErrCorrupt
+	}
+	end := pos + RecordSize(word)
+	if end > r.capacity {
+		return 0, ErrCorrupt
+	}
+	if end > r.fileEnd {
+		return 0, ErrTruncated
+	}
+	return word, nil
+}
+
+// end turns the sentinel that stopped a read begun at start into the error
+// the caller sees, and keeps the timeout clock.
+func (r *Reader) end(start uint64, err error) error {
+	progressed := r.pos != start
+	if progressed {
+		r.idling = false
+	}
+	if err == ErrNothingYet {
+		if progressed {
+			return ErrNothingYet
+		}
+		now := r.now()
+		if !r.idling {
+			r.idling, r.idleSince = true, now
+			return ErrNothingYet
+		}
+		if now.Sub(r.idleSince) <= r.timeout {
+			return ErrNothingYet
+		}
+		err = ErrTimeout
+	}
+	switch err {
+	case ErrClosed, ErrChannelFull, ErrCorrupt, ErrTruncated, ErrTimeout:
+		return &ReadError{Err: err, Position: r.pos, BytesRead: int(r.pos - start), Word: r.word}
+	}
+	return err
+}
+
+// MoveTo puts the reader at position pos, which must be the start of a
+// record or the writer's current end, so reading resumes or replays from
+// there. It returns an error wrapping ErrUnaligned for a position that is
+// not a multiple of 8 or falls inside a record, and ErrUnavailable for one
+// past what is written (or past a corrupt or truncated record). The reader
+// is not moved on error.
+func (r *Reader) MoveTo(pos uint64) error {
+	if r.closed {
+		return ErrReaderClosed
+	}
+	if pos%8 != 0 {
+		return fmt.Errorf("%w: position %d is not a multiple of 8", ErrUnaligned, pos)
+	}
+	p := uint64(0)
+	if pos >= r.pos {
+		p = r.pos
+	}
+	for p < pos {
+		length, err := r.peek(p)
+		if err != nil {
+			return fmt.Errorf("%w: position %d: the channel ends at %d: %w", ErrUnavailable, pos, p, err)
+		}
+		p += RecordSize(length)
+	}
+	if p != pos {
+		return fmt.Errorf("%w: position %d is inside the record at %d", ErrUnaligned, pos, p-RecordSize(r.word))
+	}
+	r.pos, r.idling = pos, false
+	return nil
+}
+
+// Position returns the position of the next record the reader will look at.
+func (r *Reader) Position() uint64 { return r.pos }
+
+// Header returns the channel's header.
+func (r *Reader) Header() Header { return r.hdr }
+
+// Close closes the reader's storage. A second Close returns nil.
+func (r *Reader) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	return r.st.Close()
+}

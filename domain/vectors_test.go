@@ -1,0 +1,202 @@
+package domain_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"testing"
+	"time"
+
+	"github.com/kekbit-go/kekbit/adapters/memory"
+	"github.com/kekbit-go/kekbit/codecs"
+	"github.com/kekbit-go/kekbit/domain"
+	"github.com/kekbit-go/kekbit/internal/vectortest"
+)
+
+func loadVectors(t *testing.T) []vectortest.Vector {
+	t.Helper()
+	vs, err := vectortest.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vs
+}
+
+// finalErr maps a sidecar's final result to our sentinel.
+func finalErr(t *testing.T, final string) error {
+	switch final {
+	case "Closed":
+		return domain.ErrClosed
+	case "ChannelFull":
+		return domain.ErrChannelFull
+	case "none":
+		return domain.ErrNothingYet
+	}
+	t.Fatalf("unknown final result %q in sidecar", final)
+	return nil
+}
+
+func TestVectorsRead(t *testing.T) {
+	for _, v := range loadVectors(t) {
+		t.Run(v.Name, func(t *testing.T) {
+			r, err := domain.NewReader(memory.FromImage(v.Image))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, sh := r.Header(), v.Side.Header
+			if h.Version != domain.Version(sh.VersionU64) || h.WriterID != sh.WriterID || h.ChannelID != sh.ChannelID ||
+				h.Capacity != sh.Capacity || h.MaxMsgLen != sh.MaxMsgLen || h.Timeout != sh.Timeout ||
+				h.CreationTime != sh.CreationTime || h.TickUnit.ID() != sh.TickUnitID {
+				t.Fatalf("header %+v does not match sidecar %+v", h, sh)
+			}
+
+			want := v.Side.ExpectedRead.Messages
+			wantErr := finalErr(t, v.Side.ExpectedRead.Final)
+			wantPos := v.Side.ExpectedRead.Position
+			if v.Truncated() {
+				// DESIGN.md: the crate's file ends inside the 139th message.
+				at := uint64(v.TruncatedAt())
+				if at != 15464 {
+					t.Fatalf("truncated vector cut at %d, DESIGN.md says 15464", at)
+				}
+				for len(want) > 0 && want[len(want)-1].Pos >= at {
+					want = want[:len(want)-1]
+				}
+				if len(want) != 138 {
+					t.Fatalf("%d whole messages before the cut, DESIGN.md says 138", len(want))
+				}
+				wantErr, wantPos = domain.ErrTruncated, at
+			}
+
+			var got []vectortest.Message
+			sum := fnv.New64a()
+			n, err := r.Read(func(pos uint64, p []byte) {
+				got = append(got, vectortest.Message{Pos: pos, Hex: fmt.Sprintf("%x", p)})
+				sum.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(p))))
+				sum.Write(p)
+			}, 0)
+			if !errors.Is(err, wantErr) {
+				t.Fatalf("read ended with %v, want %v", err, wantErr)
+			}
+			if uint64(n) != wantPos || r.Position() != wantPos {
+				t.Fatalf("read %d bytes, at position %d; want %d", n, r.Position(), wantPos)
+			}
+			var re *domain.ReadError
+			if wantErr != domain.ErrNothingYet {
+				if !errors.As(err, &re) || re.Position != wantPos || re.BytesRead != n {
+					t.Fatalf("end %#v does not carry position %d and %d bytes read", err, wantPos, n)
+				}
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d messages, want %d", len(got), len(want))
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("message %d: got %+v, want %+v", i, got[i], want[i])
+				}
+			}
+			if !v.Truncated() {
+				if s := fmt.Sprintf("%#016x", sum.Sum64()); s != v.Side.ExpectedRead.Checksum {
+					t.Fatalf("checksum %s, want %s", s, v.Side.ExpectedRead.Checksum)
+				}
+			}
+		})
+	}
+}
+
+// TestVectorsReplay replays each vector's writer operations through our
+// Writer and compares the result with the crate's file byte for byte.
+func TestVectorsReplay(t *testing.T) {
+	for _, v := range loadVectors(t) {
+		t.Run(v.Name, func(t *testing.T) {
+			sh := v.Side.Header
+			unit, err := domain.TickUnitFromID(sh.TickUnitID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := domain.NewHeader(domain.Hints{
+				WriterID: sh.WriterID, ChannelID: sh.ChannelID,
+				Capacity: sh.Capacity, MaxMsgLen: sh.MaxMsgLen - 8,
+				Timeout: sh.Timeout, TickUnit: unit,
+				Clock: func() time.Time { return time.Unix(0, 0).Add(unit.ToDuration(sh.CreationTime)) },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := memory.New(h.FileSize())
+			text := v.Side.DataFormat == "PlainTextDataFormat (id 3)"
+			var write func([]byte) (int, error)
+			var w interface {
+				Heartbeat() (int, error)
+				WriteOffset() uint32
+				Close() error
+			}
+			if text {
+				tw, err := domain.NewWriter(st, h, codecs.Text{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				w, write = tw, func(b []byte) (int, error) { return tw.Write(string(b)) }
+			} else {
+				rw, err := domain.NewWriter(st, h, codecs.Raw{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				w, write = rw, rw.Write
+			}
+
+			for i, op := range v.Side.WriterOps {
+				if uint64(w.WriteOffset()) != op.Pos {
+					t.Fatalf("op %d: writer at %d, crate at %d", i, w.WriteOffset(), op.Pos)
+				}
+				var n int
+				var err error
+				if op.Op == "heartbeat" {
+					n, err = w.Heartbeat()
+				} else {
+					data := vectortest.Message{Hex: op.Hex}.Bytes()
+					n, err = write(data)
+					if len(data) == 0 && op.Result == "ok" {
+						// The crate turned the empty write into a heartbeat; we
+						// refuse it, then write the heartbeat it stood for.
+						if !errors.Is(err, domain.ErrEmptyPayload) {
+							t.Fatalf("op %d: empty write gave %v, want ErrEmptyPayload", i, err)
+						}
+						n, err = w.Heartbeat()
+					}
+				}
+				switch op.Result {
+				case "ok":
+					if err != nil || (op.RecordSize != 0 && n != op.RecordSize) {
+						t.Fatalf("op %d (%s %d bytes): got %d, %v; crate wrote %d", i, op.Op, op.Len, n, err, op.RecordSize)
+					}
+				case "ChannelFull":
+					if !errors.Is(err, domain.ErrChannelFull) {
+						t.Fatalf("op %d: got %d, %v; want ErrChannelFull", i, n, err)
+					}
+				case "EncodingError(WriteZero)":
+					if !errors.Is(err, domain.ErrRecordTooLarge) {
+						t.Fatalf("op %d: got %d, %v; want ErrRecordTooLarge", i, n, err)
+					}
+				default:
+					t.Fatalf("op %d: unknown result %q", i, op.Result)
+				}
+			}
+			if v.Side.Closed {
+				if err := w.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			img := st.Image()
+			if !bytes.Equal(img[:len(v.Image)], v.Image) {
+				for i := range v.Image {
+					if img[i] != v.Image[i] {
+						t.Fatalf("image differs from the crate's from byte %d: ours % x, crate % x", i, img[i:min(i+16, len(img))], v.Image[i:min(i+16, len(v.Image))])
+					}
+				}
+			}
+		})
+	}
+}

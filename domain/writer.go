@@ -1,0 +1,225 @@
+package domain
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"go.uber.org/multierr"
+
+	"github.com/kekbit-go/kekbit/codecs"
+	"github.com/kekbit-go/kekbit/ports"
+)
+
+// Writer appends records to one channel. There is one writer per channel and
+// it is not safe for concurrent use: guard it with a mutex if several
+// goroutines write.
+type Writer[T any] struct {
+	st       ports.Storage
+	mem      []byte   // the storage's bytes when addressable, else nil
+	words    []uint64 // the same memory as words, for atomic length words
+	scratch  []byte   // encode buffer when the storage is not addressable
+	enc      codecs.Encoder[T]
+	hdr      Header
+	capacity uint64
+	maxMsg   uint64
+	pos      uint64 // write position: where the next record goes
+	closed   bool
+}
+
+// NewWriter makes st, a fresh zero-filled storage of at least
+// h.FileSize() bytes, into a channel: it writes the header and the first
+// heartbeat, and returns the writer positioned after it. Values are encoded
+// with enc.
+func NewWriter[T any](st ports.Storage, h Header, enc codecs.Encoder[T]) (*Writer[T], error) {
+	if err := h.Validate(); err != nil {
+		return nil, err
+	}
+	if st.Size() < h.FileSize() {
+		return nil, fmt.Errorf("%w: %d bytes, channel of capacity %d needs %d", ErrStorageTooSmall, st.Size(), h.Capacity, h.FileSize())
+	}
+	w := &Writer[T]{st: st, enc: enc, hdr: h, capacity: uint64(h.Capacity), maxMsg: uint64(h.MaxMsgLen)}
+	w.mem, w.words = addressable(st)
+	if w.mem == nil {
+		w.scratch = make([]byte, w.maxMsg)
+	}
+	hb := make([]byte, HeaderLen)
+	h.put(hb)
+	if _, err := st.WriteAt(hb, 0); err != nil {
+		return nil, fmt.Errorf("kekbit: writing the header: %w", err)
+	}
+	if err := w.publish(HeartbeatLen, RecordHeaderLen); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Create makes a new channel in vol for header h and returns its writer.
+// Readers cannot open the channel until its header and first heartbeat are
+// in place. It fails if the channel id is taken (ports.ErrChannelExists).
+func Create[T any](vol ports.Volume, h Header, enc codecs.Encoder[T]) (*Writer[T], error) {
+	if err := h.Validate(); err != nil {
+		return nil, err
+	}
+	var w *Writer[T]
+	_, err := vol.Create(h.ChannelID, h.FileSize(), func(st ports.Storage) error {
+		var err error
+		w, err = NewWriter(st, h, enc)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Write encodes v straight into the channel and publishes it as one record.
+// It returns the bytes the record takes: length word, payload and padding.
+//
+// Errors: ErrChannelFull (terminal: no record fits any more),
+// ErrRecordTooLarge (v needs more than the max record length or the space
+// left; the writer stays usable), ErrEmptyPayload (v encodes to nothing,
+// which the format cannot tell from a heartbeat), ErrEncoding (the encoder
+// failed), ErrWriterClosed. On any error nothing is published.
+func (w *Writer[T]) Write(v T) (int, error) {
+	if w.closed {
+		return 0, ErrWriterClosed
+	}
+	avail := (w.capacity - w.pos) &^ 7
+	if avail <= RecordHeaderLen {
+		return 0, ErrChannelFull
+	}
+	room := min(w.maxMsg, avail-RecordHeaderLen)
+	start := DataOffset + w.pos + RecordHeaderLen
+	var dst []byte
+	if w.mem != nil {
+		dst = w.mem[start : start+room : start+room]
+	} else {
+		dst = w.scratch[:room]
+	}
+	n, err := w.enc.Encode(dst, v)
+	if err != nil || n <= 0 || uint64(n) > room {
+		return 0, w.refuse(dst, n, err, room, avail)
+	}
+	size := RecordSize(uint64(n))
+	clear(dst[n : size-RecordHeaderLen])
+	if w.mem == nil {
+		if _, err := w.st.WriteAt(dst[:size-RecordHeaderLen], int64(start)); err != nil {
+			return 0, fmt.Errorf("kekbit: writing record at position %d: %w", w.pos, err)
+		}
+	}
+	if err := w.publish(uint64(n), size); err != nil {
+		return 0, err
+	}
+	return int(size), nil
+}
+
+// refuse builds the error for a Write whose encoding did not give a
+// publishable payload, and wipes what the encoder may have left in the
+// channel past the write position.
+func (w *Writer[T]) refuse(dst []byte, n int, err error, room, avail uint64) error {
+	if w.mem != nil {
+		clear(dst)
+	}
+	switch {
+	case errors.Is(err, codecs.ErrShortBuffer):
+		return fmt.Errorf("%w: room for %d bytes (max record length %d, space left %d): %w",
+			ErrRecordTooLarge, room, w.maxMsg, avail-RecordHeaderLen, err)
+	case err != nil:
+		return fmt.Errorf("%w: %s: %w", ErrEncoding, w.enc.MediaType(), err)
+	case n == 0:
+		return ErrEmptyPayload
+	}
+	return fmt.Errorf("%w: encoder reported %d bytes for a room of %d", ErrEncoding, n, room)
+}
+
+// Heartbeat appends a heartbeat, a record with no payload that readers skip
+// but that tells them the writer is alive. It returns 8, or ErrChannelFull
+// or ErrWriterClosed.
+func (w *Writer[T]) Heartbeat() (int, error) {
+	if w.closed {
+		return 0, ErrWriterClosed
+	}
+	if (w.capacity-w.pos)&^7 <= RecordHeaderLen {
+		return 0, ErrChannelFull
+	}
+	if err := w.publish(HeartbeatLen, RecordHeaderLen); err != nil {
+		return 0, err
+	}
+	return RecordHeaderLen, nil
+}
+
+// publish marks the slot after the record as not yet written, then stores
+// the record's length word, which makes it visible to readers.
+func (w *Writer[T]) publish(length, size uint64) error {
+	if err := w.store(w.pos+size, Watermark); err != nil {
+		return err
+	}
+	if err := w.store(w.pos, length); err != nil {
+		return err
+	}
+	w.pos += size
+	return nil
+}
+
+func (w *Writer[T]) store(pos, v uint64) error {
+	if w.words != nil {
+		atomic.StoreUint64(&w.words[(DataOffset+pos)/8], v)
+		return nil
+	}
+	if err := w.st.StoreUint64(int64(DataOffset+pos), v); err != nil {
+		return fmt.Errorf("kekbit: storing word at position %d: %w", pos, err)
+	}
+	return nil
+}
+
+// Flush asks the storage to make what was written durable (msync, fsync).
+// Records are visible to readers without it.
+func (w *Writer[T]) Flush() error {
+	if w.closed {
+		return ErrWriterClosed
+	}
+	return w.st.Flush()
+}
+
+// Close writes the close mark, so readers learn the channel is over, then
+// flushes and closes the storage. The errors of all three steps are
+// combined. A second Close does nothing and returns nil.
+func (w *Writer[T]) Close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	err := w.store(w.pos, CloseMark)
+	return multierr.Combine(err, w.st.Flush(), w.st.Close())
+}
+
+// Available returns the bytes left in the data region, rounded down to 8.
+func (w *Writer[T]) Available() uint32 { return uint32((w.capacity - w.pos) &^ 7) }
+
+// WriteOffset returns the write position: the bytes written to the data
+// region so far.
+func (w *Writer[T]) WriteOffset() uint32 { return uint32(w.pos) }
+
+// Header returns the channel's header.
+func (w *Writer[T]) Header() Header { return w.hdr }
+
+// Format returns the channel's data format.
+func (w *Writer[T]) Format() codecs.Format { return w.enc }
+
+// addressable returns the storage's memory views when it offers them on a
+// little-endian machine, where a native word is the file's word.
+func addressable(st ports.Storage) ([]byte, []uint64) {
+	a, ok := st.(ports.Addressable)
+	if !ok || !littleEndian {
+		return nil, nil
+	}
+	return a.Bytes(), a.Words()
+}
+
+var littleEndian = func() bool {
+	var b [2]byte
+	binary.NativeEndian.PutUint16(b[:], 1)
+	return b[0] == 1
+}()

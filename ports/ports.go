@@ -1,0 +1,99 @@
+package ports
+
+import "errors"
+
+// Errors returned by implementations of [Storage] and [Volume]. Adapters wrap
+// them (and any operating-system error) with %w, so callers test them with
+// errors.Is.
+var (
+	// ErrUnalignedOffset is returned by LoadUint64 and StoreUint64 when the
+	// offset is not a multiple of 8.
+	ErrUnalignedOffset = errors.New("kekbit: offset is not 8-byte aligned")
+	// ErrOutOfRange is returned when an access would reach outside the
+	// storage's Size.
+	ErrOutOfRange = errors.New("kekbit: access outside the storage")
+	// ErrStorageClosed is returned by every method but Close once Close has
+	// been called.
+	ErrStorageClosed = errors.New("kekbit: storage is closed")
+	// ErrChannelExists is returned by Volume.Create when the channel already
+	// exists, finished or still being created.
+	ErrChannelExists = errors.New("kekbit: channel already exists")
+	// ErrChannelNotFound is returned by Volume.Open and Volume.Remove when no
+	// channel has the id.
+	ErrChannelNotFound = errors.New("kekbit: channel not found")
+	// ErrChannelNotReady is returned by Volume.Open while the channel is
+	// still being created by its writer.
+	ErrChannelNotReady = errors.New("kekbit: channel is still being created")
+)
+
+// Storage is the bytes of one channel: the 128-byte header at offset 0, the
+// data region at offset 1024 and the footer after it.
+//
+// A Storage is used by one goroutine at a time. Several Storages may view
+// the same channel (one writer, many readers); the writer publishes with
+// StoreUint64 and readers observe with LoadUint64, which order every other
+// access the way sync/atomic does.
+type Storage interface {
+	// Size returns the length of the storage in bytes. It never changes for
+	// the life of the Storage, except for a file cut short by someone else.
+	Size() int64
+	// ReadAt copies len(p) bytes from offset off into p. Reading past Size
+	// returns the bytes that are there and ErrOutOfRange.
+	ReadAt(p []byte, off int64) (int, error)
+	// WriteAt copies p to offset off. Writing past Size writes nothing and
+	// returns ErrOutOfRange.
+	WriteAt(p []byte, off int64) (int, error)
+	// LoadUint64 reads the little-endian 64-bit word at off with acquire
+	// ordering: every byte stored before the matching StoreUint64 is visible
+	// afterwards. off must be a multiple of 8 (ErrUnalignedOffset) and the
+	// word wholly inside Size (ErrOutOfRange).
+	LoadUint64(off int64) (uint64, error)
+	// StoreUint64 writes v as a little-endian 64-bit word at off with release
+	// ordering: it becomes visible after every byte written before it. Same
+	// alignment and range rules as LoadUint64.
+	StoreUint64(off int64, v uint64) error
+	// Flush makes the bytes written so far durable as far as the backend can
+	// (msync, fsync); a no-op for memory.
+	Flush() error
+	// Close releases the storage. It does not flush. A second Close returns
+	// nil; every other method returns ErrStorageClosed after Close.
+	Close() error
+}
+
+// Addressable is an optional ability of a Storage whose bytes live in this
+// process's memory (a memory region, an mmapped file). Bytes and Words view
+// the same memory: Words()[i] is Bytes()[8*i : 8*i+8] as a native-endian
+// word. Both have the length and lifetime of the Storage, and must not be
+// used after Close. A read-only storage returns a read-only view: writing to
+// it faults.
+//
+// The domain uses these views, when present, to encode and hand out payloads
+// with no copy and no interface call per record; it uses sync/atomic on Words
+// for the length words, so the observable behaviour is the same as through
+// the Storage methods.
+type Addressable interface {
+	Bytes() []byte
+	Words() []uint64
+}
+
+// Volume is where channels live: a folder of channel files, a set of memory
+// regions. Channels are named by their 64-bit channel id.
+type Volume interface {
+	// Create makes a new channel of size bytes, zero-filled, exclusively: it
+	// returns ErrChannelExists if the id is taken. init runs on the new
+	// storage before any reader can open the channel (Open returns
+	// ErrChannelNotReady meanwhile); if init fails, the channel is removed
+	// and init's error returned. On success the returned Storage is the one
+	// init saw, still open, for the writer to keep.
+	Create(channelID uint64, size int64, init func(Storage) error) (Storage, error)
+	// Open opens an existing channel for reading. ErrChannelNotFound if there
+	// is none, ErrChannelNotReady while it is being created.
+	Open(channelID uint64) (Storage, error)
+	// Remove deletes the channel. Storages already open keep working where
+	// the backend allows it (memory, Unix files). ErrChannelNotFound if
+	// there is none.
+	Remove(channelID uint64) error
+	// List returns the ids of the channels that are ready, in increasing
+	// order.
+	List() ([]uint64, error)
+}
