@@ -4,11 +4,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sync/atomic"
 
 	"go.uber.org/multierr"
 
 	"github.com/kekbit-go/kekbit/codecs"
+	"github.com/kekbit-go/kekbit/internal/atomicx"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -103,15 +103,25 @@ func (w *Writer[T]) Write(v T) (int, error) {
 		return 0, w.refuse(dst, n, err, room, avail)
 	}
 	size := RecordSize(uint64(n))
-	clear(dst[n : size-RecordHeaderLen])
-	if w.mem == nil {
+	if w.words == nil {
+		clear(dst[n : size-RecordHeaderLen])
 		if _, err := w.st.WriteAt(dst[:size-RecordHeaderLen], int64(start)); err != nil {
 			return 0, fmt.Errorf("kekbit: writing record at position %d: %w", w.pos, err)
 		}
+		if err := w.publish(uint64(n), size); err != nil {
+			return 0, err
+		}
+		return int(size), nil
 	}
-	if err := w.publish(uint64(n), size); err != nil {
-		return 0, err
+	// The fast path: publish by hand (see publish), zeroing the padding,
+	// the high bytes of the payload's last little-endian word.
+	pos := w.pos
+	if tail := uint64(n) & 7; tail != 0 {
+		w.words[(start+uint64(n))/8] &= 1<<(8*tail) - 1
 	}
+	w.words[(DataOffset+pos+size)/8] = Watermark
+	atomicx.StoreRelease(&w.words[(DataOffset+pos)/8], uint64(n))
+	w.pos = pos + size
 	return int(size), nil
 }
 
@@ -153,7 +163,11 @@ func (w *Writer[T]) Heartbeat() (int, error) {
 // publish marks the slot after the record as not yet written, then stores
 // the record's length word, which makes it visible to readers.
 func (w *Writer[T]) publish(length, size uint64) error {
-	if err := w.store(w.pos+size, Watermark); err != nil {
+	if w.words != nil {
+		// A plain store is enough for the watermark: no reader can load
+		// this word before it has loaded the length word stored below.
+		w.words[(DataOffset+w.pos+size)/8] = Watermark
+	} else if err := w.store(w.pos+size, Watermark); err != nil {
 		return err
 	}
 	if err := w.store(w.pos, length); err != nil {
@@ -165,7 +179,7 @@ func (w *Writer[T]) publish(length, size uint64) error {
 
 func (w *Writer[T]) store(pos, v uint64) error {
 	if w.words != nil {
-		atomic.StoreUint64(&w.words[(DataOffset+pos)/8], v)
+		atomicx.StoreRelease(&w.words[(DataOffset+pos)/8], v)
 		return nil
 	}
 	if err := w.st.StoreUint64(int64(DataOffset+pos), v); err != nil {

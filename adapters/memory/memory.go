@@ -43,6 +43,10 @@ func FromImage(image []byte) *Storage {
 	return s
 }
 
+// Share returns another handle on the same region, open even when s is
+// closed: a writer and its readers each hold their own.
+func (s *Storage) Share() *Storage { return &Storage{bytes: s.bytes, words: s.words} }
+
 // Image returns a copy of the storage's bytes.
 func (s *Storage) Image() []byte { return slices.Clone(s.bytes) }
 

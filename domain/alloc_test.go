@@ -1,0 +1,82 @@
+package domain_test
+
+import (
+	"testing"
+
+	"github.com/kekbit-go/kekbit/adapters/memory"
+	"github.com/kekbit-go/kekbit/codecs"
+	"github.com/kekbit-go/kekbit/domain"
+	"github.com/kekbit-go/kekbit/ports"
+)
+
+func bigHeader(t testing.TB, capacity uint32, maxMsg uint32) domain.Header {
+	h, err := domain.NewHeader(domain.Hints{WriterID: 1, ChannelID: 1, Capacity: capacity, MaxMsgLen: maxMsg, Timeout: 3600, TickUnit: domain.Secs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestHotPathAllocatesNothing checks Write, Heartbeat and Read on both the
+// addressable path and the Storage-method path.
+func TestHotPathAllocatesNothing(t *testing.T) {
+	if testing.CoverMode() != "" {
+		t.Log("coverage counters do not allocate; measuring anyway")
+	}
+	backends(t, func(t *testing.T, wrap func(*memory.Storage) ports.Storage) {
+		const runs = 1000
+		h := bigHeader(t, 1<<20, 100)
+		mem := memory.New(h.FileSize())
+		w, err := domain.NewWriter(wrap(mem), h, codecs.Raw{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := make([]byte, 72)
+		if a := testing.AllocsPerRun(runs, func() {
+			if _, err := w.Write(data); err != nil {
+				t.Fatal(err)
+			}
+		}); a != 0 {
+			t.Errorf("Write: %v allocations", a)
+		}
+		if a := testing.AllocsPerRun(runs, func() {
+			if _, err := w.Heartbeat(); err != nil {
+				t.Fatal(err)
+			}
+		}); a != 0 {
+			t.Errorf("Heartbeat: %v allocations", a)
+		}
+
+		r := mustReader(t, wrap(mem.Share()))
+		var sum int
+		handler := func(_ uint64, p []byte) { sum += len(p) }
+		if a := testing.AllocsPerRun(runs, func() {
+			if _, err := r.Read(handler, 1); err != nil {
+				t.Fatal(err)
+			}
+		}); a != 0 {
+			t.Errorf("Read of one record: %v allocations", a)
+		}
+		// Reaching the writer's end allocates nothing either, nor does a
+		// whole iterator loop beyond the iterator itself.
+		if a := testing.AllocsPerRun(10, func() {
+			r.Read(handler, 0)
+		}); a != 0 {
+			t.Errorf("Read to the end: %v allocations", a)
+		}
+		if err := r.MoveTo(0); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		if a := testing.AllocsPerRun(1, func() {
+			for _, p := range r.Records() {
+				n += len(p)
+			}
+		}); a > 2 {
+			t.Errorf("Records loop over %d records: %v allocations", runs+1, a)
+		}
+		if n != 72*(runs+1) {
+			t.Fatalf("iterator read %d bytes", n)
+		}
+	})
+}
