@@ -524,3 +524,40 @@ func TestRecordsIterator(t *testing.T) {
 		}
 	})
 }
+
+// TestPaddingIsZeroed writes over memory that is not zero (a reused region)
+// and checks that each record's padding is zeroed all the same.
+func TestPaddingIsZeroed(t *testing.T) {
+	backends(t, func(t *testing.T, wrap func(*memory.Storage) ports.Storage) {
+		h := small(t)
+		mem := memory.New(h.FileSize())
+		for i := range mem.Bytes() {
+			mem.Bytes()[i] = 0xAB
+		}
+		w, err := domain.NewWriter(wrap(mem), h, codecs.Raw{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n := 1; n <= 16; n++ {
+			if _, err := w.Write(bytes.Repeat([]byte{'p'}, n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		data := mem.Bytes()[domain.DataOffset:]
+		pos := 8
+		for n := 1; n <= 16; n++ {
+			if got := binary.LittleEndian.Uint64(data[pos:]); got != uint64(n) {
+				t.Fatalf("length word %d at %d, want %d", got, pos, n)
+			}
+			size := int(domain.RecordSize(uint64(n)))
+			want := append(bytes.Repeat([]byte{'p'}, n), make([]byte, size-8-n)...)
+			if got := data[pos+8 : pos+size]; !bytes.Equal(got, want) {
+				t.Fatalf("record of %d bytes: % x", n, got)
+			}
+			pos += size
+		}
+		if binary.LittleEndian.Uint64(data[pos:]) != domain.Watermark {
+			t.Fatal("no watermark after the last record")
+		}
+	})
+}
