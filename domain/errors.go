@@ -55,6 +55,13 @@ var (
 	// header's timeout; the writer is presumed gone.
 	ErrTimeout = errors.New("kekbit: channel timed out")
 
+	// ErrWriterGone: nothing new and the storage says the writer no longer
+	// holds the channel (its process died without closing it).
+	ErrWriterGone = errors.New("kekbit: writer gone without closing the channel")
+	// ErrLivenessUnknown is returned by WriterAlive when the storage cannot
+	// tell whether the writer is alive.
+	ErrLivenessUnknown = errors.New("kekbit: storage cannot tell whether the writer is alive")
+
 	// ErrUnaligned is returned by MoveTo for a position that is not the
 	// start of a record.
 	ErrUnaligned = errors.New("kekbit: position is not the start of a record")
@@ -78,8 +85,8 @@ func (e *HeaderError) Error() string {
 // Unwrap returns ErrInvalidHeader.
 func (e *HeaderError) Unwrap() error { return ErrInvalidHeader }
 
-// ReadError ends a read for good at a position: Err is one of ErrClosed,
-// ErrChannelFull, ErrCorrupt, ErrTruncated or ErrTimeout. errors.Is(err,
+// ReadError ends a read at a position: Err is one of ErrClosed,
+// ErrChannelFull, ErrCorrupt, ErrTruncated, ErrTimeout or ErrWriterGone. errors.Is(err,
 // ErrClosed) and the like match it.
 type ReadError struct {
 	Err       error  // the sentinel saying why

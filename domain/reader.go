@@ -3,6 +3,7 @@ package domain
 import (
 	"fmt"
 	"iter"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,10 @@ type Reader struct {
 	now       func() time.Time
 	idling    bool      // the last read found nothing new
 	idleSince time.Time // when that started
+
+	faults ports.FaultProne // the storage, if its memory can vanish
+	live   ports.Liveness   // the storage, if it can tell the writer is alive
+	wait   Wait             // how Follow waits
 
 	err    error // end of the last Records loop
 	closed bool
@@ -71,8 +76,13 @@ func NewReader(st ports.Storage, opts ...ReaderOption) (*Reader, error) {
 		fileEnd:  uint64(max(size-DataOffset, 0)),
 		timeout:  h.TimeoutDuration(),
 		now:      time.Now,
+		wait:     DefaultWait,
 	}
 	r.mem, r.words = addressable(st)
+	if r.mem != nil {
+		r.faults, _ = st.(ports.FaultProne)
+	}
+	r.live, _ = st.(ports.Liveness)
 	if r.mem == nil {
 		r.scratch = make([]byte, r.maxMsg)
 	}
@@ -118,15 +128,53 @@ func (r *Reader) Read(handler func(pos uint64, payload []byte), max int) (int, e
 		return 0, ErrReaderClosed
 	}
 	start := r.pos
-	for n := 0; max <= 0 || n < max; n++ {
-		pos, payload, err := r.next()
-		if err != nil {
-			return int(r.pos - start), r.end(start, err)
-		}
-		handler(pos, payload)
+	if err := r.scan(handler, max); err != nil {
+		return int(r.pos - start), r.end(start, err)
 	}
 	r.idling = false
 	return int(r.pos - start), nil
+}
+
+// scan hands out up to max records and returns the sentinel that stopped
+// it, or nil. On a storage whose memory can vanish, a fault touching it
+// (in scan or in the handler) stops the scan with ErrTruncated.
+func (r *Reader) scan(handler func(pos uint64, payload []byte), max int) (err error) {
+	if r.faults != nil {
+		old := debug.SetPanicOnFault(true)
+		defer debug.SetPanicOnFault(old)
+		defer r.catchFault(&err)
+	}
+	for n := 0; max <= 0 || n < max; n++ {
+		pos, payload, err := r.next()
+		if err != nil {
+			return err
+		}
+		handler(pos, payload)
+	}
+	return nil
+}
+
+// nextGuarded is next with a fault in the storage's memory turned into
+// ErrTruncated.
+func (r *Reader) nextGuarded() (pos uint64, payload []byte, err error) {
+	old := debug.SetPanicOnFault(true)
+	defer debug.SetPanicOnFault(old)
+	defer r.catchFault(&err)
+	return r.next()
+}
+
+// catchFault, deferred, recovers the panic of a memory fault inside the
+// storage's mapping and sets *err to ErrTruncated; any other panic goes on.
+func (r *Reader) catchFault(err *error) {
+	e := recover()
+	if e == nil {
+		return
+	}
+	if f, ok := e.(interface{ Addr() uintptr }); ok && r.faults.Faulted(f.Addr()) {
+		*err = ErrTruncated
+		return
+	}
+	panic(e)
 }
 
 // Records returns an iterator over the records available now, from the
@@ -142,8 +190,12 @@ func (r *Reader) Records() iter.Seq2[uint64, []byte] {
 			return
 		}
 		start := r.pos
+		next := r.next
+		if r.faults != nil {
+			next = r.nextGuarded
+		}
 		for {
-			pos, payload, err := r.next()
+			pos, payload, err := next()
 			if err != nil {
 				if err = r.end(start, err); err != ErrNothingYet {
 					r.err = err
@@ -252,7 +304,7 @@ func (r *Reader) end(start uint64, err error) error {
 		err = ErrTimeout
 	}
 	switch err {
-	case ErrClosed, ErrChannelFull, ErrCorrupt, ErrTruncated, ErrTimeout:
+	case ErrClosed, ErrChannelFull, ErrCorrupt, ErrTruncated, ErrTimeout, ErrWriterGone:
 		return &ReadError{Err: err, Position: r.pos, BytesRead: int(r.pos - start), Word: r.word}
 	}
 	return err
@@ -287,6 +339,19 @@ func (r *Reader) MoveTo(pos uint64) error {
 	}
 	r.pos, r.idling = pos, false
 	return nil
+}
+
+// WriterAlive asks the storage whether the channel's writer still holds it
+// (for the mmap backend: whether its process holds the file lock). It
+// returns ErrLivenessUnknown if the storage cannot tell.
+func (r *Reader) WriterAlive() (bool, error) {
+	if r.closed {
+		return false, ErrReaderClosed
+	}
+	if r.live == nil {
+		return false, ErrLivenessUnknown
+	}
+	return r.live.WriterAlive()
 }
 
 // Position returns the position of the next record the reader will look at.

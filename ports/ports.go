@@ -76,6 +76,25 @@ type Addressable interface {
 	Words() []uint64
 }
 
+// FaultProne is an optional ability of an Addressable storage whose memory
+// can vanish under the process: a mapped file that another process cuts
+// short, so that touching the lost pages raises SIGBUS. The domain touches
+// such memory with runtime/debug.SetPanicOnFault on and reports a fault as
+// a truncated channel instead of crashing.
+type FaultProne interface {
+	// Faulted reports whether a memory fault at addr lies in the storage's
+	// memory.
+	Faulted(addr uintptr) bool
+}
+
+// Liveness is an optional ability of a storage that can tell whether the
+// channel's writer still holds it, such as a file whose writer keeps a lock
+// on it for its whole life.
+type Liveness interface {
+	// WriterAlive reports whether a writer holds the channel now.
+	WriterAlive() (bool, error)
+}
+
 // Volume is where channels live: a folder of channel files, a set of memory
 // regions. Channels are named by their 64-bit channel id.
 type Volume interface {

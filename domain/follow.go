@@ -1,0 +1,135 @@
+package domain
+
+import (
+	"context"
+	"iter"
+	"runtime"
+	"time"
+)
+
+// Wait is how a following reader waits for the writer: it spins (re-reading
+// at once) Spins times, then yields the processor Yields times, then sleeps,
+// from MinSleep doubling up to MaxSleep. Any record or heartbeat starts it
+// over. Spinning gives the lowest latency and burns a core; sleeping costs
+// nothing and adds up to MaxSleep of latency.
+type Wait struct {
+	Spins    int
+	Yields   int
+	MinSleep time.Duration
+	MaxSleep time.Duration
+}
+
+// DefaultWait spins briefly, yields a little, then sleeps 1µs doubling up to
+// 1ms.
+var DefaultWait = Wait{Spins: 256, Yields: 64, MinSleep: time.Microsecond, MaxSleep: time.Millisecond}
+
+// BusySpin never gives the processor up: the lowest latency, one core
+// always busy.
+var BusySpin = Wait{Spins: -1}
+
+// WithWait sets the wait strategy of Follow and FollowRecords.
+func WithWait(w Wait) ReaderOption {
+	return func(r *Reader) { r.wait = w }
+}
+
+// waiter keeps the state of one idle stretch.
+type waiter struct {
+	Wait
+	round int
+	sleep time.Duration
+}
+
+// pause waits once, according to how long the reader has been idle. It
+// reports whether the wait was a sleep (a good moment for slower checks).
+func (w *waiter) pause(ctx context.Context) (slept bool, err error) {
+	w.round++
+	switch {
+	case w.Spins < 0 || w.round <= w.Spins:
+		return false, ctx.Err()
+	case w.round <= w.Spins+w.Yields:
+		runtime.Gosched()
+		return false, ctx.Err()
+	}
+	if w.sleep == 0 {
+		w.sleep = max(w.MinSleep, time.Microsecond)
+	}
+	t := time.NewTimer(w.sleep)
+	defer t.Stop()
+	w.sleep = min(2*w.sleep, max(w.MaxSleep, w.MinSleep))
+	select {
+	case <-ctx.Done():
+		return true, ctx.Err()
+	case <-t.C:
+		return true, nil
+	}
+}
+
+func (w *waiter) reset() { w.round, w.sleep = 0, 0 }
+
+// Follow reads records as they arrive and hands each to handler, blocking
+// while the writer has nothing new. It returns the *ReadError where the
+// channel ends (ErrClosed, ErrChannelFull, ErrCorrupt, ErrTruncated,
+// ErrTimeout, or ErrWriterGone when the storage can tell that the writer
+// process is gone), ctx.Err() when ctx is done, or an I/O error.
+func (r *Reader) Follow(ctx context.Context, handler func(pos uint64, payload []byte)) error {
+	w := waiter{Wait: r.wait}
+	for {
+		n, err := r.Read(handler, 0)
+		if err != ErrNothingYet {
+			return err
+		}
+		if n > 0 { // records or heartbeats: the writer is there
+			w.reset()
+		}
+		if err := r.idle(ctx, &w); err != nil {
+			return err
+		}
+	}
+}
+
+// FollowRecords is Follow as an iterator: it yields records as they arrive
+// and ends where the channel ends or ctx is done; Err then says why (nil if
+// the loop was broken off).
+func (r *Reader) FollowRecords(ctx context.Context) iter.Seq2[uint64, []byte] {
+	return func(yield func(uint64, []byte) bool) {
+		w := waiter{Wait: r.wait}
+		for {
+			before := r.pos
+			for pos, p := range r.Records() {
+				if !yield(pos, p) {
+					return
+				}
+			}
+			if r.err != nil {
+				return
+			}
+			if r.pos != before {
+				w.reset()
+			}
+			if err := r.idle(ctx, &w); err != nil {
+				r.err = err
+				return
+			}
+		}
+	}
+}
+
+// idle waits once for the writer; after a sleep it asks the storage whether
+// the writer is still there.
+func (r *Reader) idle(ctx context.Context, w *waiter) error {
+	slept, err := w.pause(ctx)
+	if err != nil {
+		return err
+	}
+	if !slept || r.live == nil {
+		return nil
+	}
+	if alive, err := r.live.WriterAlive(); err != nil || alive {
+		return err
+	}
+	// The writer is gone. It may have published more just before it went.
+	if _, err := r.peek(r.pos); err != ErrNothingYet {
+		return nil // something is there: the next Read reports it
+	}
+	return &ReadError{Err: ErrWriterGone, Position: r.pos}
+}

@@ -1,0 +1,149 @@
+package domain_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kekbit-go/kekbit/adapters/memory"
+	"github.com/kekbit-go/kekbit/codecs"
+	"github.com/kekbit-go/kekbit/domain"
+)
+
+var quickWait = domain.Wait{Spins: 10, Yields: 10, MinSleep: 10 * time.Microsecond, MaxSleep: 200 * time.Microsecond}
+
+func TestFollowUntilClosed(t *testing.T) {
+	for _, wait := range []domain.Wait{domain.DefaultWait, domain.BusySpin, quickWait} {
+		h := small(t)
+		mem := memory.New(h.FileSize())
+		w, _ := domain.NewWriter(mem.Share(), h, codecs.Raw{})
+		r := mustReader(t, mem, domain.WithWait(wait))
+		go func() {
+			for i := range 50 {
+				w.Write([]byte{byte(i)})
+				if i%10 == 0 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			w.Close()
+		}()
+		var got []byte
+		err := r.Follow(context.Background(), func(_ uint64, p []byte) { got = append(got, p[0]) })
+		if !errors.Is(err, domain.ErrClosed) || len(got) != 50 {
+			t.Fatalf("wait %+v: %d records, %v", wait, len(got), err)
+		}
+		for i, b := range got {
+			if int(b) != i {
+				t.Fatalf("record %d is %d", i, b)
+			}
+		}
+	}
+}
+
+func TestFollowRecordsUntilClosed(t *testing.T) {
+	h := small(t)
+	mem := memory.New(h.FileSize())
+	w, _ := domain.NewWriter(mem.Share(), h, codecs.Text{})
+	r := mustReader(t, mem, domain.WithWait(quickWait))
+	go func() {
+		for _, s := range []string{"a", "b", "c"} {
+			time.Sleep(time.Millisecond)
+			w.Write(s)
+		}
+		w.Close()
+	}()
+	var got string
+	for _, p := range r.FollowRecords(context.Background()) {
+		got += string(p)
+	}
+	if got != "abc" || !errors.Is(r.Err(), domain.ErrClosed) {
+		t.Fatalf("%q, %v", got, r.Err())
+	}
+}
+
+func TestFollowStopsWithContext(t *testing.T) {
+	h := small(t)
+	mem := memory.New(h.FileSize())
+	domain.NewWriter(mem.Share(), h, codecs.Raw{})
+	r := mustReader(t, mem, domain.WithWait(quickWait))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := r.Follow(ctx, func(uint64, []byte) {}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Follow: %v", err)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	for range r.FollowRecords(ctx) {
+		t.Fatal("record")
+	}
+	if !errors.Is(r.Err(), context.Canceled) {
+		t.Fatalf("FollowRecords: %v", r.Err())
+	}
+}
+
+func TestFollowTimesOut(t *testing.T) {
+	h, _ := domain.NewHeader(domain.Hints{Capacity: 16384, MaxMsgLen: 64, Timeout: 30, TickUnit: domain.Millis})
+	mem := memory.New(h.FileSize())
+	domain.NewWriter(mem.Share(), h, codecs.Raw{})
+	r := mustReader(t, mem, domain.WithWait(quickWait))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.Follow(ctx, func(uint64, []byte) {}); !errors.Is(err, domain.ErrTimeout) {
+		t.Fatalf("Follow: %v", err)
+	}
+}
+
+// mortal is a memory storage that can say its writer died.
+type mortal struct {
+	*memory.Storage
+	alive atomic.Bool
+}
+
+func (m *mortal) WriterAlive() (bool, error) { return m.alive.Load(), nil }
+
+func TestFollowNoticesWriterGone(t *testing.T) {
+	h := small(t)
+	mem := memory.New(h.FileSize())
+	w, _ := domain.NewWriter(mem.Share(), h, codecs.Raw{})
+	st := &mortal{Storage: mem}
+	st.alive.Store(true)
+	r := mustReader(t, st, domain.WithWait(quickWait))
+	if alive, err := r.WriterAlive(); !alive || err != nil {
+		t.Fatal(alive, err)
+	}
+	w.Write([]byte("last words"))
+	st.alive.Store(false) // died after publishing, before the reader saw it
+	var got []string
+	err := r.Follow(context.Background(), func(_ uint64, p []byte) { got = append(got, string(p)) })
+	var re *domain.ReadError
+	if !errors.As(err, &re) || re.Err != domain.ErrWriterGone || re.Position != 32 || len(got) != 1 {
+		t.Fatalf("%v, %v", got, err)
+	}
+	if _, err := mustReader(t, mem).WriterAlive(); !errors.Is(err, domain.ErrLivenessUnknown) {
+		t.Fatalf("memory storage liveness: %v", err)
+	}
+}
+
+// faulty is a memory storage that claims faults in its memory are its own.
+type faulty struct{ *memory.Storage }
+
+func (faulty) Faulted(uintptr) bool { return true }
+
+// TestFaultGuardLetsOtherPanicsThrough checks that guarding a fault-prone
+// storage does not swallow a handler's own panic.
+func TestFaultGuardLetsOtherPanicsThrough(t *testing.T) {
+	h := small(t)
+	mem := memory.New(h.FileSize())
+	w, _ := domain.NewWriter(mem.Share(), h, codecs.Raw{})
+	w.Write([]byte("x"))
+	r := mustReader(t, faulty{mem})
+	defer func() {
+		if e := recover(); e != "handler's own" {
+			t.Fatalf("recovered %v", e)
+		}
+	}()
+	r.Read(func(uint64, []byte) { panic("handler's own") }, 0)
+	t.Fatal("the panic was swallowed")
+}
