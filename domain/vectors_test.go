@@ -2,10 +2,7 @@ package domain_test
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
-	"fmt"
-	"hash/fnv"
 	"testing"
 	"time"
 
@@ -24,20 +21,6 @@ func loadVectors(t *testing.T) []vectortest.Vector {
 	return vs
 }
 
-// finalErr maps a sidecar's final result to our sentinel.
-func finalErr(t *testing.T, final string) error {
-	switch final {
-	case "Closed":
-		return domain.ErrClosed
-	case "ChannelFull":
-		return domain.ErrChannelFull
-	case "none":
-		return domain.ErrNothingYet
-	}
-	t.Fatalf("unknown final result %q in sidecar", final)
-	return nil
-}
-
 func TestVectorsRead(t *testing.T) {
 	for _, v := range loadVectors(t) {
 		t.Run(v.Name, func(t *testing.T) {
@@ -45,63 +28,14 @@ func TestVectorsRead(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h, sh := r.Header(), v.Side.Header
-			if h.Version != domain.Version(sh.VersionU64) || h.WriterID != sh.WriterID || h.ChannelID != sh.ChannelID ||
-				h.Capacity != sh.Capacity || h.MaxMsgLen != sh.MaxMsgLen || h.Timeout != sh.Timeout ||
-				h.CreationTime != sh.CreationTime || h.TickUnit.ID() != sh.TickUnitID {
-				t.Fatalf("header %+v does not match sidecar %+v", h, sh)
-			}
-
-			want := v.Side.ExpectedRead.Messages
-			wantErr := finalErr(t, v.Side.ExpectedRead.Final)
-			wantPos := v.Side.ExpectedRead.Position
+			vectortest.CheckHeader(t, r.Header(), v)
 			if v.Truncated() {
 				// DESIGN.md: the crate's file ends inside the 139th message.
-				at := uint64(v.TruncatedAt())
-				if at != 15464 {
-					t.Fatalf("truncated vector cut at %d, DESIGN.md says 15464", at)
-				}
-				for len(want) > 0 && want[len(want)-1].Pos >= at {
-					want = want[:len(want)-1]
-				}
-				if len(want) != 138 {
-					t.Fatalf("%d whole messages before the cut, DESIGN.md says 138", len(want))
-				}
-				wantErr, wantPos = domain.ErrTruncated, at
-			}
-
-			var got []vectortest.Message
-			sum := fnv.New64a()
-			n, err := r.Read(func(pos uint64, p []byte) {
-				got = append(got, vectortest.Message{Pos: pos, Hex: fmt.Sprintf("%x", p)})
-				sum.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(p))))
-				sum.Write(p)
-			}, 0)
-			if !errors.Is(err, wantErr) {
-				t.Fatalf("read ended with %v, want %v", err, wantErr)
-			}
-			if uint64(n) != wantPos || r.Position() != wantPos {
-				t.Fatalf("read %d bytes, at position %d; want %d", n, r.Position(), wantPos)
-			}
-			var re *domain.ReadError
-			if wantErr != domain.ErrNothingYet {
-				if !errors.As(err, &re) || re.Position != wantPos || re.BytesRead != n {
-					t.Fatalf("end %#v does not carry position %d and %d bytes read", err, wantPos, n)
+				if msgs, _, at := v.Expect(); at != 15464 || len(msgs) != 138 {
+					t.Fatalf("truncated vector: %d messages then cut at %d, DESIGN.md says 138 and 15464", len(msgs), at)
 				}
 			}
-			if len(got) != len(want) {
-				t.Fatalf("%d messages, want %d", len(got), len(want))
-			}
-			for i := range want {
-				if got[i] != want[i] {
-					t.Fatalf("message %d: got %+v, want %+v", i, got[i], want[i])
-				}
-			}
-			if !v.Truncated() {
-				if s := fmt.Sprintf("%#016x", sum.Sum64()); s != v.Side.ExpectedRead.Checksum {
-					t.Fatalf("checksum %s, want %s", s, v.Side.ExpectedRead.Checksum)
-				}
-			}
+			vectortest.CheckRead(t, r, v)
 		})
 	}
 }

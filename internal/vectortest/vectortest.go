@@ -4,14 +4,19 @@
 package vectortest
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"testing"
+
+	"github.com/kekbit-go/kekbit/domain"
 )
 
 // Vector is one channel file and what a correct reader yields from it.
@@ -141,3 +146,80 @@ func (v Vector) TruncatedAt() int64 {
 }
 
 func align8(n uint64) uint64 { return (n + 7) &^ 7 }
+
+// Expect returns what our reader yields from the vector's file, as
+// DESIGN.md says: the sidecar's messages and final result, except where the
+// crate's file ends inside a record (c_full, c2_full_exact), where the
+// records wholly inside the file come out and the read ends with
+// domain.ErrTruncated at the first one that is not.
+func (v Vector) Expect() (msgs []Message, end error, pos uint64) {
+	msgs = v.Side.ExpectedRead.Messages
+	pos = v.Side.ExpectedRead.Position
+	switch v.Side.ExpectedRead.Final {
+	case "Closed":
+		end = domain.ErrClosed
+	case "ChannelFull":
+		end = domain.ErrChannelFull
+	case "none":
+		end = domain.ErrNothingYet
+	default:
+		end = fmt.Errorf("vectortest: unknown final result %q", v.Side.ExpectedRead.Final)
+	}
+	if at := v.TruncatedAt(); at >= 0 {
+		for len(msgs) > 0 && msgs[len(msgs)-1].Pos >= uint64(at) {
+			msgs = msgs[:len(msgs)-1]
+		}
+		end, pos = domain.ErrTruncated, uint64(at)
+	}
+	return msgs, end, pos
+}
+
+// CheckRead reads everything r holds and fails t unless it is exactly what
+// Expect says: the same messages at the same positions, the same end at the
+// same position, carried by a *domain.ReadError with the bytes read, and,
+// where the whole file was read, the sidecar's checksum.
+func CheckRead(t testing.TB, r *domain.Reader, v Vector) {
+	t.Helper()
+	want, wantErr, wantPos := v.Expect()
+	var got []Message
+	sum := fnv.New64a()
+	n, err := r.Read(func(pos uint64, p []byte) {
+		got = append(got, Message{Pos: pos, Hex: hex.EncodeToString(p)})
+		sum.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(p))))
+		sum.Write(p)
+	}, 0)
+	if !errors.Is(err, wantErr) {
+		t.Fatalf("%s: read ended with %v, want %v", v.Name, err, wantErr)
+	}
+	if uint64(n) != wantPos || r.Position() != wantPos {
+		t.Fatalf("%s: read %d bytes, at position %d; want %d", v.Name, n, r.Position(), wantPos)
+	}
+	var re *domain.ReadError
+	if wantErr != domain.ErrNothingYet && (!errors.As(err, &re) || re.Position != wantPos || re.BytesRead != n) {
+		t.Fatalf("%s: end %#v does not carry position %d and %d bytes read", v.Name, err, wantPos, n)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d messages, want %d", v.Name, len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("%s: message %d: got %+v, want %+v", v.Name, i, got[i], want[i])
+		}
+	}
+	if !v.Truncated() {
+		if s := fmt.Sprintf("%#016x", sum.Sum64()); s != v.Side.ExpectedRead.Checksum {
+			t.Fatalf("%s: checksum %s, want %s", v.Name, s, v.Side.ExpectedRead.Checksum)
+		}
+	}
+}
+
+// CheckHeader fails t unless h holds the sidecar's header fields.
+func CheckHeader(t testing.TB, h domain.Header, v Vector) {
+	t.Helper()
+	sh := v.Side.Header
+	if h.Version != domain.Version(sh.VersionU64) || h.WriterID != sh.WriterID || h.ChannelID != sh.ChannelID ||
+		h.Capacity != sh.Capacity || h.MaxMsgLen != sh.MaxMsgLen || h.Timeout != sh.Timeout ||
+		h.CreationTime != sh.CreationTime || h.TickUnit.ID() != sh.TickUnitID {
+		t.Fatalf("%s: header %+v does not match sidecar %+v", v.Name, h, sh)
+	}
+}
