@@ -150,15 +150,14 @@ func (r *Reader) scan(handler func(pos uint64, payload []byte), max int) (err er
 			return err
 		}
 		handler(pos, payload)
+		r.pos = pos + RecordSize(uint64(len(payload)))
 	}
 	return nil
 }
 
 // nextGuarded is next with a fault in the storage's memory turned into
-// ErrTruncated.
+// ErrTruncated. The caller turns SetPanicOnFault on.
 func (r *Reader) nextGuarded() (pos uint64, payload []byte, err error) {
-	old := debug.SetPanicOnFault(true)
-	defer debug.SetPanicOnFault(old)
 	defer r.catchFault(&err)
 	return r.next()
 }
@@ -192,6 +191,10 @@ func (r *Reader) Records() iter.Seq2[uint64, []byte] {
 		start := r.pos
 		next := r.next
 		if r.faults != nil {
+			// Faults panic for the whole loop: in next they become
+			// ErrTruncated; in the loop body (which must not be
+			// recovered here) they panic rather than crash.
+			defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 			next = r.nextGuarded
 		}
 		for {
@@ -202,6 +205,7 @@ func (r *Reader) Records() iter.Seq2[uint64, []byte] {
 				}
 				return
 			}
+			r.pos = pos + RecordSize(uint64(len(payload)))
 			if !yield(pos, payload) {
 				r.idling = false
 				return
@@ -215,8 +219,10 @@ func (r *Reader) Records() iter.Seq2[uint64, []byte] {
 // ErrChannelFull, ErrCorrupt, ErrTruncated, ErrTimeout) or I/O error.
 func (r *Reader) Err() error { return r.err }
 
-// next returns the next record and moves past it, skipping heartbeats. Its
-// error is a bare sentinel (no allocation) or an I/O error.
+// next returns the next record, skipping heartbeats; the caller moves
+// past it (after handing it out, so that a fault while the handler reads
+// the payload leaves the reader on the record). Its error is a bare
+// sentinel (no allocation) or an I/O error.
 func (r *Reader) next() (uint64, []byte, error) {
 	for {
 		pos := r.pos
@@ -239,7 +245,6 @@ func (r *Reader) next() (uint64, []byte, error) {
 				return pos, nil, fmt.Errorf("kekbit: reading record at position %d: %w", pos, err)
 			}
 		}
-		r.pos = pos + size
 		return pos, payload, nil
 	}
 }
