@@ -1,5 +1,8 @@
 module github.com/kekbit-go/kekbit
 
-go 1.24
+go 1.26.0
 
-require go.uber.org/multierr v1.11.0 // indirect
+require (
+	go.uber.org/multierr v1.11.0
+	golang.org/x/sys v0.50.0
+)

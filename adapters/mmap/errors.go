@@ -1,0 +1,23 @@
+package mmap
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+)
+
+// Errors of the mmap backend. The errors of ports (ErrChannelExists,
+// ErrChannelNotFound, ...) and of the operating system are wrapped with %w,
+// so callers test every error with errors.Is.
+var (
+	// ErrReadOnly is returned by WriteAt and StoreUint64 on a storage opened
+	// for reading: its mapping is read-only. It matches fs.ErrPermission.
+	ErrReadOnly = fmt.Errorf("kekbit: mmap: storage is mapped read-only: %w", fs.ErrPermission)
+	// ErrNotChannelPath is returned by ParseChannelPath for a path that is
+	// not root/HHHH_HHHH/LLLL_LLLL.kekbit.
+	ErrNotChannelPath = errors.New("kekbit: mmap: not a channel file path")
+	// ErrFault is returned (with ports.ErrOutOfRange) by the Storage methods
+	// when the mapped memory cannot be accessed any more, typically because
+	// someone cut the file short under the mapping.
+	ErrFault = errors.New("kekbit: mmap: memory fault in the mapping (file cut short?)")
+)

@@ -1,0 +1,672 @@
+//go:build linux
+
+package mmap_test
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kekbit-go/kekbit/adapters/mmap"
+	"github.com/kekbit-go/kekbit/codecs"
+	"github.com/kekbit-go/kekbit/domain"
+	"github.com/kekbit-go/kekbit/ports"
+)
+
+// newHeader returns a header for channel id with the given capacity hint.
+func newHeader(t testing.TB, id uint64, capacity uint32) domain.Header {
+	t.Helper()
+	h, err := domain.NewHeader(domain.Hints{
+		WriterID: 1850, ChannelID: id, Capacity: capacity, MaxMsgLen: 1000,
+		Timeout: 99_999_999_999, TickUnit: domain.Nanos,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// openReader opens channel id of vol through the backend and returns the
+// domain reader and the backend's storage under it.
+func openReader(t *testing.T, vol *mmap.Volume, id uint64) (*domain.Reader, *mmap.Storage) {
+	t.Helper()
+	st, err := vol.Open(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := domain.NewReader(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r, st.(*mmap.Storage)
+}
+
+// readAll reads what is there now and returns the payloads (copied).
+func readAll(t *testing.T, r *domain.Reader) ([]string, error) {
+	t.Helper()
+	var got []string
+	_, err := r.Read(func(_ uint64, p []byte) { got = append(got, string(p)) }, 0)
+	return got, err
+}
+
+// assertNoFiles fails if the channel file or the lock file of id exists.
+func assertNoFiles(t *testing.T, root string, id uint64) {
+	t.Helper()
+	path := mmap.ChannelPath(root, id)
+	for _, p := range []string{path, mmap.LockPath(path)} {
+		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left behind (Lstat: %v)", p, err)
+		}
+	}
+}
+
+func TestChannelPath(t *testing.T) {
+	root := filepath.Join("some", "root")
+	for _, c := range []struct {
+		id         uint64
+		folder, fn string
+	}{
+		{0, "0000_0000", "0000_0000"},
+		{0xC2, "0000_0000", "0000_00c2"},
+		{0xAAAA_BBBB_CCCC_DDDD, "aaaa_bbbb", "cccc_dddd"},
+		{0xBBBB_CCCC_0001, "0000_bbbb", "cccc_0001"},
+		{0xAAAA_00BB_000C_0DDD, "aaaa_00bb", "000c_0ddd"},
+		{^uint64(0), "ffff_ffff", "ffff_ffff"},
+	} {
+		want := filepath.Join(root, c.folder, c.fn+".kekbit")
+		path := mmap.ChannelPath(root, c.id)
+		if path != want {
+			t.Errorf("ChannelPath(%#x) = %s, want %s", c.id, path, want)
+		}
+		if lock := mmap.LockPath(path); lock != filepath.Join(root, c.folder, c.fn+".lock") {
+			t.Errorf("LockPath(%s) = %s", path, lock)
+		}
+		if id, err := mmap.ParseChannelPath(root, path); err != nil || id != c.id {
+			t.Errorf("ParseChannelPath(%s) = %#x, %v; want %#x", path, id, err, c.id)
+		}
+	}
+	for _, rel := range []string{
+		"0000_0000/0000_00C2.kekbit", // uppercase: the crate writes lowercase
+		"0000_0000/0000_00c2.lock",
+		"0000_0000/0000_00c2",
+		"0000_0000/00000_0c2.kekbit",
+		"0000_0000/0000-00c2.kekbit",
+		"0000_000/0000_00c2.kekbit",
+		"0000_0000/x/0000_00c2.kekbit",
+		"0000_00c2.kekbit",
+		"../0000_0000/0000_00c2.kekbit",
+	} {
+		if id, err := mmap.ParseChannelPath(root, filepath.Join(root, rel)); !errors.Is(err, mmap.ErrNotChannelPath) {
+			t.Errorf("ParseChannelPath(%s) = %#x, %v; want ErrNotChannelPath", rel, id, err)
+		}
+	}
+}
+
+func TestCreateWriteRead(t *testing.T) {
+	root := t.TempDir()
+	vol := mmap.NewVolume(root)
+	const id = 0xC2
+	h := newHeader(t, id, 64*1024)
+	w, err := domain.Create(vol, h, codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	path := mmap.ChannelPath(root, id)
+
+	// The file is exactly 1024 + capacity + 32 bytes, every block reserved,
+	// and the lock file is gone.
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(1024 + h.Capacity + 32); st.Size != want || h.FileSize() != want {
+		t.Fatalf("file is %d bytes, want %d", st.Size, want)
+	}
+	if st.Blocks*512 < st.Size {
+		t.Fatalf("%d blocks of 512 bytes allocated for %d bytes", st.Blocks, st.Size)
+	}
+	if _, err := os.Lstat(mmap.LockPath(path)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("lock file still there: %v", err)
+	}
+
+	// A reader opened before the writes sees them: the mapping is shared.
+	r, rst := openReader(t, vol, id)
+	if got, err := readAll(t, r); len(got) != 0 || !errors.Is(err, domain.ErrNothingYet) {
+		t.Fatalf("empty channel read %q, %v", got, err)
+	}
+	want := []string{"There", "are", "10", "kinds", "of", "people"}
+	for _, m := range want {
+		if _, err := w.Write([]byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := readAll(t, r); !slices.Equal(got, want) || !errors.Is(err, domain.ErrNothingYet) {
+		t.Fatalf("read %q, %v; want %q", got, err, want)
+	}
+
+	// A second writer is refused, through the domain and the volume.
+	if _, err := domain.Create(vol, h, codecs.Raw{}); !errors.Is(err, ports.ErrChannelExists) {
+		t.Fatalf("second Create: %v, want ErrChannelExists", err)
+	} else if !strings.Contains(err.Error(), "0xc2") || !strings.Contains(err.Error(), path) {
+		t.Errorf("error %q does not name channel 0xc2 and %s", err, path)
+	}
+	if _, err := vol.Create(id, 1<<20, func(ports.Storage) error { return nil }); !errors.Is(err, ports.ErrChannelExists) {
+		t.Fatalf("second Volume.Create: %v, want ErrChannelExists", err)
+	}
+	if _, err := os.Lstat(mmap.LockPath(path)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("refused Create left the lock file: %v", err)
+	}
+
+	// The writer is alive until it closes; then readers see the close mark.
+	if alive, err := rst.WriterAlive(); !alive || err != nil {
+		t.Fatalf("WriterAlive() = %v, %v while the writer is open", alive, err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if alive, err := rst.WriterAlive(); alive || err != nil {
+		t.Fatalf("WriterAlive() = %v, %v after the writer closed", alive, err)
+	}
+	if got, err := readAll(t, r); len(got) != 0 || !errors.Is(err, domain.ErrClosed) {
+		t.Fatalf("read %q, %v after close; want ErrClosed", got, err)
+	}
+
+	// List, Remove; a removed channel's open reader keeps working.
+	if ids, err := vol.List(); err != nil || !slices.Equal(ids, []uint64{id}) {
+		t.Fatalf("List() = %#x, %v", ids, err)
+	}
+	if err := vol.Remove(id); err != nil {
+		t.Fatal(err)
+	}
+	assertNoFiles(t, root, id)
+	if err := vol.Remove(id); !errors.Is(err, ports.ErrChannelNotFound) {
+		t.Fatalf("second Remove: %v, want ErrChannelNotFound", err)
+	}
+	if _, err := vol.Open(id); !errors.Is(err, ports.ErrChannelNotFound) {
+		t.Fatalf("Open after Remove: %v, want ErrChannelNotFound", err)
+	}
+	if ids, err := vol.List(); err != nil || len(ids) != 0 {
+		t.Fatalf("List() = %#x, %v after Remove", ids, err)
+	}
+	if err := r.MoveTo(0); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := readAll(t, r); !slices.Equal(got, want) || !errors.Is(err, domain.ErrClosed) {
+		t.Fatalf("replay after Remove read %q, %v", got, err)
+	}
+}
+
+func TestOpenWhileLockFileExists(t *testing.T) {
+	root := t.TempDir()
+	vol := mmap.NewVolume(root)
+	const id = 0x1_0000_0007
+	path := mmap.ChannelPath(root, id)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A writer in the middle of creating: lock file, then channel file.
+	if err := os.WriteFile(mmap.LockPath(path), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vol.Open(id); !errors.Is(err, ports.ErrChannelNotReady) {
+		t.Fatalf("Open with only the lock file: %v, want ErrChannelNotReady", err)
+	}
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vol.Open(id); !errors.Is(err, ports.ErrChannelNotReady) {
+		t.Fatalf("Open with the lock file: %v, want ErrChannelNotReady", err)
+	}
+	if _, err := domain.Open(vol, id); !errors.Is(err, ports.ErrChannelNotReady) {
+		t.Fatalf("domain.Open with the lock file: %v, want ErrChannelNotReady", err)
+	}
+	if _, err := domain.Create(vol, newHeader(t, id, 0), codecs.Raw{}); !errors.Is(err, ports.ErrChannelExists) {
+		t.Fatalf("Create while another is creating: %v, want ErrChannelExists", err)
+	}
+	if _, err := os.Lstat(mmap.LockPath(path)); err != nil {
+		t.Fatalf("refused Create removed the other writer's lock file: %v", err)
+	}
+	if ids, err := vol.List(); err != nil || len(ids) != 0 {
+		t.Fatalf("List() = %#x, %v; a channel being created is not ready", ids, err)
+	}
+	// Remove clears a creation that never finished.
+	if err := vol.Remove(id); err != nil {
+		t.Fatal(err)
+	}
+	assertNoFiles(t, root, id)
+}
+
+func TestOpenMissing(t *testing.T) {
+	vol := mmap.NewVolume(filepath.Join(t.TempDir(), "nowhere"))
+	if _, err := vol.Open(42); !errors.Is(err, ports.ErrChannelNotFound) || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Open of a missing channel: %v, want ErrChannelNotFound", err)
+	}
+	if _, err := mmap.OpenFile(filepath.Join(t.TempDir(), "x.kekbit")); !errors.Is(err, ports.ErrChannelNotFound) {
+		t.Fatalf("OpenFile of a missing file: %v, want ErrChannelNotFound", err)
+	}
+	if err := vol.Remove(42); !errors.Is(err, ports.ErrChannelNotFound) {
+		t.Fatalf("Remove of a missing channel: %v, want ErrChannelNotFound", err)
+	}
+	if ids, err := vol.List(); err != nil || len(ids) != 0 {
+		t.Fatalf("List() of a missing root = %#x, %v", ids, err)
+	}
+}
+
+func TestCreateInitFails(t *testing.T) {
+	root := t.TempDir()
+	vol := mmap.NewVolume(root)
+	boom := errors.New("boom")
+	var seen ports.Storage
+	_, err := vol.Create(9, 20_000, func(st ports.Storage) error {
+		seen = st
+		// While init runs the channel is not ready.
+		if _, err := vol.Open(9); !errors.Is(err, ports.ErrChannelNotReady) {
+			t.Errorf("Open during init: %v, want ErrChannelNotReady", err)
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Create: %v, want init's error", err)
+	}
+	assertNoFiles(t, root, 9)
+	if _, err := seen.ReadAt(make([]byte, 8), 0); !errors.Is(err, ports.ErrStorageClosed) {
+		t.Fatalf("storage init saw is still open: %v", err)
+	}
+	// The id is free again.
+	st, err := vol.Create(9, 20_000, func(ports.Storage) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+}
+
+func TestCreateRejectsBadSize(t *testing.T) {
+	root := t.TempDir()
+	if _, err := mmap.NewVolume(root).Create(1, 0, func(ports.Storage) error { return nil }); !errors.Is(err, ports.ErrOutOfRange) {
+		t.Fatalf("Create of size 0: %v, want ErrOutOfRange", err)
+	}
+	assertNoFiles(t, root, 1)
+}
+
+// setFallocate replaces the package's fallocate for one test.
+func setFallocate(t *testing.T, f func(fd int, size int64) error) {
+	t.Helper()
+	old := *mmap.Fallocate
+	*mmap.Fallocate = f
+	t.Cleanup(func() { *mmap.Fallocate = old })
+}
+
+func TestCreateDiskFullInjected(t *testing.T) {
+	setFallocate(t, func(int, int64) error { return unix.ENOSPC })
+	root := t.TempDir()
+	vol := mmap.NewVolume(root)
+	_, err := domain.Create(vol, newHeader(t, 3, 0), codecs.Raw{})
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Create on a full disk: %v, want ENOSPC", err)
+	}
+	assertNoFiles(t, root, 3)
+	if ids, err := vol.List(); err != nil || len(ids) != 0 {
+		t.Fatalf("List() = %#x, %v", ids, err)
+	}
+}
+
+func TestCreateDiskFullTmpfs(t *testing.T) {
+	root := t.TempDir()
+	if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("cannot mount a small tmpfs: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(root, 0); err != nil {
+			t.Error(err)
+		}
+	})
+	vol := mmap.NewVolume(root)
+	_, err := domain.Create(vol, newHeader(t, 4, 4<<20), codecs.Raw{})
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Create of a 4 MiB channel on a 1 MiB tmpfs: %v, want ENOSPC", err)
+	}
+	assertNoFiles(t, root, 4)
+	// A channel that fits still works.
+	w, err := domain.Create(vol, newHeader(t, 5, 256<<10), codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("fits")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCreateWithoutFallocate(t *testing.T) {
+	setFallocate(t, func(int, int64) error { return unix.EOPNOTSUPP })
+	root := t.TempDir()
+	vol := mmap.NewVolume(root)
+	h := newHeader(t, 6, 100_000)
+	w, err := domain.Create(vol, h, codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("zeros written by hand")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(mmap.ChannelPath(root, 6), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Size != h.FileSize() || st.Blocks*512 < st.Size {
+		t.Fatalf("file of %d bytes, %d blocks; want %d bytes, all allocated", st.Size, st.Blocks, h.FileSize())
+	}
+	r, _ := openReader(t, vol, 6)
+	if got, err := readAll(t, r); !slices.Equal(got, []string{"zeros written by hand"}) || !errors.Is(err, domain.ErrClosed) {
+		t.Fatalf("read %q, %v", got, err)
+	}
+}
+
+func TestStorage(t *testing.T) {
+	root := t.TempDir()
+	vol := mmap.NewVolume(root)
+	const size = 5000 // not a multiple of 8
+	ws, err := vol.Create(1, size, func(ports.Storage) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := ws.(*mmap.Storage)
+	if !w.Writable() || w.Size() != size || len(w.Bytes()) != size || len(w.Words()) != (size+7)/8 {
+		t.Fatalf("writer storage: writable %v, size %d, %d bytes, %d words", w.Writable(), w.Size(), len(w.Bytes()), len(w.Words()))
+	}
+	if alive, err := w.WriterAlive(); !alive || err != nil {
+		t.Fatalf("WriterAlive() on the writer = %v, %v", alive, err)
+	}
+	if n, err := w.WriteAt([]byte("hello"), 8); n != 5 || err != nil {
+		t.Fatalf("WriteAt = %d, %v", n, err)
+	}
+	if err := w.StoreUint64(16, 0x0102030405060708); err != nil {
+		t.Fatal(err)
+	}
+	if got := binary.LittleEndian.Uint64(w.Bytes()[16:]); got != 0x0102030405060708 {
+		t.Fatalf("StoreUint64 is not little endian in Bytes: %#x", got)
+	}
+	if got := w.Words()[2]; got != binary.NativeEndian.Uint64(w.Bytes()[16:]) {
+		t.Fatalf("Words()[2] = %#x, not Bytes()[16:24]", got)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Range and alignment errors.
+	if _, err := w.WriteAt(make([]byte, 2), size-1); !errors.Is(err, ports.ErrOutOfRange) {
+		t.Errorf("WriteAt across the end: %v", err)
+	}
+	if err := w.StoreUint64(12, 1); !errors.Is(err, ports.ErrUnalignedOffset) {
+		t.Errorf("StoreUint64 unaligned: %v", err)
+	}
+	if _, err := w.LoadUint64(size - 4); !errors.Is(err, ports.ErrOutOfRange) {
+		t.Errorf("LoadUint64 across the end: %v", err)
+	}
+	if _, err := w.LoadUint64(-8); !errors.Is(err, ports.ErrOutOfRange) {
+		t.Errorf("LoadUint64 at -8: %v", err)
+	}
+
+	r, err := vol.Open(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := make([]byte, 5)
+	if n, err := r.ReadAt(p, 8); n != 5 || err != nil || string(p) != "hello" {
+		t.Fatalf("ReadAt = %d, %v, %q", n, err, p)
+	}
+	if v, err := r.LoadUint64(16); v != 0x0102030405060708 || err != nil {
+		t.Fatalf("LoadUint64 = %#x, %v", v, err)
+	}
+	if n, err := r.ReadAt(make([]byte, 10), size-4); n != 4 || !errors.Is(err, ports.ErrOutOfRange) {
+		t.Fatalf("ReadAt across the end = %d, %v; want 4, ErrOutOfRange", n, err)
+	}
+	if _, err := r.WriteAt([]byte("x"), 0); !errors.Is(err, mmap.ErrReadOnly) || !errors.Is(err, os.ErrPermission) {
+		t.Fatalf("WriteAt on a reader: %v, want ErrReadOnly", err)
+	}
+	if err := r.StoreUint64(0, 1); !errors.Is(err, mmap.ErrReadOnly) {
+		t.Fatalf("StoreUint64 on a reader: %v, want ErrReadOnly", err)
+	}
+	if err := r.Flush(); err != nil {
+		t.Fatalf("Flush on a reader: %v", err)
+	}
+
+	// After Close every method but Close returns ErrStorageClosed.
+	for _, st := range []ports.Storage{w, r} {
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Close(); err != nil {
+			t.Fatalf("second Close: %v", err)
+		}
+		if _, err := st.ReadAt(p, 0); !errors.Is(err, ports.ErrStorageClosed) {
+			t.Errorf("ReadAt after Close: %v", err)
+		}
+		if _, err := st.WriteAt(p, 0); !errors.Is(err, ports.ErrStorageClosed) {
+			t.Errorf("WriteAt after Close: %v", err)
+		}
+		if _, err := st.LoadUint64(0); !errors.Is(err, ports.ErrStorageClosed) {
+			t.Errorf("LoadUint64 after Close: %v", err)
+		}
+		if err := st.StoreUint64(0, 0); !errors.Is(err, ports.ErrStorageClosed) {
+			t.Errorf("StoreUint64 after Close: %v", err)
+		}
+		if err := st.Flush(); !errors.Is(err, ports.ErrStorageClosed) {
+			t.Errorf("Flush after Close: %v", err)
+		}
+		s := st.(*mmap.Storage)
+		if _, err := s.WriterAlive(); !errors.Is(err, ports.ErrStorageClosed) {
+			t.Errorf("WriterAlive after Close: %v", err)
+		}
+		if s.Bytes() != nil || s.Words() != nil {
+			t.Errorf("views handed out after Close")
+		}
+	}
+}
+
+func TestEmptyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "empty.kekbit")
+	if err := os.WriteFile(path, nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	st, err := mmap.OpenFile(path)
+	if err != nil {
+		t.Fatalf("OpenFile of an empty file: %v", err)
+	}
+	if st.Size() != 0 || len(st.Bytes()) != 0 || len(st.Words()) != 0 {
+		t.Fatalf("empty file: size %d", st.Size())
+	}
+	if _, err := st.ReadAt(make([]byte, 1), 0); !errors.Is(err, ports.ErrOutOfRange) {
+		t.Fatalf("ReadAt: %v", err)
+	}
+	if _, err := domain.NewReader(st); !errors.Is(err, domain.ErrInvalidHeader) {
+		t.Fatalf("NewReader of an empty file: %v, want a header error", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReaderMappingIsReadOnly shows that a reader maps the file read-only
+// ("r--s" in /proc/self/maps) from a file without write permission.
+func TestReaderMappingIsReadOnly(t *testing.T) {
+	root := t.TempDir()
+	vol := mmap.NewVolume(root)
+	w, err := domain.Create(vol, newHeader(t, 7, 0), codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("read me")); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	path := mmap.ChannelPath(root, 7)
+	if err := os.Chmod(path, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := openReader(t, vol, 7)
+	perms := mappingPerms(t, path)
+	if !slices.Equal(perms, []string{"r--s"}) {
+		t.Fatalf("mappings of %s: %q, want one r--s", path, perms)
+	}
+	if got, err := readAll(t, r); !slices.Equal(got, []string{"read me"}) || !errors.Is(err, domain.ErrClosed) {
+		t.Fatalf("read %q, %v", got, err)
+	}
+}
+
+// mappingPerms returns the permissions of this process's mappings of path.
+func mappingPerms(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		t.Skipf("no /proc/self/maps: %v", err)
+	}
+	defer f.Close()
+	var perms []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 6 && strings.Join(fields[5:], " ") == path {
+			perms = append(perms, fields[1])
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return perms
+}
+
+// TestFileCutShortUnderMapping truncates a channel file under live
+// mappings: the Storage methods return ErrFault instead of crashing.
+func TestFileCutShortUnderMapping(t *testing.T) {
+	root := t.TempDir()
+	vol := mmap.NewVolume(root)
+	ws, err := vol.Create(8, 64<<10, func(ports.Storage) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	rs, err := vol.Open(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	if err := os.Truncate(mmap.ChannelPath(root, 8), 1024); err != nil {
+		t.Fatal(err)
+	}
+	const off = 32 << 10 // pages past the new end of the file
+	if _, err := rs.ReadAt(make([]byte, 8), off); !errors.Is(err, mmap.ErrFault) || !errors.Is(err, ports.ErrOutOfRange) {
+		t.Fatalf("ReadAt past the cut: %v, want ErrFault", err)
+	}
+	if _, err := rs.LoadUint64(off); !errors.Is(err, mmap.ErrFault) {
+		t.Fatalf("LoadUint64 past the cut: %v, want ErrFault", err)
+	}
+	if err := ws.StoreUint64(off, 1); !errors.Is(err, mmap.ErrFault) {
+		t.Fatalf("StoreUint64 past the cut: %v, want ErrFault", err)
+	}
+	if _, err := ws.WriteAt([]byte("x"), off); !errors.Is(err, mmap.ErrFault) {
+		t.Fatalf("WriteAt past the cut: %v, want ErrFault", err)
+	}
+	// What is still in the file reads fine.
+	if _, err := rs.LoadUint64(512); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWriteAllocs(t *testing.T) {
+	vol := mmap.NewVolume(t.TempDir())
+	w, err := domain.Create(vol, newHeader(t, 10, 1<<20), codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	r, _ := openReader(t, vol, 10)
+	msg := []byte("a record of some length")
+	if n := testing.AllocsPerRun(1000, func() {
+		if _, err := w.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("%v allocations per Write", n)
+	}
+	handler := func(uint64, []byte) {}
+	if n := testing.AllocsPerRun(1000, func() {
+		if _, err := r.Read(handler, 1); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("%v allocations per Read", n)
+	}
+}
+
+// TestReaderSurvivesFileCutShort truncates a channel file under a live
+// domain reader: it hands out only whole records and ends with
+// ErrTruncated; the process does not crash on the SIGBUS.
+func TestReaderSurvivesFileCutShort(t *testing.T) {
+	root := t.TempDir()
+	vol := mmap.NewVolume(root)
+	w, err := domain.Create(vol, newHeader(t, 11, 64<<10), codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want [][]byte
+	for i := range 300 {
+		p := append([]byte{byte(i)}, make([]byte, 99)...)
+		if _, err := w.Write(p); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, p)
+	}
+	r, _ := openReader(t, vol, 11)
+	// The writer closes first: the domain's Writer does not guard its stores
+	// against a fault, so a store past the cut would crash the process.
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	const cut = 4096 // the first page stays; the data region loses all but 3072 bytes
+	if err := os.Truncate(mmap.ChannelPath(root, 11), cut); err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	_, err = r.Read(func(pos uint64, p []byte) {
+		if got >= len(want) || !slices.Equal(p, want[got]) {
+			t.Fatalf("record %d at %d: %x", got, pos, p)
+		}
+		got++
+	}, 0)
+	if !errors.Is(err, domain.ErrTruncated) {
+		t.Fatalf("read %d records, ended with %v; want ErrTruncated", got, err)
+	}
+	t.Logf("%d records, then %v", got, err)
+	whole := (cut - 1024 - 8) / 112 // records of 112 bytes after the first heartbeat
+	if got < whole || got >= len(want) {
+		t.Fatalf("read %d records before the cut, want at least %d", got, whole)
+	}
+	// The reader stays on the record the fault cut off: a later read (of a
+	// file grown back, a copy) resumes there.
+	var re *domain.ReadError
+	if !errors.As(err, &re) || re.Position != uint64(8+112*got) || r.Position() != re.Position {
+		t.Fatalf("ended at %v, reader at %d; want position %d", err, r.Position(), 8+112*got)
+	}
+	if re.Position+112 <= cut-1024 {
+		t.Fatalf("position %d is not the record crossing the cut", re.Position)
+	}
+}

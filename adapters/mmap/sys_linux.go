@@ -1,0 +1,121 @@
+//go:build linux
+
+package mmap
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// This file holds every system call of the package: mmap, munmap, msync,
+// flock and fallocate (golang.org/x/sys/unix). sys_other.go stands in for it
+// where they are not available.
+
+// fallocate reserves the blocks of the first size bytes of fd and sets its
+// length. It is a variable so that tests can make it fail (ENOSPC).
+var fallocate = func(fd int, size int64) error {
+	return unix.Fallocate(fd, 0, 0, size)
+}
+
+// reserve gives the new, empty file f a length of size bytes with every
+// block allocated, so that a full disk fails here and not later as a SIGBUS
+// on a store into the mapping. Where fallocate is not supported it writes
+// zeros, which allocates the blocks too.
+func reserve(f *os.File, size int64) error {
+	err := retryEINTR(func() error { return fallocate(int(f.Fd()), size) })
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, errors.ErrUnsupported) {
+		return os.NewSyscallError("fallocate", err)
+	}
+	zeros := make([]byte, min(size, 1<<20))
+	for off := int64(0); off < size; off += int64(len(zeros)) {
+		if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mapFile maps the first size bytes of f, shared, read-write or read-only.
+// A size of 0 maps nothing and returns an empty slice.
+func mapFile(f *os.File, size int64, writable bool) ([]byte, error) {
+	if size == 0 {
+		return nil, nil
+	}
+	if int64(int(size)) != size {
+		return nil, os.NewSyscallError("mmap", unix.EFBIG)
+	}
+	prot := unix.PROT_READ
+	if writable {
+		prot |= unix.PROT_WRITE
+	}
+	b, err := unix.Mmap(int(f.Fd()), 0, int(size), prot, unix.MAP_SHARED)
+	if err != nil {
+		return nil, os.NewSyscallError("mmap", err)
+	}
+	return b, nil
+}
+
+// unmap releases a mapping made by mapFile.
+func unmap(b []byte) error {
+	if b == nil {
+		return nil
+	}
+	return os.NewSyscallError("munmap", unix.Munmap(b))
+}
+
+// syncMapping writes the dirty pages of a mapping to its file and waits.
+func syncMapping(b []byte) error {
+	if b == nil {
+		return nil
+	}
+	return os.NewSyscallError("msync", unix.Msync(b, unix.MS_SYNC))
+}
+
+// lockExclusive takes the writer's flock on f without waiting. It returns
+// an error matching syscall.EWOULDBLOCK if another open file holds a lock.
+// The lock is released when f is closed.
+func lockExclusive(f *os.File) error {
+	return os.NewSyscallError("flock", retryEINTR(func() error {
+		return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	}))
+}
+
+// writerHoldsLock reports whether some other open file holds an exclusive
+// flock on f's file: it tries to take a shared lock on f and, if that
+// works, releases it at once. flock locks belong to the open file, so the
+// probe works from another process and from another open file of this one.
+func writerHoldsLock(f *os.File) (bool, error) {
+	fd := int(f.Fd())
+	err := retryEINTR(func() error { return unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB) })
+	switch {
+	case errors.Is(err, unix.EWOULDBLOCK):
+		return true, nil
+	case err != nil:
+		return false, os.NewSyscallError("flock", err)
+	}
+	return false, os.NewSyscallError("flock", unix.Flock(fd, unix.LOCK_UN))
+}
+
+// unlinked reports whether the file described by fi has no name left: it
+// was removed after it was opened.
+func unlinked(fi fs.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Nlink == 0
+}
+
+// retryEINTR calls f again while it fails with EINTR: fallocate on tmpfs
+// gives up when a signal arrives, and the Go runtime sends signals often.
+func retryEINTR(f func() error) error {
+	for {
+		if err := f(); err != unix.EINTR {
+			return err
+		}
+	}
+}
