@@ -142,7 +142,7 @@ func (r *Reader) scan(handler func(pos uint64, payload []byte), max int) (err er
 	if r.faults != nil {
 		old := debug.SetPanicOnFault(true)
 		defer debug.SetPanicOnFault(old)
-		defer r.catchFault(&err)
+		defer catchFault(r.faults, &err)
 	}
 	for n := 0; max <= 0 || n < max; n++ {
 		pos, payload, err := r.next()
@@ -158,18 +158,18 @@ func (r *Reader) scan(handler func(pos uint64, payload []byte), max int) (err er
 // nextGuarded is next with a fault in the storage's memory turned into
 // ErrTruncated. The caller turns SetPanicOnFault on.
 func (r *Reader) nextGuarded() (pos uint64, payload []byte, err error) {
-	defer r.catchFault(&err)
+	defer catchFault(r.faults, &err)
 	return r.next()
 }
 
-// catchFault, deferred, recovers the panic of a memory fault inside the
-// storage's mapping and sets *err to ErrTruncated; any other panic goes on.
-func (r *Reader) catchFault(err *error) {
+// catchFault, deferred, recovers the panic of a memory fault inside fp's
+// memory and sets *err to ErrTruncated; any other panic goes on.
+func catchFault(fp ports.FaultProne, err *error) {
 	e := recover()
 	if e == nil {
 		return
 	}
-	if f, ok := e.(interface{ Addr() uintptr }); ok && r.faults.Faulted(f.Addr()) {
+	if f, ok := e.(interface{ Addr() uintptr }); ok && fp.Faulted(f.Addr()) {
 		*err = ErrTruncated
 		return
 	}

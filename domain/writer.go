@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime/debug"
 
 	"go.uber.org/multierr"
 
@@ -12,27 +13,46 @@ import (
 	"github.com/kekbit-go/kekbit/ports"
 )
 
+// WriterOption configures a Writer.
+type WriterOption func(*options)
+
+type options struct {
+	guard bool
+}
+
+// WithFaultGuard makes Write and Heartbeat on memory that can vanish (a
+// mapped file that another process cuts short under the writer) return
+// ErrTruncated instead of crashing the process with SIGBUS. It costs about
+// 8ns per record, so it is off by default: the writer holds its file
+// locked and its blocks reserved, and only a process ignoring the lock can
+// cut it short. Close is always guarded.
+func WithFaultGuard() WriterOption { return func(o *options) { o.guard = true } }
+
 // Writer appends records to one channel. There is one writer per channel and
 // it is not safe for concurrent use: guard it with a mutex if several
 // goroutines write.
 type Writer[T any] struct {
-	st       ports.Storage
-	mem      []byte   // the storage's bytes when addressable, else nil
-	words    []uint64 // the same memory as words, for atomic length words
-	scratch  []byte   // encode buffer when the storage is not addressable
-	enc      codecs.Encoder[T]
-	hdr      Header
-	capacity uint64
-	maxMsg   uint64
-	pos      uint64 // write position: where the next record goes
-	closed   bool
+	st      ports.Storage
+	mem     []byte           // the storage's bytes when addressable, else nil
+	words   []uint64         // the same memory as words, for atomic length words
+	scratch []byte           // encode buffer when the storage is not addressable
+	faults  ports.FaultProne // the storage, if its memory can vanish and writes are guarded
+	options
+
+	closeFaults ports.FaultProne // the storage, if its memory can vanish
+	enc         codecs.Encoder[T]
+	hdr         Header
+	capacity    uint64
+	maxMsg      uint64
+	pos         uint64 // write position: where the next record goes
+	closed      bool
 }
 
 // NewWriter makes st, a fresh zero-filled storage of at least
 // h.FileSize() bytes, into a channel: it writes the header and the first
 // heartbeat, and returns the writer positioned after it. Values are encoded
 // with enc.
-func NewWriter[T any](st ports.Storage, h Header, enc codecs.Encoder[T]) (*Writer[T], error) {
+func NewWriter[T any](st ports.Storage, h Header, enc codecs.Encoder[T], opts ...WriterOption) (*Writer[T], error) {
 	if err := h.Validate(); err != nil {
 		return nil, err
 	}
@@ -43,6 +63,14 @@ func NewWriter[T any](st ports.Storage, h Header, enc codecs.Encoder[T]) (*Write
 	w.mem, w.words = addressable(st)
 	if w.mem == nil {
 		w.scratch = make([]byte, w.maxMsg)
+	} else {
+		w.closeFaults, _ = st.(ports.FaultProne)
+	}
+	for _, o := range opts {
+		o(&w.options)
+	}
+	if w.guard {
+		w.faults = w.closeFaults
 	}
 	hb := make([]byte, HeaderLen)
 	h.put(hb)
@@ -58,14 +86,14 @@ func NewWriter[T any](st ports.Storage, h Header, enc codecs.Encoder[T]) (*Write
 // Create makes a new channel in vol for header h and returns its writer.
 // Readers cannot open the channel until its header and first heartbeat are
 // in place. It fails if the channel id is taken (ports.ErrChannelExists).
-func Create[T any](vol ports.Volume, h Header, enc codecs.Encoder[T]) (*Writer[T], error) {
+func Create[T any](vol ports.Volume, h Header, enc codecs.Encoder[T], opts ...WriterOption) (*Writer[T], error) {
 	if err := h.Validate(); err != nil {
 		return nil, err
 	}
 	var w *Writer[T]
 	_, err := vol.Create(h.ChannelID, h.FileSize(), func(st ports.Storage) error {
 		var err error
-		w, err = NewWriter(st, h, enc)
+		w, err = NewWriter(st, h, enc, opts...)
 		return err
 	})
 	if err != nil {
@@ -83,6 +111,21 @@ func Create[T any](vol ports.Volume, h Header, enc codecs.Encoder[T]) (*Writer[T
 // which the format cannot tell from a heartbeat), ErrEncoding (the encoder
 // failed), ErrWriterClosed. On any error nothing is published.
 func (w *Writer[T]) Write(v T) (int, error) {
+	if w.faults != nil {
+		return w.writeGuarded(v)
+	}
+	return w.write(v)
+}
+
+// writeGuarded is write on memory that can vanish: a fault becomes
+// ErrTruncated instead of a crash.
+func (w *Writer[T]) writeGuarded(v T) (n int, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer catchFault(w.faults, &err)
+	return w.write(v)
+}
+
+func (w *Writer[T]) write(v T) (int, error) {
 	if w.closed {
 		return 0, ErrWriterClosed
 	}
@@ -148,6 +191,19 @@ func (w *Writer[T]) refuse(dst []byte, n int, err error, room, avail uint64) err
 // but that tells them the writer is alive. It returns 8, or ErrChannelFull
 // or ErrWriterClosed.
 func (w *Writer[T]) Heartbeat() (int, error) {
+	if w.faults != nil {
+		return w.heartbeatGuarded()
+	}
+	return w.heartbeat()
+}
+
+func (w *Writer[T]) heartbeatGuarded() (n int, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer catchFault(w.faults, &err)
+	return w.heartbeat()
+}
+
+func (w *Writer[T]) heartbeat() (int, error) {
 	if w.closed {
 		return 0, ErrWriterClosed
 	}
@@ -205,8 +261,17 @@ func (w *Writer[T]) Close() error {
 		return nil
 	}
 	w.closed = true
-	err := w.store(w.pos, CloseMark)
+	err := w.markClosed()
 	return multierr.Combine(err, w.st.Flush(), w.st.Close())
+}
+
+// markClosed stores the close mark, guarded against a fault.
+func (w *Writer[T]) markClosed() (err error) {
+	if w.closeFaults != nil {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer catchFault(w.closeFaults, &err)
+	}
+	return w.store(w.pos, CloseMark)
 }
 
 // Available returns the bytes left in the data region, rounded down to 8.

@@ -636,8 +636,8 @@ func TestReaderSurvivesFileCutShort(t *testing.T) {
 		want = append(want, p)
 	}
 	r, _ := openReader(t, vol, 11)
-	// The writer closes first: the domain's Writer does not guard its stores
-	// against a fault, so a store past the cut would crash the process.
+	// The writer closes first: this one is not guarded (WithFaultGuard), so
+	// a store past the cut would crash the process.
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -668,5 +668,37 @@ func TestReaderSurvivesFileCutShort(t *testing.T) {
 	}
 	if re.Position+112 <= cut-1024 {
 		t.Fatalf("position %d is not the record crossing the cut", re.Position)
+	}
+}
+
+// TestWriterSurvivesFileCutShort cuts a guarded writer's file short under
+// it: Write, Heartbeat and Close past the cut fail with ErrTruncated instead
+// of crashing the process.
+func TestWriterSurvivesFileCutShort(t *testing.T) {
+	root := t.TempDir()
+	vol := mmap.NewVolume(root)
+	w, err := domain.Create(vol, newHeader(t, 12, 64<<10), codecs.Raw{}, domain.WithFaultGuard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 100 { // to file offset 1024+8+100*112 = 12232, in the fourth page
+		if _, err := w.Write(make([]byte, 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Truncate(mmap.ChannelPath(root, 12), 4096); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(make([]byte, 100)); !errors.Is(err, domain.ErrTruncated) {
+		t.Fatalf("write past the cut: %v", err)
+	}
+	if _, err := w.Heartbeat(); !errors.Is(err, domain.ErrTruncated) {
+		t.Fatalf("heartbeat past the cut: %v", err)
+	}
+	if w.WriteOffset() != 8+100*112 {
+		t.Fatalf("failed writes moved the writer to %d", w.WriteOffset())
+	}
+	if err := w.Close(); !errors.Is(err, domain.ErrTruncated) {
+		t.Fatalf("close past the cut: %v", err)
 	}
 }
