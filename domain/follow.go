@@ -2,9 +2,13 @@ package domain
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"iter"
 	"runtime"
 	"time"
+
+	"github.com/kekbit-go/kekbit/ports"
 )
 
 // Wait is how a following reader waits for the writer: it spins (re-reading
@@ -132,4 +136,29 @@ func (r *Reader) idle(ctx context.Context, w *waiter) error {
 		return nil // something is there: the next Read reports it
 	}
 	return &ReadError{Err: ErrWriterGone, Position: r.pos}
+}
+
+// OpenWhenReady opens channel channelID of vol for reading, waiting while
+// it does not exist yet or is still being created (ports.ErrChannelNotFound,
+// ports.ErrChannelNotReady): it retries with the reader's wait strategy
+// until the channel opens, another error occurs, or ctx is done (ctx.Err()
+// wrapped with the last error seen).
+func OpenWhenReady(ctx context.Context, vol ports.Volume, channelID uint64, opts ...ReaderOption) (*Reader, error) {
+	probe := Reader{wait: DefaultWait}
+	for _, o := range opts {
+		o(&probe)
+	}
+	w := waiter{Wait: probe.wait}
+	if w.Spins < 0 {
+		w.Spins = 0 // never spin on the file system
+	}
+	for {
+		r, err := Open(vol, channelID, opts...)
+		if err == nil || !(errors.Is(err, ports.ErrChannelNotFound) || errors.Is(err, ports.ErrChannelNotReady)) {
+			return r, err
+		}
+		if _, werr := w.pause(ctx); werr != nil {
+			return nil, fmt.Errorf("%w (last: %w)", werr, err)
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/kekbit-go/kekbit/adapters/memory"
 	"github.com/kekbit-go/kekbit/codecs"
 	"github.com/kekbit-go/kekbit/domain"
+	"github.com/kekbit-go/kekbit/ports"
 )
 
 var quickWait = domain.Wait{Spins: 10, Yields: 10, MinSleep: 10 * time.Microsecond, MaxSleep: 200 * time.Microsecond}
@@ -146,4 +147,37 @@ func TestFaultGuardLetsOtherPanicsThrough(t *testing.T) {
 	}()
 	r.Read(func(uint64, []byte) { panic("handler's own") }, 0)
 	t.Fatal("the panic was swallowed")
+}
+
+func TestOpenWhenReady(t *testing.T) {
+	vol := memory.NewVolume()
+	h := small(t)
+	go func() {
+		time.Sleep(5 * time.Millisecond)
+		w, err := domain.Create(vol, h, codecs.Raw{})
+		if err == nil {
+			w.Write([]byte("hello"))
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, err := domain.OpenWhenReady(ctx, vol, h.ChannelID, domain.WithWait(quickWait))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	for _, p := range r.FollowRecords(ctx) {
+		got = string(p)
+		break
+	}
+	if got != "hello" {
+		t.Fatalf("got %q", got)
+	}
+
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Millisecond)
+	defer cancel()
+	_, err = domain.OpenWhenReady(ctx, vol, 12345, domain.WithWait(domain.BusySpin))
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ports.ErrChannelNotFound) {
+		t.Fatalf("missing channel: %v", err)
+	}
 }

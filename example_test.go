@@ -1,0 +1,87 @@
+package kekbit_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/kekbit-go/kekbit"
+	"github.com/kekbit-go/kekbit/codecs"
+	"github.com/kekbit-go/kekbit/domain"
+)
+
+// The seed's example: a writer on a channel in a folder, a reader
+// following it.
+func ExampleShmWriter() {
+	root, _ := os.MkdirTemp("", "kektest")
+	defer os.RemoveAll(root)
+
+	const forever = 99_999_999_999
+	header, err := kekbit.NewHeader(kekbit.Hints{
+		WriterID: 1850, ChannelID: 42,
+		Capacity: 30_000, MaxMsgLen: 100,
+		Timeout: forever, TickUnit: domain.Nanos,
+	})
+	if err != nil {
+		panic(err)
+	}
+	writer, err := kekbit.ShmWriter(root, header, codecs.Text{})
+	if err != nil {
+		panic(err)
+	}
+	n, err := writer.Write("There are 10 kinds of people: those who know binary and those who don't")
+	fmt.Println(n, err, writer.WriteOffset(), writer.Available())
+	writer.Close()
+
+	reader, err := kekbit.ShmReader(root, 42)
+	if err != nil {
+		panic(err)
+	}
+	defer reader.Close()
+	for pos, msg := range reader.Records() {
+		fmt.Println(pos, string(msg))
+	}
+	fmt.Println(reader.Err())
+	// Output:
+	// 80 <nil> 88 29912
+	// 8 There are 10 kinds of people: those who know binary and those who don't
+	// kekbit: channel closed by its writer at position 88 (after 88 bytes read)
+}
+
+// A reader may start before its writer: TryShmReader waits for the channel
+// and Follow waits for records.
+func ExampleTryShmReader() {
+	root, _ := os.MkdirTemp("", "kektest")
+	defer os.RemoveAll(root)
+
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		h, _ := kekbit.NewHeader(kekbit.Hints{ChannelID: 7, MaxMsgLen: 64, Timeout: 10, TickUnit: domain.Secs})
+		w, err := kekbit.ShmWriter(root, h, codecs.Text{})
+		if err != nil {
+			panic(err)
+		}
+		for _, s := range []string{"one", "two", "three"} {
+			w.Write(s)
+			time.Sleep(time.Millisecond)
+		}
+		w.Close()
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, err := kekbit.TryShmReader(ctx, root, 7)
+	if err != nil {
+		panic(err)
+	}
+	defer r.Close()
+	err = r.Follow(ctx, func(_ uint64, p []byte) { fmt.Println(string(p)) })
+	fmt.Println(errors.Is(err, domain.ErrClosed))
+	// Output:
+	// one
+	// two
+	// three
+	// true
+}
