@@ -298,6 +298,9 @@ func TestMoveTo(t *testing.T) {
 				if !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
 					t.Fatalf("MoveTo(%d) = %v, want %v", tc.pos, err, tc.want)
 				}
+				if errors.Is(err, domain.ErrNothingYet) {
+					t.Fatalf("MoveTo(%d) = %v also matches ErrNothingYet", tc.pos, err)
+				}
 				if err != nil {
 					if r.Position() != before {
 						t.Fatalf("failed MoveTo moved the reader to %d", r.Position())

@@ -335,7 +335,7 @@ func (r *Reader) MoveTo(pos uint64) error {
 	for p < pos {
 		length, err := r.peek(p)
 		if err != nil {
-			return fmt.Errorf("%w: position %d: the channel ends at %d: %w", ErrUnavailable, pos, p, err)
+			return fmt.Errorf("%w: position %d: the channel ends at %d (%v)", ErrUnavailable, pos, p, err)
 		}
 		p += RecordSize(length)
 	}
