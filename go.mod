@@ -6,3 +6,9 @@ require (
 	go.uber.org/multierr v1.11.0
 	golang.org/x/sys v0.50.0
 )
+
+require (
+	github.com/leanovate/gopter v0.2.11 // indirect
+	github.com/spf13/afero v1.15.0 // indirect
+	golang.org/x/text v0.28.0 // indirect
+)

@@ -1,0 +1,11 @@
+// Package proptest holds kekbit's property tests: random sequences of
+// channel operations (Write of random length, Heartbeat, Read with a random
+// max, MoveTo valid and invalid positions, Close, opening a new reader) run
+// with github.com/leanovate/gopter's state-machine testing against a plain
+// model of the rules in DESIGN.md and against every backend at once. After
+// every step all backends must agree with the model (results, errors,
+// positions, bytes), and their channel images must be byte-identical.
+//
+// The default run is short. KEKBIT_PROPTEST_N=100000 runs more cases;
+// KEKBIT_PROPTEST_SEED=s repeats a run (the seed is printed on failure).
+package proptest
