@@ -1,0 +1,155 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kekbit-go/kekbit/adapters/mmap"
+	"github.com/kekbit-go/kekbit/domain"
+)
+
+// channelFlags name a channel by --root and --channel instead of a path.
+type channelFlags struct {
+	root    string
+	channel string
+}
+
+func (f *channelFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.root, "root", "", "folder of channels (with --channel)")
+	cmd.Flags().StringVar(&f.channel, "channel", "", "channel id, decimal or 0x-hex (with --root)")
+}
+
+// parseID reads a channel id in decimal or 0x-hex.
+func parseID(s string) (uint64, error) {
+	id, err := strconv.ParseUint(s, 0, 64)
+	if err != nil {
+		return 0, usagef("bad channel id %q: want a number, decimal or 0x-hex", s)
+	}
+	return id, nil
+}
+
+// resolve returns the channel's file path and, when known, its id.
+func (f *channelFlags) resolve(args []string) (path string, id uint64, known bool, err error) {
+	switch {
+	case len(args) == 1 && (f.root != "" || f.channel != ""):
+		return "", 0, false, usagef("name the channel by a path or by --root and --channel, not both")
+	case len(args) == 1:
+		path = args[0]
+		if id, err := mmap.ParseChannelPath(filepath.Dir(filepath.Dir(path)), path); err == nil {
+			return path, id, true, nil
+		}
+		return path, 0, false, nil
+	case len(args) > 1:
+		return "", 0, false, usagef("one channel at a time, got %d arguments", len(args))
+	case f.root == "" || f.channel == "":
+		return "", 0, false, usagef("name a channel: a file path, or --root DIR --channel ID")
+	}
+	if id, err = parseID(f.channel); err != nil {
+		return "", 0, false, err
+	}
+	return mmap.ChannelPath(f.root, id), id, true, nil
+}
+
+// summary is what a full read of a channel tells.
+type summary struct {
+	Path        string
+	Header      domain.Header
+	WriteOffset uint64
+	Records     int
+	Heartbeats  int
+	State       string
+	WriterAlive bool
+	End         error // the read end: a *domain.ReadError or ErrNothingYet
+}
+
+// openReader opens the channel file at path for reading, with errors that
+// name the file.
+func openReader(path string, opts ...domain.ReaderOption) (*domain.Reader, error) {
+	st, err := mmap.OpenFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	r, err := domain.NewReader(st, opts...)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("%s: not a kekbit channel: %w", path, err)
+	}
+	return r, nil
+}
+
+// scan reads the whole channel at path and sums it up.
+func scan(path string) (summary, error) {
+	r, err := openReader(path)
+	if err != nil {
+		return summary{}, err
+	}
+	defer r.Close()
+	s := summary{Path: path, Header: r.Header()}
+	var recordBytes uint64
+	n, end := r.Read(func(_ uint64, p []byte) {
+		s.Records++
+		recordBytes += domain.RecordSize(uint64(len(p)))
+	}, 0)
+	if end != nil && !isChannelEnd(end) {
+		return s, fmt.Errorf("%s: %w", path, end)
+	}
+	s.End = end
+	s.WriteOffset = r.Position()
+	s.Heartbeats = int((uint64(n) - recordBytes) / domain.RecordHeaderLen)
+	s.WriterAlive, _ = r.WriterAlive()
+	s.State = stateOf(end, s.WriterAlive)
+	return s, nil
+}
+
+// isChannelEnd reports whether err is one of the ways a read ends.
+func isChannelEnd(err error) bool {
+	for _, e := range []error{domain.ErrNothingYet, domain.ErrClosed, domain.ErrChannelFull, domain.ErrCorrupt, domain.ErrTruncated, domain.ErrTimeout, domain.ErrWriterGone} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// stateOf names a channel's state from where a full read ended.
+func stateOf(end error, alive bool) string {
+	switch {
+	case errors.Is(end, domain.ErrClosed):
+		return "closed"
+	case errors.Is(end, domain.ErrChannelFull):
+		return "full"
+	case errors.Is(end, domain.ErrCorrupt):
+		return "corrupt"
+	case errors.Is(end, domain.ErrTruncated):
+		return "truncated"
+	case alive:
+		return "open"
+	}
+	return "abandoned"
+}
+
+// endName is the name of a read end in dump's output.
+func endName(err error) string {
+	switch {
+	case err == nil, errors.Is(err, domain.ErrNothingYet):
+		return "watermark"
+	case errors.Is(err, domain.ErrClosed):
+		return "closed"
+	case errors.Is(err, domain.ErrChannelFull):
+		return "full"
+	case errors.Is(err, domain.ErrTruncated):
+		return "truncated"
+	case errors.Is(err, domain.ErrCorrupt):
+		return "corrupt"
+	case errors.Is(err, domain.ErrTimeout):
+		return "timeout"
+	case errors.Is(err, domain.ErrWriterGone):
+		return "writer-gone"
+	}
+	return strings.ReplaceAll(err.Error(), " ", "-")
+}
