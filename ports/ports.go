@@ -95,6 +95,13 @@ type Liveness interface {
 	WriterAlive() (bool, error)
 }
 
+// Pretoucher is an optional ability of a storage whose pages are faulted in
+// on first touch (a mapped file): Pretouch faults them all in now, so that
+// the hot path never pays a page fault.
+type Pretoucher interface {
+	Pretouch() error
+}
+
 // Volume is where channels live: a folder of channel files, a set of memory
 // regions. Channels are named by their 64-bit channel id.
 type Volume interface {

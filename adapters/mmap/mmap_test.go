@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -701,4 +702,63 @@ func TestWriterSurvivesFileCutShort(t *testing.T) {
 	if err := w.Close(); !errors.Is(err, domain.ErrTruncated) {
 		t.Fatalf("close past the cut: %v", err)
 	}
+}
+
+// TestPretouch checks that a pretouched channel has every page resident in
+// the writer's and a reader's mapping, and still reads as written.
+func TestPretouch(t *testing.T) {
+	root := t.TempDir()
+	vol := mmap.NewVolume(root, mmap.WithPretouch())
+	w, err := domain.Create(vol, newHeader(t, 21, 1<<20), codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Write([]byte("after pretouch")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := vol.Open(21)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rss, size := residentKB(t, st.(*mmap.Storage).Bytes()); rss != size {
+		t.Fatalf("reader's mapping: %d of %d kB resident after pretouch", rss, size)
+	}
+	r, err := domain.NewReader(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var got string
+	r.Read(func(_ uint64, p []byte) { got = string(p) }, 0)
+	if got != "after pretouch" {
+		t.Fatalf("read %q", got)
+	}
+}
+
+// residentKB reads the Size and Rss of the mapping that starts at b from
+// /proc/self/smaps.
+func residentKB(t *testing.T, b []byte) (rss, size int) {
+	t.Helper()
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Skip("no /proc/self/smaps:", err)
+	}
+	start := strings.TrimPrefix(fmt.Sprintf("%p", &b[0]), "0x")
+	lines := strings.Split(string(smaps), "\n")
+	for i, l := range lines {
+		if !strings.HasPrefix(l, start+"-") {
+			continue
+		}
+		for _, f := range lines[i+1:] {
+			if strings.HasPrefix(f, "VmFlags:") { // the entry's last line
+				break
+			}
+			fmt.Sscanf(f, "Size: %d kB", &size)
+			fmt.Sscanf(f, "Rss: %d kB", &rss)
+		}
+		return rss, size
+	}
+	t.Fatalf("no mapping at %s in /proc/self/smaps", start)
+	return 0, 0
 }

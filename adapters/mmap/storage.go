@@ -32,6 +32,7 @@ var (
 	_ ports.Addressable = (*Storage)(nil)
 	_ ports.FaultProne  = (*Storage)(nil)
 	_ ports.Liveness    = (*Storage)(nil)
+	_ ports.Pretoucher  = (*Storage)(nil)
 	_ ports.Volume      = (*Volume)(nil)
 )
 
@@ -215,6 +216,21 @@ func (s *Storage) Close() error {
 	}
 	s.mapping, s.words = nil, nil
 	return err
+}
+
+// Pretouch faults in every page of the mapping now, so that the writer's
+// and readers' first touch of each page costs no page fault later (a fresh
+// page of a tmpfs file costs microseconds to fault in). On a writer's
+// storage it allocates the pages: do it before writing. Volume.Create does
+// it when the volume was made WithPretouch.
+func (s *Storage) Pretouch() error {
+	if s.closed {
+		return ports.ErrStorageClosed
+	}
+	if err := populate(s.mapping, s.writable); err != nil {
+		return fmt.Errorf("kekbit: mmap: pretouching %s: %w", s.path, err)
+	}
+	return nil
 }
 
 // WriterAlive reports whether the channel's writer still holds the channel

@@ -119,3 +119,40 @@ func retryEINTR(f func() error) error {
 		}
 	}
 }
+
+// populate faults in every page of mapping b: madvise POPULATE_WRITE on a
+// writable mapping (the pages are allocated, as a write would), POPULATE_READ
+// on a read-only one. Kernels before 5.14 lack these; then it touches one
+// byte per page, rewriting it in place on a writable mapping.
+func populate(b []byte, writable bool) error {
+	if len(b) == 0 {
+		return nil
+	}
+	advice := unix.MADV_POPULATE_READ
+	if writable {
+		advice = unix.MADV_POPULATE_WRITE
+	}
+	err := retryEINTR(func() error { return unix.Madvise(b, advice) })
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, unix.EINVAL) {
+		return os.NewSyscallError("madvise", err)
+	}
+	touchPages(b, writable)
+	return nil
+}
+
+// touchPages reads (and on a writable mapping writes back) one byte of
+// every page of b, so that each page is faulted in now rather than on first
+// use. Writing back the byte read keeps the content: it runs in the writer
+// before it writes, or in a reader that never writes.
+func touchPages(b []byte, writable bool) {
+	page := os.Getpagesize()
+	for i := 0; i < len(b); i += page {
+		v := b[i]
+		if writable {
+			b[i] = v
+		}
+	}
+}
