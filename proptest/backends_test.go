@@ -4,13 +4,15 @@ import (
 	"os"
 	"testing"
 
+	"github.com/spf13/afero"
+
+	"github.com/kekbit-go/kekbit/adapters/file"
 	"github.com/kekbit-go/kekbit/adapters/memory"
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
-// memoryImages keeps each memory volume's writer storage reachable, so the
-// test can read its image.
+// memoryBackend reads a channel's image through a new handle on it.
 func memoryBackend() Backend {
 	return Backend{Name: "memory", New: func(string) (ports.Volume, func(uint64) ([]byte, error)) {
 		vol := memory.NewVolume()
@@ -31,6 +33,22 @@ func mmapBackend() Backend {
 	}}
 }
 
+// fileBackend runs the file backend on a file system from newFs: a fresh
+// MemMapFs per case keeps the channel in memory (dir is only a name there),
+// OsFs in dir on disk.
+func fileBackend(name string, newFs func() afero.Fs) Backend {
+	return Backend{Name: name, New: func(dir string) (ports.Volume, func(uint64) ([]byte, error)) {
+		fsys := newFs()
+		vol := file.NewVolume(fsys, dir)
+		return vol, func(id uint64) ([]byte, error) { return afero.ReadFile(fsys, vol.Path(id)) }
+	}}
+}
+
 func TestBackendsAgreeWithModel(t *testing.T) {
-	Run(t, []Backend{memoryBackend(), mmapBackend()})
+	Run(t, []Backend{
+		memoryBackend(),
+		mmapBackend(),
+		fileBackend("file on MemMapFs", afero.NewMemMapFs),
+		fileBackend("file on OsFs", afero.NewOsFs),
+	})
 }

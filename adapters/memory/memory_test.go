@@ -6,7 +6,12 @@ import (
 
 	"github.com/kekbit-go/kekbit/adapters/memory"
 	"github.com/kekbit-go/kekbit/ports"
+	"github.com/kekbit-go/kekbit/ports/porttest"
 )
+
+func TestConformance(t *testing.T) {
+	porttest.Run(t, porttest.Harness{NewVolume: func(*testing.T) ports.Volume { return memory.NewVolume() }})
+}
 
 func TestStorageContract(t *testing.T) {
 	s := memory.New(100)

@@ -1,0 +1,116 @@
+// Package file is kekbit's plain-file backend: each channel is a file
+// reached through an [afero.Fs], read and written with ReadAt and WriteAt
+// (pread and pwrite on afero.NewOsFs), never mapped. Use it where mmap is
+// not wanted or not available, and with afero.NewMemMapFs in tests.
+//
+// # Layout
+//
+// A [Volume] is a folder laid out as the mmap backend and the Rust crate
+// lay it out, so the same folder can be used by either backend:
+//
+//	root/
+//	  HHHH_HHHH/           high 32 bits of the channel id, lowercase hex
+//	    LLLL_LLLL.kekbit   low 32 bits: the channel file
+//	    LLLL_LLLL.lock     exists only while the channel is being created
+//
+// The paths come from the mmap package (mmap.ChannelPath, mmap.LockPath).
+//
+// # Creating a channel
+//
+// [Volume.Create] (and [CreateFile] for a path of your own):
+//
+//  1. creates the .lock file exclusively (O_EXCL): while it exists,
+//     [Volume.Open] returns ports.ErrChannelNotReady and another Create
+//     ports.ErrChannelExists;
+//  2. creates the channel file exclusively (O_EXCL);
+//  3. gives it its full size by writing zeros, so that its blocks are
+//     allocated now: a full disk fails the Create (syscall.ENOSPC) and
+//     leaves nothing behind;
+//  4. runs init, which writes the header and the first heartbeat;
+//  5. syncs the file (File.Sync, fsync on OsFs);
+//  6. removes the .lock file: the channel is ready.
+//
+// If any step fails, what Create made (channel file, lock file) is removed
+// and the error is returned, wrapped with %w; a lock file or channel file
+// that was already there is left alone and gives ports.ErrChannelExists.
+//
+// # Storage
+//
+// A [Storage] moves bytes with File.ReadAt and File.WriteAt and words with
+// one aligned 8-byte ReadAt or WriteAt, little endian. It does not
+// implement ports.Addressable, so the domain writes a record as one WriteAt
+// of the payload (padding included), one 8-byte WriteAt of the watermark
+// after it, then one 8-byte WriteAt of the length word, and reads a record
+// as one 8-byte ReadAt of its length word then one ReadAt of the payload
+// into a buffer of the reader's. That is three system calls per Write and
+// one per poll of an idle channel on OsFs.
+//
+// Size is the file's length when the storage was opened. The writer makes
+// the file full-size before the channel becomes ready, so a reader's Size
+// is the whole channel; a reader does not notice a file cut short later
+// until an access fails with ports.ErrOutOfRange. Readers open the file
+// read-only: a reader needs no write permission, and [Storage.WriteAt] on
+// its storage returns [ErrReadOnly].
+//
+// # A reader in another process, on OsFs
+//
+// What a reader following a live writer through its own file descriptor
+// can rely on (same machine, local file system, no O_DIRECT):
+//
+//   - Order. The domain's payload write has returned before the writer
+//     starts the write of the length word that publishes it. POSIX says a
+//     read begun after a write returned sees that write's bytes, so a
+//     reader that has seen a length word and then reads the payload gets
+//     the payload. The same holds for the header, written before the lock
+//     file is removed.
+//   - Word atomicity: in practice, not by promise. The length word is
+//     8-byte aligned, so it never crosses a page. On Linux both pwrite and
+//     pread copy those 8 bytes within one page of the page cache, with copy
+//     routines that on amd64 and arm64 are not known to split an aligned
+//     8-byte copy, so a reader sees the old word or the new one (this
+//     package's tests follow a live writer through a second descriptor and
+//     have never seen a torn word). But neither POSIX (whose atomicity rule for read and write is stated
+//     for threads, and which Linux does not honour for reads anyway) nor
+//     Linux promises that a pread racing a pwrite does not see a mix of
+//     old and new bytes. A torn mix of the watermark (or close mark) being
+//     replaced would most likely read as a word above the max record
+//     length, ending the read with domain.ErrCorrupt; on a channel whose
+//     max record length is large it could read as a record of the wrong
+//     length. The mmap backend, whose words are single atomic loads and
+//     stores on shared memory, has no such caveat: use it where this
+//     matters.
+//   - No durability before Flush. A record is in the kernel's page cache
+//     when Write returns, so it survives the writer process dying (even by
+//     SIGKILL) and is visible to readers at once; it reaches the disk only
+//     by Writer.Flush or Writer.Close (fsync) or the kernel's own
+//     writeback. After a power loss or kernel crash, only what was written
+//     before the last successful Flush is certain to be there: later pages
+//     may be on disk in any combination, such as a length word without its
+//     payload.
+//   - No liveness and no writer lock. A reader cannot tell whether the
+//     writer is alive (domain.Reader.WriterAlive returns
+//     domain.ErrLivenessUnknown): it relies on heartbeats and the header's
+//     timeout. Create is exclusive through O_EXCL, but nothing stops
+//     another program opening the file read-write.
+//   - Network file systems (NFS, SMB) and FUSE file systems may not keep
+//     the read-after-write rule between processes, above all across
+//     machines: a reader there may see a length word before its payload.
+//     Nothing is promised for them.
+//
+// The file is the same page cache the mmap backend maps, so on Linux a
+// reader of either backend can follow a writer of the other, with the
+// caveats above for the side that uses this backend.
+//
+// # Other file systems
+//
+// On afero.NewMemMapFs every access to a file holds that file's mutex, so
+// words are atomic, accesses are ordered as the domain needs, and the race
+// detector sees them: a writer and readers in goroutines of one process are
+// safe. MemMapFs keeps open files working after Remove. Its O_EXCL is a
+// check followed by a create; this package serializes its own exclusive
+// creations so that Create stays exclusive between goroutines. Its
+// WriteAt (afero v1.15.0) copies the rest of the file on every call, so a
+// Write costs time in proportion to the channel's size (tens of
+// microseconds for a 1 MiB channel): it is for tests, not for speed. For any
+// other afero.Fs, the guarantees are those of the file system underneath.
+package file

@@ -1,0 +1,171 @@
+package file
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/afero"
+
+	"github.com/kekbit-go/kekbit/ports"
+)
+
+// Storage is one channel file reached through an afero.File: bytes move
+// with ReadAt and WriteAt, words as aligned 8-byte little-endian ReadAt and
+// WriteAt. It implements ports.Storage, and deliberately not
+// ports.Addressable: its bytes are in the file, not in this process's
+// memory. A writer's Storage has the file open read-write; a reader's
+// read-only. Like every ports.Storage it is used by one goroutine at a
+// time.
+type Storage struct {
+	file     afero.File
+	name     string // the file's path, for error messages
+	size     int64
+	writable bool
+	closed   bool
+	word     [8]byte // LoadUint64 and StoreUint64 buffer, so they do not allocate
+}
+
+var (
+	_ ports.Storage = (*Storage)(nil)
+	_ ports.Volume  = (*Volume)(nil)
+)
+
+// Name returns the path of the file.
+func (s *Storage) Name() string { return s.name }
+
+// Writable reports whether the file is open read-write (a writer's).
+func (s *Storage) Writable() bool { return s.writable }
+
+// Size returns the file's length when it was opened (for a writer: the
+// size it was created with). It does not follow later changes; an access
+// past the end of a file cut short since returns ports.ErrOutOfRange.
+func (s *Storage) Size() int64 { return s.size }
+
+// check returns the error for an access of n bytes at off, or nil.
+func (s *Storage) check(off int64, n int) error {
+	if s.closed {
+		return ports.ErrStorageClosed
+	}
+	if off < 0 || off > s.size || int64(n) > s.size-off {
+		return fmt.Errorf("%w: %d bytes at offset %d, size %d (%s)", ports.ErrOutOfRange, n, off, s.size, s.name)
+	}
+	return nil
+}
+
+// writeCheck is check for a write: a reader's storage refuses it.
+func (s *Storage) writeCheck(off int64, n int) error {
+	if !s.closed && !s.writable {
+		return fmt.Errorf("%w: %s", ErrReadOnly, s.name)
+	}
+	return s.check(off, n)
+}
+
+// ReadAt reads len(p) bytes at off from the file. A part past Size is not
+// read and gives ports.ErrOutOfRange, as does a file found shorter than
+// Size (cut short by someone else).
+func (s *Storage) ReadAt(p []byte, off int64) (int, error) {
+	err := s.check(off, len(p))
+	if err != nil && (s.closed || off < 0 || off > s.size) {
+		return 0, err
+	}
+	want := min(int64(len(p)), s.size-off)
+	if want == 0 {
+		return 0, err
+	}
+	n, rerr := s.file.ReadAt(p[:want], off)
+	if int64(n) < want {
+		return n, s.shortRead(n, want, off, rerr)
+	}
+	return n, err
+}
+
+// shortRead builds the error of a read that got n of want bytes at off.
+func (s *Storage) shortRead(n int, want, off int64, err error) error {
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: %s ends at %d, before its size at open, %d (cut short?)", ports.ErrOutOfRange, s.name, off+int64(n), s.size)
+	}
+	return fmt.Errorf("kekbit: file: reading %d bytes at offset %d of %s: %w", want, off, s.name, err)
+}
+
+// WriteAt writes p at off in the file. It returns ErrReadOnly on a reader's
+// storage and writes nothing past Size (ports.ErrOutOfRange).
+func (s *Storage) WriteAt(p []byte, off int64) (int, error) {
+	if err := s.writeCheck(off, len(p)); err != nil {
+		return 0, err
+	}
+	n, err := s.file.WriteAt(p, off)
+	if err != nil {
+		return n, fmt.Errorf("kekbit: file: writing %d bytes at offset %d of %s: %w", len(p), off, s.name, err)
+	}
+	return n, nil
+}
+
+// wordCheck returns the error for a word access at off, or nil.
+func (s *Storage) wordCheck(off int64) error {
+	if err := s.check(off, 8); err != nil {
+		return err
+	}
+	if off%8 != 0 {
+		return fmt.Errorf("%w: offset %d (%s)", ports.ErrUnalignedOffset, off, s.name)
+	}
+	return nil
+}
+
+// LoadUint64 reads the little-endian word at off with one 8-byte ReadAt.
+// See the package documentation for what another process's reader can
+// rely on.
+func (s *Storage) LoadUint64(off int64) (uint64, error) {
+	if err := s.wordCheck(off); err != nil {
+		return 0, err
+	}
+	n, err := s.file.ReadAt(s.word[:], off)
+	if n < len(s.word) {
+		return 0, s.shortRead(n, int64(len(s.word)), off, err)
+	}
+	return binary.LittleEndian.Uint64(s.word[:]), nil
+}
+
+// StoreUint64 writes v as a little-endian word at off with one 8-byte
+// WriteAt. It returns ErrReadOnly on a reader's storage.
+func (s *Storage) StoreUint64(off int64, v uint64) error {
+	if err := s.writeCheck(off, 8); err != nil {
+		return err
+	}
+	if err := s.wordCheck(off); err != nil {
+		return err
+	}
+	binary.LittleEndian.PutUint64(s.word[:], v)
+	if _, err := s.file.WriteAt(s.word[:], off); err != nil {
+		return fmt.Errorf("kekbit: file: storing the word at offset %d of %s: %w", off, s.name, err)
+	}
+	return nil
+}
+
+// Flush commits the file to stable storage (File.Sync: fsync on OsFs). On
+// a reader's storage it does nothing.
+func (s *Storage) Flush() error {
+	if s.closed {
+		return ports.ErrStorageClosed
+	}
+	if !s.writable {
+		return nil
+	}
+	if err := s.file.Sync(); err != nil {
+		return fmt.Errorf("kekbit: file: flushing %s: %w", s.name, err)
+	}
+	return nil
+}
+
+// Close closes the file. It does not flush. A second Close returns nil.
+func (s *Storage) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if err := s.file.Close(); err != nil {
+		return fmt.Errorf("kekbit: file: closing %s: %w", s.name, err)
+	}
+	return nil
+}
