@@ -85,3 +85,21 @@ func ExampleTryShmReader() {
 	// three
 	// true
 }
+
+// RemoveAbandoned frees the id of a channel nobody writes any more.
+func ExampleRemoveAbandoned() {
+	root, _ := os.MkdirTemp("", "kektest")
+	defer os.RemoveAll(root)
+	h, _ := kekbit.NewHeader(kekbit.Hints{ChannelID: 5, MaxMsgLen: 64, Timeout: 10, TickUnit: kekbit.Secs})
+
+	w, _ := kekbit.ShmWriter(root, h, codecs.Raw{})
+	fmt.Println(errors.Is(kekbit.RemoveAbandoned(root, 5), kekbit.ErrWriterAlive))
+	w.Close()
+	fmt.Println(kekbit.RemoveAbandoned(root, 5))
+	_, err := kekbit.ShmWriter(root, h, codecs.Raw{})
+	fmt.Println(err)
+	// Output:
+	// true
+	// <nil>
+	// <nil>
+}

@@ -18,12 +18,15 @@ package kekbit
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/codecs"
 	"github.com/kekbit-go/kekbit/domain"
+	"github.com/kekbit-go/kekbit/ports"
 )
 
 // Header is a channel's metadata; see domain.Header.
@@ -37,6 +40,33 @@ type Reader = domain.Reader
 
 // Writer appends to a channel; see domain.Writer.
 type Writer[T any] = domain.Writer[T]
+
+// The errors most programs test for, from packages domain and ports; test
+// them with errors.Is.
+var (
+	ErrNothingYet      = domain.ErrNothingYet     // a read caught up with the writer
+	ErrClosed          = domain.ErrClosed         // the writer closed the channel
+	ErrChannelFull     = domain.ErrChannelFull    // no more records fit
+	ErrTimeout         = domain.ErrTimeout        // nothing, not even a heartbeat, for the header's timeout
+	ErrWriterGone      = domain.ErrWriterGone     // the writer's process died without closing
+	ErrCorrupt         = domain.ErrCorrupt        // a length word makes no sense
+	ErrTruncated       = domain.ErrTruncated      // the file ends inside a record
+	ErrRecordTooLarge  = domain.ErrRecordTooLarge // a Write larger than the max or the space left
+	ErrChannelExists   = ports.ErrChannelExists   // a writer tried an id already taken
+	ErrChannelNotFound = ports.ErrChannelNotFound // no channel has the id
+	ErrChannelNotReady = ports.ErrChannelNotReady // the channel is still being created
+)
+
+// Tick units of a header's timeout and creation time.
+const (
+	Nanos  = domain.Nanos
+	Micros = domain.Micros
+	Millis = domain.Millis
+	Secs   = domain.Secs
+)
+
+// WithWait sets how a reader waits in Follow; see domain.Wait.
+func WithWait(w domain.Wait) domain.ReaderOption { return domain.WithWait(w) }
 
 // NewHeader builds a header from hints; see domain.NewHeader.
 func NewHeader(h Hints) (Header, error) { return domain.NewHeader(h) }
@@ -62,6 +92,35 @@ func ShmReader(root string, channelID uint64, opts ...domain.ReaderOption) (*Rea
 func TryShmReader(ctx context.Context, root string, channelID uint64, opts ...domain.ReaderOption) (*Reader, error) {
 	return domain.OpenWhenReady(ctx, mmap.NewVolume(root), channelID, opts...)
 }
+
+// RemoveAbandoned removes channel channelID under root if no writer holds
+// it (it was closed, or its writer died), so the id can be used again. It
+// refuses, with ErrWriterAlive, a channel whose writer is still running,
+// and returns ErrChannelNotFound if there is none.
+func RemoveAbandoned(root string, channelID uint64) error {
+	vol := mmap.NewVolume(root)
+	// OpenFile ignores the lock file, so a creator still at work (which
+	// holds the file's flock from the start) counts as alive too.
+	st, err := mmap.OpenFile(vol.Path(channelID))
+	switch {
+	case err == nil:
+		alive, lerr := st.WriterAlive()
+		st.Close()
+		if lerr != nil {
+			return lerr
+		}
+		if alive {
+			return fmt.Errorf("%w: channel %#x under %s", ErrWriterAlive, channelID, root)
+		}
+	case !errors.Is(err, ports.ErrChannelNotFound):
+		return err
+	}
+	return vol.Remove(channelID) // the channel, or a lock file a creator left
+}
+
+// ErrWriterAlive is returned by RemoveAbandoned for a channel whose writer
+// still holds it.
+var ErrWriterAlive = errors.New("kekbit: the channel's writer is alive")
 
 // DefaultRoot is a folder for channels on this machine: kekbit under
 // /dev/shm (RAM) where it exists, else under the temporary folder.

@@ -28,8 +28,14 @@ type Wait struct {
 var DefaultWait = Wait{Spins: 256, Yields: 64, MinSleep: time.Microsecond, MaxSleep: time.Millisecond}
 
 // BusySpin never gives the processor up: the lowest latency, one core
-// always busy.
+// always busy. Follow still asks the storage whether the writer is alive
+// every livenessSpins rounds.
 var BusySpin = Wait{Spins: -1}
+
+// livenessSpins is how many idle rounds a never-sleeping reader makes
+// between two questions to the storage about its writer (about a
+// millisecond of spinning).
+const livenessSpins = 1 << 16
 
 // WithWait sets the wait strategy of Follow and FollowRecords.
 func WithWait(w Wait) ReaderOption {
@@ -49,6 +55,9 @@ func (w *waiter) pause(ctx context.Context) (slept bool, err error) {
 	w.round++
 	switch {
 	case w.Spins < 0 || w.round <= w.Spins:
+		if w.round&255 != 0 { // ctx.Err takes a lock: not on every spin
+			return false, nil
+		}
 		return false, ctx.Err()
 	case w.round <= w.Spins+w.Yields:
 		runtime.Gosched()
@@ -77,15 +86,21 @@ func (w *waiter) reset() { w.round, w.sleep = 0, 0 }
 // process is gone), ctx.Err() when ctx is done, or an I/O error.
 func (r *Reader) Follow(ctx context.Context, handler func(pos uint64, payload []byte)) error {
 	w := waiter{Wait: r.wait}
+	total := 0
 	for {
 		n, err := r.Read(handler, 0)
-		if err != ErrNothingYet {
-			return err
+		total += n
+		if err == ErrNothingYet {
+			if n > 0 { // records or heartbeats: the writer is there
+				w.reset()
+			}
+			err = r.idle(ctx, &w)
 		}
-		if n > 0 { // records or heartbeats: the writer is there
-			w.reset()
-		}
-		if err := r.idle(ctx, &w); err != nil {
+		if err != nil {
+			var re *ReadError
+			if errors.As(err, &re) {
+				re.BytesRead = total // the bytes of the whole Follow
+			}
 			return err
 		}
 	}
@@ -125,7 +140,9 @@ func (r *Reader) idle(ctx context.Context, w *waiter) error {
 	if err != nil {
 		return err
 	}
-	if !slept || r.live == nil {
+	// Ask about the writer after a sleep, or every livenessSpins rounds for
+	// a strategy that never sleeps.
+	if r.live == nil || !(slept || w.round%livenessSpins == 0) {
 		return nil
 	}
 	if alive, err := r.live.WriterAlive(); err != nil || alive {
@@ -140,18 +157,13 @@ func (r *Reader) idle(ctx context.Context, w *waiter) error {
 
 // OpenWhenReady opens channel channelID of vol for reading, waiting while
 // it does not exist yet or is still being created (ports.ErrChannelNotFound,
-// ports.ErrChannelNotReady): it retries with the reader's wait strategy
-// until the channel opens, another error occurs, or ctx is done (ctx.Err()
-// wrapped with the last error seen).
+// ports.ErrChannelNotReady): it retries, sleeping 50µs doubling up to 10ms
+// between tries, until the channel opens, another error occurs, or ctx is
+// done (ctx.Err() wrapped with the last error seen).
 func OpenWhenReady(ctx context.Context, vol ports.Volume, channelID uint64, opts ...ReaderOption) (*Reader, error) {
-	probe := Reader{wait: DefaultWait}
-	for _, o := range opts {
-		o(&probe)
-	}
-	w := waiter{Wait: probe.wait}
-	if w.Spins < 0 {
-		w.Spins = 0 // never spin on the file system
-	}
+	// Poll the volume at a modest pace whatever the reader's wait strategy:
+	// each try is a few system calls.
+	w := waiter{Wait: Wait{MinSleep: 50 * time.Microsecond, MaxSleep: 10 * time.Millisecond}}
 	for {
 		r, err := Open(vol, channelID, opts...)
 		if err == nil || !(errors.Is(err, ports.ErrChannelNotFound) || errors.Is(err, ports.ErrChannelNotReady)) {

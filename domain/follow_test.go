@@ -105,12 +105,18 @@ type mortal struct {
 func (m *mortal) WriterAlive() (bool, error) { return m.alive.Load(), nil }
 
 func TestFollowNoticesWriterGone(t *testing.T) {
+	for _, wait := range []domain.Wait{quickWait, domain.BusySpin} {
+		followNoticesWriterGone(t, wait)
+	}
+}
+
+func followNoticesWriterGone(t *testing.T, wait domain.Wait) {
 	h := small(t)
 	mem := memory.New(h.FileSize())
 	w, _ := domain.NewWriter(mem.Share(), h, codecs.Raw{})
 	st := &mortal{Storage: mem}
 	st.alive.Store(true)
-	r := mustReader(t, st, domain.WithWait(quickWait))
+	r := mustReader(t, st, domain.WithWait(wait))
 	if alive, err := r.WriterAlive(); !alive || err != nil {
 		t.Fatal(alive, err)
 	}
@@ -119,8 +125,8 @@ func TestFollowNoticesWriterGone(t *testing.T) {
 	var got []string
 	err := r.Follow(context.Background(), func(_ uint64, p []byte) { got = append(got, string(p)) })
 	var re *domain.ReadError
-	if !errors.As(err, &re) || re.Err != domain.ErrWriterGone || re.Position != 32 || len(got) != 1 {
-		t.Fatalf("%v, %v", got, err)
+	if !errors.As(err, &re) || re.Err != domain.ErrWriterGone || re.Position != 32 || re.BytesRead != 32 || len(got) != 1 {
+		t.Fatalf("wait %+v: %v, %#v", wait, got, err)
 	}
 	if _, err := mustReader(t, mem).WriterAlive(); !errors.Is(err, domain.ErrLivenessUnknown) {
 		t.Fatalf("memory storage liveness: %v", err)
