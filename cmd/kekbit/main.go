@@ -24,6 +24,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kekbit-go/kekbit/bench"
 )
 
 // usageError marks an error in how the command was called (exit 2).
@@ -35,6 +37,9 @@ func (e usageError) Unwrap() error { return e.err }
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
 func main() {
+	if bench.RunWorker() { // a writer or reader process of `kekbit bench`
+		return
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

@@ -325,3 +325,39 @@ func TestWriteFollowAndInfo(t *testing.T) {
 		t.Fatalf("writing an existing channel: exit %d, %q", code, stderr)
 	}
 }
+
+func TestBench(t *testing.T) {
+	root := t.TempDir()
+	out, stderr, code := run(t, nil, "bench", "--n", "20000", "--runs", "1", "--readers", "2", "--baseline", "--json", "--root", root)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep struct {
+		N, Size, Readers, Runs int
+		Cold, Warm, Baseline   *struct {
+			WriterRPS float64 `json:"writer_rps"`
+			ReaderRPS float64 `json:"reader_rps"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if rep.N != 20000 || rep.Size != 72 || rep.Readers != 2 || rep.Runs != 1 || rep.Cold == nil || rep.Warm == nil || rep.Baseline == nil ||
+		rep.Cold.WriterRPS <= 0 || rep.Cold.ReaderRPS <= 0 || rep.Warm.ReaderRPS <= 0 || rep.Baseline.ReaderRPS <= 0 {
+		t.Fatalf("report %s", out)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Fatalf("bench left %d entries behind", len(entries))
+	}
+	plot := filepath.Join(t.TempDir(), "rtt.svg")
+	out, stderr, code = run(t, nil, "bench", "--latency", "--n", "2000", "--warmup", "100", "--json", "--plot", plot, "--root", root)
+	if code != 0 || !strings.Contains(out, `"p99_ns":`) {
+		t.Fatalf("latency: exit %d: %s %s", code, out, stderr)
+	}
+	if svg, err := os.ReadFile(plot); err != nil || !bytes.HasPrefix(svg, []byte("<svg")) {
+		t.Fatalf("plot: %v", err)
+	}
+	if _, _, code := run(t, nil, "bench", "--size", "4", "--root", root); code != 1 {
+		t.Fatalf("a 4-byte record: exit %d", code)
+	}
+}

@@ -1,0 +1,187 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/kekbit-go/kekbit/adapters/mmap"
+	"github.com/kekbit-go/kekbit/codecs"
+	"github.com/kekbit-go/kekbit/domain"
+)
+
+// workerEnv carries a worker's job, as JSON, to a re-executed process.
+const workerEnv = "KEKBIT_BENCH_WORKER"
+
+// job is what one worker process does.
+type job struct {
+	Role     string `json:"role"` // writer, reader, base-writer, base-reader, server, client
+	Dir      string `json:"dir"`
+	N        int    `json:"n"`
+	Size     int    `json:"size"`
+	Capacity uint32 `json:"capacity"`
+	Warm     bool   `json:"warm"`
+	Warmup   int    `json:"warmup,omitempty"`
+}
+
+// report is what a worker prints as its last line.
+type report struct {
+	Start   int64    `json:"start,omitempty"` // wall-clock ns when timing began
+	End     int64    `json:"end"`             // wall-clock ns of the last record
+	Records int      `json:"records"`
+	Err     string   `json:"err,omitempty"`
+	RTT     []uint32 `json:"rtt,omitempty"` // round trips, ns (client)
+}
+
+// RunWorker runs this process as a benchmark worker if it was started as
+// one, then exits; otherwise it returns false at once. A program that runs
+// the benchmark (the kekbit command, a test binary) calls it first thing in
+// main or TestMain, because the benchmark re-executes its own executable
+// for the writer and reader processes.
+func RunWorker() bool {
+	spec := os.Getenv(workerEnv)
+	if spec == "" {
+		return false
+	}
+	var j job
+	err := json.Unmarshal([]byte(spec), &j)
+	var r report
+	if err == nil {
+		r, err = j.run(os.Stdin, os.Stdout)
+	}
+	if err != nil {
+		r.Err = err.Error()
+	}
+	json.NewEncoder(os.Stdout).Encode(r)
+	if err != nil {
+		os.Exit(1)
+	}
+	os.Exit(0)
+	return true
+}
+
+// The signals between the parent and its workers, one line each.
+const (
+	sigWaiting = "waiting" // a reader polls for the channel
+	sigReady   = "ready"   // a warm reader has mapped and pretouched it; a warm writer has created it
+	sigGo      = "go"      // the parent tells a warm writer to start
+)
+
+func say(w io.Writer, s string) { fmt.Fprintln(w, s) }
+
+func (j job) run(in io.Reader, out io.Writer) (report, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	switch j.Role {
+	case "writer":
+		return j.writer(in, out)
+	case "reader":
+		return j.reader(ctx, out)
+	case "base-writer":
+		return j.baseWriter(in, out)
+	case "base-reader":
+		return j.baseReader(ctx, out)
+	case "server":
+		return j.server(ctx, out)
+	case "client":
+		return j.client(ctx, out)
+	}
+	return report{}, fmt.Errorf("bench: unknown worker role %q", j.Role)
+}
+
+const channelID = 1
+
+func (j job) volume() *mmap.Volume {
+	if j.Warm {
+		return mmap.NewVolume(j.Dir, mmap.WithPretouch())
+	}
+	return mmap.NewVolume(j.Dir)
+}
+
+func (j job) header(id uint64) (domain.Header, error) {
+	return domain.NewHeader(domain.Hints{
+		WriterID: uint64(os.Getpid()), ChannelID: id,
+		Capacity: j.Capacity, MaxMsgLen: uint32(j.Size),
+		Timeout: 60, TickUnit: domain.Secs,
+	})
+}
+
+// waitGo blocks until the parent says go.
+func waitGo(in io.Reader) error {
+	sc := bufio.NewScanner(in)
+	if !sc.Scan() || sc.Text() != sigGo {
+		return errors.New("bench: the parent did not say go")
+	}
+	return nil
+}
+
+// writer creates the channel and writes N records, each carrying its
+// sequence number in its first 8 bytes. Cold, timing starts before the
+// channel is created; warm, once the parent says go, after pretouching.
+func (j job) writer(in io.Reader, out io.Writer) (report, error) {
+	var r report
+	h, err := j.header(channelID)
+	if err != nil {
+		return r, err
+	}
+	r.Start = time.Now().UnixNano()
+	w, err := domain.Create(j.volume(), h, codecs.Raw{})
+	if err != nil {
+		return r, err
+	}
+	defer w.Close()
+	if j.Warm {
+		say(out, sigReady)
+		if err := waitGo(in); err != nil {
+			return r, err
+		}
+		r.Start = time.Now().UnixNano()
+	}
+	buf := make([]byte, j.Size)
+	for i := range j.N {
+		binary.LittleEndian.PutUint64(buf, uint64(i))
+		if _, err := w.Write(buf); err != nil {
+			return r, fmt.Errorf("record %d: %w", i, err)
+		}
+	}
+	r.End, r.Records = time.Now().UnixNano(), j.N
+	return r, w.Close()
+}
+
+// reader follows the channel with a busy-spinning reader and checks every
+// record's sequence number and length.
+func (j job) reader(ctx context.Context, out io.Writer) (report, error) {
+	var r report
+	say(out, sigWaiting)
+	rd, err := domain.OpenWhenReady(ctx, j.volume(), channelID, domain.WithWait(domain.BusySpin))
+	if err != nil {
+		return r, err
+	}
+	defer rd.Close()
+	if j.Warm {
+		say(out, sigReady)
+	}
+	var bad error
+	err = rd.Follow(ctx, func(pos uint64, p []byte) {
+		if bad == nil && (len(p) != j.Size || binary.LittleEndian.Uint64(p) != uint64(r.Records)) {
+			bad = fmt.Errorf("record %d at %d: %d bytes, sequence %d", r.Records, pos, len(p), binary.LittleEndian.Uint64(p))
+		}
+		r.Records++
+	})
+	r.End = time.Now().UnixNano()
+	switch {
+	case bad != nil:
+		return r, bad
+	case !errors.Is(err, domain.ErrClosed):
+		return r, err
+	case r.Records != j.N:
+		return r, fmt.Errorf("read %d records of %d", r.Records, j.N)
+	}
+	return r, nil
+}
