@@ -92,7 +92,7 @@ type ReadError struct {
 	Err       error  // the sentinel saying why
 	Position  uint64 // where the reader stands (the position of the offending word)
 	BytesRead int    // bytes the reader advanced in this Read before the end
-	Word      uint64 // for ErrCorrupt and ErrTruncated: the length word found
+	Word      uint64 // for ErrCorrupt and ErrTruncated: the length word found (0 if it is past the end of the file)
 }
 
 func (e *ReadError) Error() string {
@@ -100,7 +100,10 @@ func (e *ReadError) Error() string {
 	case ErrCorrupt:
 		return fmt.Sprintf("%v: length word %#x at position %d (after %d bytes read)", e.Err, e.Word, e.Position, e.BytesRead)
 	case ErrTruncated:
-		return fmt.Sprintf("%v: record at position %d (length word %#x) is not wholly in the file (after %d bytes read)", e.Err, e.Position, e.Word, e.BytesRead)
+		if e.Word == 0 { // a zero word would be a heartbeat, which fits: the word itself is cut
+			return fmt.Sprintf("%v: the file ends inside the length word at position %d (after %d bytes read)", e.Err, e.Position, e.BytesRead)
+		}
+		return fmt.Sprintf("%v: the record at position %d (%d bytes) is not wholly in the file (after %d bytes read)", e.Err, e.Position, e.Word, e.BytesRead)
 	}
 	return fmt.Sprintf("%v at position %d (after %d bytes read)", e.Err, e.Position, e.BytesRead)
 }
