@@ -140,6 +140,9 @@ func (r *Reader) idle(ctx context.Context, w *waiter) error {
 	if err != nil {
 		return err
 	}
+	if slept {
+		r.refreshSize(r.now())
+	}
 	// Ask about the writer after a sleep, or every livenessSpins rounds for
 	// a strategy that never sleeps.
 	if r.live == nil || !(slept || w.round%livenessSpins == 0) {
@@ -149,7 +152,7 @@ func (r *Reader) idle(ctx context.Context, w *waiter) error {
 		return err
 	}
 	// The writer is gone. It may have published more just before it went.
-	if _, err := r.peek(r.pos); err != ErrNothingYet {
+	if _, err := r.peekGuarded(r.pos); err != ErrNothingYet {
 		return nil // something is there: the next Read reports it
 	}
 	return &ReadError{Err: ErrWriterGone, Position: r.pos}

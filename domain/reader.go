@@ -18,6 +18,14 @@ import (
 // addressable and a buffer of the reader's otherwise: either way they are
 // valid only until the handler returns (or the iterator moves on) and must
 // not be modified. Copy what you keep.
+//
+// A channel file that another process cuts short under a mapped reader:
+// pages past the new end fault, and the reader reports ErrTruncated instead
+// of crashing; but the rest of the page the cut falls in reads as zeros,
+// so a record crossing the cut inside that page can be handed out with
+// zeros for its lost bytes, once. The reader asks the file's size whenever
+// it idles (at most once a millisecond) and after a truncation, and stops
+// at the new end from then on.
 type Reader struct {
 	st       ports.Storage
 	mem      []byte
@@ -35,9 +43,11 @@ type Reader struct {
 	idling    bool      // the last read found nothing new
 	idleSince time.Time // when that started
 
-	faults ports.FaultProne // the storage, if its memory can vanish
-	live   ports.Liveness   // the storage, if it can tell the writer is alive
-	wait   Wait             // how Follow waits
+	faults  ports.FaultProne // the storage, if its memory can vanish
+	live    ports.Liveness   // the storage, if it can tell the writer is alive
+	sizer   ports.Sizer      // the storage, if its size can change under it
+	sizedAt time.Time        // when the size was last asked for
+	wait    Wait             // how Follow waits
 
 	err    error // end of the last Records loop
 	closed bool
@@ -83,6 +93,7 @@ func NewReader(st ports.Storage, opts ...ReaderOption) (*Reader, error) {
 		r.faults, _ = st.(ports.FaultProne)
 	}
 	r.live, _ = st.(ports.Liveness)
+	r.sizer, _ = st.(ports.Sizer)
 	if r.mem == nil {
 		r.scratch = make([]byte, r.maxMsg)
 	}
@@ -160,6 +171,28 @@ func (r *Reader) scan(handler func(pos uint64, payload []byte), max int) (err er
 func (r *Reader) nextGuarded() (pos uint64, payload []byte, err error) {
 	defer catchFault(r.faults, &err)
 	return r.next()
+}
+
+// peekGuarded is peek with a fault in the storage's memory turned into
+// ErrTruncated, for the places outside Read that look at the channel.
+func (r *Reader) peekGuarded(pos uint64) (length uint64, err error) {
+	if r.faults != nil {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer catchFault(r.faults, &err)
+	}
+	return r.peek(pos)
+}
+
+// refreshSize asks the storage for its size now and, if the file was cut
+// short since the reader last looked, moves the end of what it reads back.
+func (r *Reader) refreshSize(now time.Time) {
+	r.sizedAt = now
+	if r.sizer == nil {
+		return
+	}
+	if n, err := r.sizer.CurrentSize(); err == nil {
+		r.fileEnd = min(r.fileEnd, uint64(max(n-DataOffset, 0)))
+	}
 }
 
 // catchFault, deferred, recovers the panic of a memory fault inside fp's
@@ -299,6 +332,9 @@ func (r *Reader) end(start uint64, err error) error {
 			return ErrNothingYet
 		}
 		now := r.now()
+		if now.Sub(r.sizedAt) > time.Millisecond {
+			r.refreshSize(now)
+		}
 		if !r.idling {
 			r.idling, r.idleSince = true, now
 			return ErrNothingYet
@@ -307,6 +343,9 @@ func (r *Reader) end(start uint64, err error) error {
 			return ErrNothingYet
 		}
 		err = ErrTimeout
+	}
+	if err == ErrTruncated {
+		r.refreshSize(r.now()) // the file may have been cut: later reads stop at its new end
 	}
 	switch err {
 	case ErrClosed, ErrChannelFull, ErrCorrupt, ErrTruncated, ErrTimeout, ErrWriterGone:
@@ -333,7 +372,7 @@ func (r *Reader) MoveTo(pos uint64) error {
 		p = r.pos
 	}
 	for p < pos {
-		length, err := r.peek(p)
+		length, err := r.peekGuarded(p)
 		if err != nil {
 			return fmt.Errorf("%w: position %d: the channel ends at %d (%v)", ErrUnavailable, pos, p, err)
 		}

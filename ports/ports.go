@@ -95,6 +95,14 @@ type Liveness interface {
 	WriterAlive() (bool, error)
 }
 
+// Sizer is an optional ability of a storage whose file someone else may cut
+// short while it is open: CurrentSize returns the size now (fstat), which
+// may be less than Size. A reader asks it when it idles, so that it stops
+// at the new end instead of reading what the cut left as zeros.
+type Sizer interface {
+	CurrentSize() (int64, error)
+}
+
 // Pretoucher is an optional ability of a storage whose pages are faulted in
 // on first touch (a mapped file): Pretouch faults them all in now, so that
 // the hot path never pays a page fault.

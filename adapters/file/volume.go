@@ -97,6 +97,11 @@ func create(fsys afero.Fs, name, path string, size int64, init func(ports.Storag
 	if size < 0 {
 		return nil, fmt.Errorf("kekbit: file: creating %s: size %d: %w", name, size, ports.ErrOutOfRange)
 	}
+	// A channel that exists is refused before the lock file is touched:
+	// a lock file, even for a moment, would lock its readers out.
+	if _, err := fsys.Stat(path); err == nil {
+		return nil, fmt.Errorf("%w: %s", ports.ErrChannelExists, name)
+	}
 	lock := mmap.LockPath(path)
 	lf, err := createExclusive(fsys, lock, os.O_WRONLY)
 	if errors.Is(err, fs.ErrExist) {

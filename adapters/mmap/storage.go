@@ -33,6 +33,7 @@ var (
 	_ ports.FaultProne  = (*Storage)(nil)
 	_ ports.Liveness    = (*Storage)(nil)
 	_ ports.Pretoucher  = (*Storage)(nil)
+	_ ports.Sizer       = (*Storage)(nil)
 	_ ports.Volume      = (*Volume)(nil)
 )
 
@@ -216,6 +217,19 @@ func (s *Storage) Close() error {
 	}
 	s.mapping, s.words = nil, nil
 	return err
+}
+
+// CurrentSize returns the mapped file's size now, which is less than Size
+// if someone cut the file short since it was mapped.
+func (s *Storage) CurrentSize() (int64, error) {
+	if s.closed {
+		return 0, ports.ErrStorageClosed
+	}
+	st, err := s.file.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("kekbit: mmap: %w", err)
+	}
+	return st.Size(), nil
 }
 
 // Pretouch faults in every page of the mapping now, so that the writer's

@@ -106,6 +106,11 @@ func create(name, path string, size int64, init func(ports.Storage) error) (_ *S
 	if size <= 0 {
 		return nil, fmt.Errorf("kekbit: mmap: creating %s: size %d: %w", name, size, ports.ErrOutOfRange)
 	}
+	// A channel that exists is refused before the lock file is touched:
+	// a lock file, even for a moment, would lock its readers out.
+	if _, err := os.Lstat(path); err == nil {
+		return nil, fmt.Errorf("%w: %s", ports.ErrChannelExists, name)
+	}
 	lock := LockPath(path)
 	lf, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
 	if errors.Is(err, fs.ErrExist) {
