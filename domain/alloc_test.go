@@ -80,3 +80,21 @@ func TestHotPathAllocatesNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestTextWriteAllocatesNothing: the Text format's Write allocates nothing
+// either (the raw fast path's type check must not box the string).
+func TestTextWriteAllocatesNothing(t *testing.T) {
+	h := bigHeader(t, 1<<20, 100)
+	w, err := domain.NewWriter(memory.New(h.FileSize()), h, codecs.Text{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := "hello, allocation-free world"
+	if a := testing.AllocsPerRun(1000, func() {
+		if _, err := w.Write(s); err != nil {
+			t.Fatal(err)
+		}
+	}); a != 0 {
+		t.Fatalf("Text Write: %v allocations", a)
+	}
+}

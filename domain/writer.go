@@ -37,6 +37,7 @@ type Writer[T any] struct {
 	words   []uint64         // the same memory as words, for atomic length words
 	scratch []byte           // encode buffer when the storage is not addressable
 	faults  ports.FaultProne // the storage, if its memory can vanish and writes are guarded
+	raw     bool             // enc is codecs.Raw: Write copies without calling it
 	options
 
 	closeFaults ports.FaultProne // the storage, if its memory can vanish
@@ -60,6 +61,7 @@ func NewWriter[T any](st ports.Storage, h Header, enc codecs.Encoder[T], opts ..
 		return nil, fmt.Errorf("%w: %d bytes, channel of capacity %d needs %d", ErrStorageTooSmall, st.Size(), h.Capacity, h.FileSize())
 	}
 	w := &Writer[T]{st: st, enc: enc, hdr: h, capacity: uint64(h.Capacity), maxMsg: uint64(h.MaxMsgLen)}
+	_, w.raw = any(enc).(codecs.Raw)
 	w.mem, w.words = addressable(st)
 	if w.mem == nil {
 		w.scratch = make([]byte, w.maxMsg)
@@ -141,7 +143,17 @@ func (w *Writer[T]) write(v T) (int, error) {
 	} else {
 		dst = w.scratch[:room]
 	}
-	n, err := w.enc.Encode(dst, v)
+	var n int
+	var err error
+	if b, ok := any(v).([]byte); ok && w.raw {
+		if len(b) > len(dst) {
+			err = codecs.ErrShortBuffer
+		} else {
+			n = copy(dst, b)
+		}
+	} else {
+		n, err = w.enc.Encode(dst, v)
+	}
 	if err != nil || n <= 0 || uint64(n) > room {
 		return 0, w.refuse(dst, n, err, room, avail)
 	}
