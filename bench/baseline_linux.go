@@ -17,6 +17,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kekbit-go/kekbit/internal/spin"
 )
 
 // The baseline is the same workload without the library: a file mapped
@@ -105,9 +107,13 @@ func (j job) baseReader(ctx context.Context, out io.Writer) (report, error) {
 	say(out, sigReady)
 	w := words(m)
 	rec := (8 + j.Size + 7) &^ 7
+	pause := spin.Rounds(j.Pause)
 	for off := 0; r.Records < j.N; off += rec {
 		spins := 0
 		for atomic.LoadUint64(&w[off/8]) == 0 {
+			if pause > 0 {
+				spin.Loop(pause) // the pause between two looks
+			}
 			if spins++; spins&0xFFFF == 0 {
 				if ctx.Err() != nil {
 					return r, ctx.Err()

@@ -26,17 +26,22 @@ import (
 
 // Options say what to measure.
 type Options struct {
-	N        int       // records per run
-	Size     int       // payload bytes per record, at least 8 (the sequence number)
-	Readers  int       // reader processes
-	Runs     int       // runs of each mode; figures are medians
-	Root     string    // folder for the channels; a fresh subfolder is used and removed
-	Baseline bool      // also run the library-free baseline
+	N        int    // records per run
+	Size     int    // payload bytes per record, at least 8 (the sequence number)
+	Readers  int    // reader processes
+	Runs     int    // runs of each mode; figures are medians
+	Root     string // folder for the channels; a fresh subfolder is used and removed
+	Baseline bool   // also run the library-free baseline
+	// Pause is how long an idle reader waits between looks at the channel
+	// (domain.Wait.Pause), the baseline's readers too: 0 is a pure busy
+	// spin, the lowest latency; a microsecond or two leaves the writer's
+	// cache lines alone and gives the highest rate.
+	Pause    time.Duration
 	Progress io.Writer // if not nil, one line per run
 }
 
 // Defaults are the options of `kekbit bench` without flags.
-var Defaults = Options{N: 1_000_000, Size: 72, Readers: 1, Runs: 3}
+var Defaults = Options{N: 1_000_000, Size: 72, Readers: 1, Runs: 3, Pause: domain.Streaming.Pause}
 
 // Figure is a rate in records per second over the runs.
 type Figure struct {
@@ -93,7 +98,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 // WriteText prints the report for people.
 func (r Report) WriteText(w io.Writer) {
 	o := r.Options
-	fmt.Fprintf(w, "%d records of %d bytes, 1 writer and %d reader process(es), median of %d runs (min-max)\n", o.N, o.Size, o.Readers, o.Runs)
+	fmt.Fprintf(w, "%d records of %d bytes, 1 writer and %d reader process(es) pausing %v between looks, median of %d runs (min-max)\n", o.N, o.Size, o.Readers, o.Pause, o.Runs)
 	line := func(name string, f Figure) {
 		fmt.Fprintf(w, "  %-16s %8.2f M records/s  %8.1f MB/s   (%.2f-%.2f M/s)\n",
 			name, f.Median/1e6, f.Median*float64(o.Size)/1e6, f.Min/1e6, f.Max/1e6)
@@ -172,7 +177,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			if o.Progress != nil {
 				fmt.Fprintf(o.Progress, "%s run %d/%d...\n", m.name, run, o.Runs)
 			}
-			j := job{N: o.N, Size: o.Size, Capacity: capacity, Warm: m.warm}
+			j := job{N: o.N, Size: o.Size, Capacity: capacity, Warm: m.warm, Pause: o.Pause}
 			w, r, err := runOnce(ctx, o, j, m.writer, m.reader)
 			if err != nil {
 				return rep, fmt.Errorf("bench: %s run %d: %w", m.name, run, err)

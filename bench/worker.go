@@ -21,13 +21,14 @@ const workerEnv = "KEKBIT_BENCH_WORKER"
 
 // job is what one worker process does.
 type job struct {
-	Role     string `json:"role"` // writer, reader, base-writer, base-reader, server, client
-	Dir      string `json:"dir"`
-	N        int    `json:"n"`
-	Size     int    `json:"size"`
-	Capacity uint32 `json:"capacity"`
-	Warm     bool   `json:"warm"`
-	Warmup   int    `json:"warmup,omitempty"`
+	Role     string        `json:"role"` // writer, reader, base-writer, base-reader, server, client
+	Dir      string        `json:"dir"`
+	N        int           `json:"n"`
+	Size     int           `json:"size"`
+	Capacity uint32        `json:"capacity"`
+	Warm     bool          `json:"warm"`
+	Warmup   int           `json:"warmup,omitempty"`
+	Pause    time.Duration `json:"pause,omitempty"`
 }
 
 // report is what a worker prints as its last line.
@@ -159,7 +160,7 @@ func (j job) writer(in io.Reader, out io.Writer) (report, error) {
 func (j job) reader(ctx context.Context, out io.Writer) (report, error) {
 	var r report
 	say(out, sigWaiting)
-	rd, err := domain.OpenWhenReady(ctx, j.volume(), channelID, domain.WithWait(domain.BusySpin))
+	rd, err := domain.OpenWhenReady(ctx, j.volume(), channelID, domain.WithWait(domain.Wait{Spins: -1, Pause: j.Pause}))
 	if err != nil {
 		return r, err
 	}

@@ -82,6 +82,7 @@ func newBench() *cobra.Command {
 	f.IntVar(&o.Runs, "runs", o.Runs, "runs of each mode; the figures are medians")
 	f.StringVar(&o.Root, "root", kekbit.DefaultRoot(), "folder for the benchmark's channels")
 	f.BoolVar(&o.Baseline, "baseline", false, "also run the library-free baseline")
+	f.DurationVar(&o.Pause, "pause", o.Pause, "how long idle readers wait between looks (0: pure busy spin)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	f.BoolVar(&latency, "latency", false, "measure request/reply round trips instead")
 	f.IntVar(&warmup, "warmup", 10_000, "round trips before timing starts (with --latency)")
