@@ -241,7 +241,7 @@ func (s *Storage) Pretouch() error {
 	if s.closed {
 		return ports.ErrStorageClosed
 	}
-	if err := populate(s.mapping, s.writable); err != nil {
+	if err := populate(s.mapping, s.words, s.writable); err != nil {
 		return fmt.Errorf("kekbit: mmap: pretouching %s: %w", s.path, err)
 	}
 	return nil

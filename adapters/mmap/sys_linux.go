@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -124,7 +125,7 @@ func retryEINTR(f func() error) error {
 // writable mapping (the pages are allocated, as a write would), POPULATE_READ
 // on a read-only one. Kernels before 5.14 lack these; then it touches one
 // byte per page, rewriting it in place on a writable mapping.
-func populate(b []byte, writable bool) error {
+func populate(b []byte, w []uint64, writable bool) error {
 	if len(b) == 0 {
 		return nil
 	}
@@ -139,20 +140,21 @@ func populate(b []byte, writable bool) error {
 	if !errors.Is(err, unix.EINVAL) {
 		return os.NewSyscallError("madvise", err)
 	}
-	touchPages(b, writable)
+	touchPages(w, writable)
 	return nil
 }
 
-// touchPages reads (and on a writable mapping writes back) one byte of
-// every page of b, so that each page is faulted in now rather than on first
-// use. Writing back the byte read keeps the content: it runs in the writer
-// before it writes, or in a reader that never writes.
-func touchPages(b []byte, writable bool) {
-	page := os.Getpagesize()
-	for i := 0; i < len(b); i += page {
-		v := b[i]
+// touchPages faults in every page of a mapping through its word view w:
+// an atomic add of zero on a writable one (a real write, which the
+// compiler cannot drop, that leaves the content as it is, whoever writes
+// meanwhile), an atomic load on a read-only one.
+func touchPages(w []uint64, writable bool) {
+	step := os.Getpagesize() / 8
+	for i := 0; i < len(w); i += step {
 		if writable {
-			b[i] = v
+			atomic.AddUint64(&w[i], 0)
+		} else {
+			atomic.LoadUint64(&w[i])
 		}
 	}
 }

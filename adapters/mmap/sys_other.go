@@ -23,4 +23,4 @@ func syncMapping([]byte) error                      { return errUnsupported }
 func lockExclusive(*os.File) error                  { return errUnsupported }
 func writerHoldsLock(*os.File) (bool, error)        { return false, errUnsupported }
 func unlinked(fs.FileInfo) bool                     { return false }
-func populate([]byte, bool) error                   { return errUnsupported }
+func populate([]byte, []uint64, bool) error         { return errUnsupported }
