@@ -21,23 +21,34 @@ const (
 	pongID = 3
 )
 
-// serve answers every request until the ping channel closes.
-func (j job) server(ctx context.Context, out io.Writer) (report, error) {
-	var r report
-	h, err := j.header(pongID)
+// pair creates the channel this side writes and opens, once it exists,
+// the one it reads, with a busy-spinning reader.
+func (j job) pair(ctx context.Context, mine, theirs uint64) (*domain.Writer[[]byte], *domain.Reader, error) {
+	h, err := j.header(mine)
 	if err != nil {
-		return r, err
+		return nil, nil, err
 	}
 	vol := j.volume()
 	w, err := domain.Create(vol, h, codecs.Raw{})
 	if err != nil {
-		return r, err
+		return nil, nil, err
 	}
-	defer w.Close()
-	rd, err := domain.OpenWhenReady(ctx, vol, pingID, domain.WithWait(domain.BusySpin))
+	rd, err := domain.OpenWhenReady(ctx, vol, theirs, domain.WithWait(domain.BusySpin))
+	if err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+	return w, rd, nil
+}
+
+// serve answers every request until the ping channel closes.
+func (j job) server(ctx context.Context, out io.Writer) (report, error) {
+	var r report
+	w, rd, err := j.pair(ctx, pongID, pingID)
 	if err != nil {
 		return r, err
 	}
+	defer w.Close()
 	defer rd.Close()
 	var werr error
 	err = rd.Follow(ctx, func(_ uint64, p []byte) {
@@ -59,20 +70,11 @@ func (j job) server(ctx context.Context, out io.Writer) (report, error) {
 // trips.
 func (j job) client(ctx context.Context, out io.Writer) (report, error) {
 	var r report
-	h, err := j.header(pingID)
-	if err != nil {
-		return r, err
-	}
-	vol := j.volume()
-	w, err := domain.Create(vol, h, codecs.Raw{})
+	w, rd, err := j.pair(ctx, pingID, pongID)
 	if err != nil {
 		return r, err
 	}
 	defer w.Close()
-	rd, err := domain.OpenWhenReady(ctx, vol, pongID, domain.WithWait(domain.BusySpin))
-	if err != nil {
-		return r, err
-	}
 	defer rd.Close()
 	buf := make([]byte, j.Size)
 	r.RTT = make([]uint32, 0, j.N)

@@ -272,24 +272,11 @@ func explainExists(root, me string, id uint64) {
 		"Start with --fresh to remove it (your peer then no longer sees its messages).\n", me, id, root)
 }
 
-// removeStale removes channel id from root if it exists and no writer holds
-// it any more. It refuses to remove a channel whose writer is running.
+// removeStale removes channel id from root unless a writer still holds it
+// (kekbit.RemoveAbandoned); a channel that is not there is fine.
 func removeStale(root string, id uint64) error {
-	vol := mmap.NewVolume(root)
-	st, err := vol.Open(id)
-	switch {
-	case errors.Is(err, ports.ErrChannelNotFound):
-		return nil
-	case err != nil:
+	if err := kekbit.RemoveAbandoned(root, id); err != nil && !errors.Is(err, kekbit.ErrChannelNotFound) {
 		return err
 	}
-	alive, err := st.(ports.Liveness).WriterAlive()
-	st.Close()
-	if err != nil {
-		return err
-	}
-	if alive {
-		return fmt.Errorf("channel %#x in %s is in use by a running chat; not removing it", id, root)
-	}
-	return vol.Remove(id)
+	return nil
 }

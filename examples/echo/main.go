@@ -47,7 +47,6 @@ import (
 	"time"
 
 	"github.com/kekbit-go/kekbit"
-	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/codecs"
 	"github.com/kekbit-go/kekbit/domain"
 	"github.com/kekbit-go/kekbit/ports"
@@ -269,24 +268,11 @@ func read(ctx context.Context, args []string) int {
 	return 1
 }
 
-// removeStale removes channel id from root if it exists and no writer holds
-// it any more. It refuses to remove a channel whose writer is running.
+// removeStale removes channel id from root unless a writer still holds it
+// (kekbit.RemoveAbandoned); a channel that is not there is fine.
 func removeStale(root string, id uint64) error {
-	vol := mmap.NewVolume(root)
-	st, err := vol.Open(id)
-	switch {
-	case errors.Is(err, ports.ErrChannelNotFound):
-		return nil
-	case err != nil:
+	if err := kekbit.RemoveAbandoned(root, id); err != nil && !errors.Is(err, kekbit.ErrChannelNotFound) {
 		return err
 	}
-	alive, err := st.(ports.Liveness).WriterAlive()
-	st.Close()
-	if err != nil {
-		return err
-	}
-	if alive {
-		return fmt.Errorf("channel %#x in %s is in use by a running writer; not removing it", id, root)
-	}
-	return vol.Remove(id)
+	return nil
 }

@@ -365,26 +365,13 @@ func printStats(rtt []time.Duration, elapsed time.Duration) {
 	fmt.Printf("round trip: min %v  median %v  p99 %v  max %v\n", rtt[0], at(0.5), at(0.99), rtt[len(rtt)-1])
 }
 
-// removeStale removes channel id from root if it exists and no writer holds
-// it any more. It refuses to remove a channel whose writer is running.
+// removeStale removes channel id from root unless a writer still holds it
+// (kekbit.RemoveAbandoned); a channel that is not there is fine.
 func removeStale(root string, id uint64) error {
-	vol := mmap.NewVolume(root)
-	st, err := vol.Open(id)
-	switch {
-	case errors.Is(err, ports.ErrChannelNotFound):
-		return nil
-	case err != nil:
+	if err := kekbit.RemoveAbandoned(root, id); err != nil && !errors.Is(err, kekbit.ErrChannelNotFound) {
 		return err
 	}
-	alive, err := st.(ports.Liveness).WriterAlive()
-	st.Close()
-	if err != nil {
-		return err
-	}
-	if alive {
-		return fmt.Errorf("channel %#x in %s is in use by a running writer; not removing it", id, root)
-	}
-	return vol.Remove(id)
+	return nil
 }
 
 // why says why a channel written by who ended.
