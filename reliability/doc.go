@@ -38,6 +38,16 @@
 //     is released (WriterAlive turns false) and its channel is never
 //     created or written again.
 //
+// Injected faults (inject_test.go, with internal/faultfs): every operation
+// of a create-write-close-reopen-read scenario fails in turn, once and from
+// then on, on the file backend (MemMapFs, OsFs) and through a Storage
+// wrapper on memory and mmap; every injected error reaches the caller, no
+// goroutine, descriptor or mapping leaks, a failed create leaves nothing,
+// and a reopen reads exactly the records whose Write succeeded. Full disks
+// (diskfull_test.go): real ENOSPC on small tmpfs mounts (blocks and inodes)
+// and injected ENOSPC at every step of Create; the error wraps ENOSPC and
+// nothing is left, not even the channel's folder.
+//
 // Regression tests for bugs this package found: Follow and MoveTo touching
 // memory a cut unmapped (TestFollowSurvivesCutWhenWriterGone,
 // TestMoveToSurvivesCutFile, each reader in a process of its own in case

@@ -50,18 +50,54 @@ func (v *Volume) Path(id uint64) string { return mmap.ChannelPath(v.root, id) }
 // while the lock file keeps readers out, syncs it, and returns it open
 // read-write. It returns ports.ErrChannelExists if the channel exists or is
 // being created, and an error wrapping the file system's if the file cannot
-// be made; on any error, init's included, no file is left behind.
+// be made; on any error, init's included, no file is left behind, nor the
+// channel's folder if Create made it and it is still empty.
 func (v *Volume) Create(id uint64, size int64, init func(ports.Storage) error) (ports.Storage, error) {
 	path := v.Path(id)
 	name := fmt.Sprintf("channel %#x (%s)", id, path)
-	if err := v.fs.MkdirAll(filepath.Dir(path), dirMode); err != nil {
-		return nil, fmt.Errorf("kekbit: file: creating %s: %w", name, err)
+	dir := filepath.Dir(path)
+	for try := 1; ; try++ {
+		made, err := mkdir(v.fs, dir)
+		if err != nil {
+			return nil, fmt.Errorf("kekbit: file: creating %s: %w", name, err)
+		}
+		st, err := create(v.fs, name, path, size, init)
+		if err == nil {
+			return st, nil
+		}
+		if made {
+			removeEmptyDir(v.fs, dir)
+		}
+		// A failed Create of another channel may have removed the folder
+		// between mkdir and the lock file: try again.
+		if try == 3 || !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
 	}
-	st, err := create(v.fs, name, path, size, init)
-	if err != nil {
-		return nil, err
+}
+
+// mkdir makes the folder dir and its parents in fsys, and reports whether
+// it made dir itself.
+func mkdir(fsys afero.Fs, dir string) (made bool, err error) {
+	if err := fsys.MkdirAll(filepath.Dir(dir), dirMode); err != nil {
+		return false, err
 	}
-	return st, nil
+	err = fsys.Mkdir(dir, dirMode)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// removeEmptyDir removes the folder dir if it is empty. It holds exclusive
+// so that no channel of this package is created in dir meanwhile: afero's
+// MemMapFs removes a folder with whatever is in it.
+func removeEmptyDir(fsys afero.Fs, dir string) {
+	exclusive.Lock()
+	defer exclusive.Unlock()
+	if empty, err := afero.IsEmpty(fsys, dir); err == nil && empty {
+		fsys.Remove(dir)
+	}
 }
 
 // CreateFile makes a channel file at path in fsys exactly as Volume.Create
@@ -101,6 +137,8 @@ func create(fsys afero.Fs, name, path string, size int64, init func(ports.Storag
 	// a lock file, even for a moment, would lock its readers out.
 	if _, err := fsys.Stat(path); err == nil {
 		return nil, fmt.Errorf("%w: %s", ports.ErrChannelExists, name)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("kekbit: file: creating %s: %w", name, err)
 	}
 	lock := mmap.LockPath(path)
 	lf, err := createExclusive(fsys, lock, os.O_WRONLY)

@@ -62,13 +62,11 @@ func (v *Volume) Path(id uint64) string { return ChannelPath(v.root, id) }
 // returns it mapped read-write with the writer's flock held. It returns
 // ports.ErrChannelExists if the channel exists or is being created, and an
 // error wrapping the system's (syscall.ENOSPC for a full disk) if the file
-// cannot be made; on any error no file is left behind.
+// cannot be made; on any error no file is left behind, nor the channel's
+// folder if Create made it and it is still empty.
 func (v *Volume) Create(id uint64, size int64, init func(ports.Storage) error) (ports.Storage, error) {
 	path := v.Path(id)
 	name := fmt.Sprintf("channel %#x (%s)", id, path)
-	if err := os.MkdirAll(filepath.Dir(path), dirMode); err != nil {
-		return nil, fmt.Errorf("kekbit: mmap: creating %s: %w", name, err)
-	}
 	if v.pretouch {
 		initialize := init
 		init = func(st ports.Storage) error {
@@ -78,11 +76,38 @@ func (v *Volume) Create(id uint64, size int64, init func(ports.Storage) error) (
 			return initialize(st)
 		}
 	}
-	st, err := create(name, path, size, init)
-	if err != nil {
-		return nil, err
+	dir := filepath.Dir(path)
+	for try := 1; ; try++ {
+		made, err := mkdir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("kekbit: mmap: creating %s: %w", name, err)
+		}
+		st, err := create(name, path, size, init)
+		if err == nil {
+			return st, nil
+		}
+		if made {
+			os.Remove(dir) // rmdir: refused if another channel is in it
+		}
+		// A failed Create of another channel may have removed the folder
+		// between mkdir and the lock file: try again.
+		if try == 3 || !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
 	}
-	return st, nil
+}
+
+// mkdir makes the folder dir and its parents, and reports whether it made
+// dir itself.
+func mkdir(dir string) (made bool, err error) {
+	if err := os.MkdirAll(filepath.Dir(dir), dirMode); err != nil {
+		return false, err
+	}
+	err = os.Mkdir(dir, dirMode)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // CreateFile makes a channel file at path exactly as Volume.Create does,
@@ -110,6 +135,8 @@ func create(name, path string, size int64, init func(ports.Storage) error) (_ *S
 	// a lock file, even for a moment, would lock its readers out.
 	if _, err := os.Lstat(path); err == nil {
 		return nil, fmt.Errorf("%w: %s", ports.ErrChannelExists, name)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("kekbit: mmap: creating %s: %w", name, err)
 	}
 	lock := LockPath(path)
 	lf, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
