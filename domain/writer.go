@@ -57,6 +57,24 @@ func NewWriter[T any](st ports.Storage, h Header, enc codecs.Encoder[T], opts ..
 	if err := h.Validate(); err != nil {
 		return nil, err
 	}
+	w, err := attach(st, h, enc, opts)
+	if err != nil {
+		return nil, err
+	}
+	hb := make([]byte, HeaderLen)
+	h.put(hb)
+	if _, err := st.WriteAt(hb, 0); err != nil {
+		return nil, fmt.Errorf("kekbit: writing the header: %w", err)
+	}
+	if err := w.publish(HeartbeatLen, RecordHeaderLen); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// attach makes a writer for header h on st, at position 0, without writing
+// anything.
+func attach[T any](st ports.Storage, h Header, enc codecs.Encoder[T], opts []WriterOption) (*Writer[T], error) {
 	if st.Size() < h.FileSize() {
 		return nil, fmt.Errorf("%w: %d bytes, channel of capacity %d needs %d", ErrStorageTooSmall, st.Size(), h.Capacity, h.FileSize())
 	}
@@ -73,14 +91,6 @@ func NewWriter[T any](st ports.Storage, h Header, enc codecs.Encoder[T], opts ..
 	}
 	if w.guard {
 		w.faults = w.closeFaults
-	}
-	hb := make([]byte, HeaderLen)
-	h.put(hb)
-	if _, err := st.WriteAt(hb, 0); err != nil {
-		return nil, fmt.Errorf("kekbit: writing the header: %w", err)
-	}
-	if err := w.publish(HeartbeatLen, RecordHeaderLen); err != nil {
-		return nil, err
 	}
 	return w, nil
 }

@@ -1,0 +1,216 @@
+package domain_test
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/kekbit-go/kekbit/adapters/memory"
+	"github.com/kekbit-go/kekbit/codecs"
+	"github.com/kekbit-go/kekbit/domain"
+	"github.com/kekbit-go/kekbit/ports"
+)
+
+// resumeBackends runs f on a storage the domain addresses directly and on
+// one it reaches only through the Storage methods.
+func resumeBackends(t *testing.T, f func(t *testing.T, wrap func(*memory.Storage) ports.Storage)) {
+	type plainStorage struct{ ports.Storage }
+	t.Run("addressable", func(t *testing.T) { f(t, func(s *memory.Storage) ports.Storage { return s }) })
+	t.Run("interface", func(t *testing.T) { f(t, func(s *memory.Storage) ports.Storage { return plainStorage{s} }) })
+}
+
+func resumeHeader(t *testing.T) domain.Header {
+	t.Helper()
+	h, err := domain.NewHeader(domain.Hints{WriterID: 3, ChannelID: 4, Capacity: 16384, MaxMsgLen: 100, Timeout: 1000, TickUnit: domain.Millis,
+		Clock: func() time.Time { return time.Unix(1_700_000_000, 0) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// op is one step of a writer: a record of n bytes, or a heartbeat (n == 0).
+type op struct {
+	n    int
+	seed byte
+}
+
+func randomOps(rng *rand.Rand, count int) []op {
+	ops := make([]op, count)
+	for i := range ops {
+		if rng.IntN(4) == 0 {
+			continue // heartbeat
+		}
+		ops[i] = op{n: 1 + rng.IntN(100), seed: byte(rng.IntN(256))}
+	}
+	return ops
+}
+
+func apply(t *testing.T, w *domain.Writer[[]byte], ops []op) {
+	t.Helper()
+	for _, o := range ops {
+		var err error
+		if o.n == 0 {
+			_, err = w.Heartbeat()
+		} else {
+			b := make([]byte, o.n)
+			for i := range b {
+				b[i] = o.seed + byte(i)
+			}
+			_, err = w.Write(b)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestResumeMatchesOneWriter: a writer that releases the channel part way
+// and a resumed writer that carries on leave the very bytes one writer
+// doing the same steps leaves.
+func TestResumeMatchesOneWriter(t *testing.T) {
+	resumeBackends(t, func(t *testing.T, wrap func(*memory.Storage) ports.Storage) {
+		h := resumeHeader(t)
+		rng := rand.New(rand.NewPCG(1, 2))
+		for round := range 20 {
+			ops := randomOps(rng, 1+rng.IntN(150))
+			cut := rng.IntN(len(ops) + 1)
+
+			one := memory.New(h.FileSize())
+			w, err := domain.NewWriter(wrap(one), h, codecs.Raw{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			apply(t, w, ops)
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			two := memory.New(h.FileSize())
+			w, err = domain.NewWriter(wrap(two), h, codecs.Raw{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			apply(t, w, ops[:cut])
+			at := w.WriteOffset()
+			if err := w.Release(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Write([]byte("x")); !errors.Is(err, domain.ErrWriterClosed) {
+				t.Fatalf("write after Release: %v", err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatalf("Close after Release: %v", err)
+			}
+			w, err = domain.Resume(wrap(two.Share()), codecs.Raw{})
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			if w.WriteOffset() != at || w.Header() != h {
+				t.Fatalf("round %d: resumed at %d (want %d), header %+v", round, w.WriteOffset(), at, w.Header())
+			}
+			apply(t, w, ops[cut:])
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(one.Image(), two.Image()) {
+				t.Fatalf("round %d: the resumed channel differs from one written at once", round)
+			}
+		}
+	})
+}
+
+// TestResumeAfterTornWrite: a writer that died while encoding a record
+// left payload bytes past the watermark; the resumed writer overwrites
+// them and readers never see them.
+func TestResumeAfterTornWrite(t *testing.T) {
+	resumeBackends(t, func(t *testing.T, wrap func(*memory.Storage) ports.Storage) {
+		h := resumeHeader(t)
+		mem := memory.New(h.FileSize())
+		w, err := domain.NewWriter(wrap(mem), h, codecs.Raw{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte("first"))
+		end := int64(w.WriteOffset())
+		// The torn record: payload bytes, no length word.
+		if _, err := mem.WriteAt(bytes.Repeat([]byte{0xEE}, 90), domain.DataOffset+end+8); err != nil {
+			t.Fatal(err)
+		}
+		w2, err := domain.Resume(wrap(mem.Share()), codecs.Raw{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int64(w2.WriteOffset()) != end {
+			t.Fatalf("resumed at %d, want %d", w2.WriteOffset(), end)
+		}
+		w2.Write([]byte("second"))
+		w2.Close()
+		r, err := domain.NewReader(wrap(mem.Share()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		_, err = r.Read(func(_ uint64, p []byte) { got = append(got, string(p)) }, 0)
+		if !errors.Is(err, domain.ErrClosed) || len(got) != 2 || got[0] != "first" || got[1] != "second" {
+			t.Fatalf("read %q, %v", got, err)
+		}
+	})
+}
+
+func TestResumeRefuses(t *testing.T) {
+	resumeBackends(t, func(t *testing.T, wrap func(*memory.Storage) ports.Storage) {
+		h := resumeHeader(t)
+		newChannel := func() (*memory.Storage, *domain.Writer[[]byte]) {
+			mem := memory.New(h.FileSize())
+			w, err := domain.NewWriter(wrap(mem), h, codecs.Raw{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return mem, w
+		}
+
+		mem, w := newChannel()
+		w.Write([]byte("a"))
+		w.Close()
+		var re *domain.ReadError
+		if _, err := domain.Resume(wrap(mem.Share()), codecs.Raw{}); !errors.Is(err, domain.ErrClosed) || !errors.As(err, &re) || re.Position != 24 {
+			t.Fatalf("closed channel: %v", err)
+		}
+
+		mem, w = newChannel()
+		for {
+			if _, err := w.Write(bytes.Repeat([]byte{1}, 100)); err != nil {
+				if _, err := w.Heartbeat(); errors.Is(err, domain.ErrChannelFull) {
+					break
+				}
+			}
+		}
+		if _, err := domain.Resume(wrap(mem.Share()), codecs.Raw{}); !errors.Is(err, domain.ErrChannelFull) {
+			t.Fatalf("full channel: %v", err)
+		}
+
+		mem, w = newChannel()
+		w.Write([]byte("a"))
+		if err := mem.StoreUint64(domain.DataOffset+24, uint64(h.MaxMsgLen)+8); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := domain.Resume(wrap(mem.Share()), codecs.Raw{}); !errors.Is(err, domain.ErrCorrupt) {
+			t.Fatalf("corrupt channel: %v", err)
+		}
+
+		if _, err := domain.Resume(wrap(memory.New(h.FileSize())), codecs.Raw{}); !errors.Is(err, domain.ErrInvalidHeader) {
+			t.Fatalf("zero storage: %v", err)
+		}
+		if _, err := domain.Resume(wrap(memory.New(10)), codecs.Raw{}); !errors.Is(err, domain.ErrInvalidHeader) {
+			t.Fatalf("tiny storage: %v", err)
+		}
+		mem, _ = newChannel()
+		short := memory.FromImage(mem.Image()[:h.FileSize()-domain.FooterLen])
+		if _, err := domain.Resume(wrap(short), codecs.Raw{}); !errors.Is(err, domain.ErrStorageTooSmall) {
+			t.Fatalf("crate-sized storage: %v", err)
+		}
+	})
+}
