@@ -9,6 +9,8 @@
 //	kekbit dump [--json] [--from POS] [--follow] CHANNEL
 //	kekbit write [flags] CHANNEL < lines
 //	kekbit bench [--n N] [--size BYTES] [--readers R] [--json]
+//	kekbit replicate --nats URL [--stream NAME] CHANNEL
+//	kekbit mirror --nats URL --stream NAME CHANNEL
 //
 // Exit status: 0 on success and on the normal ends of a channel (closed,
 // full, nothing more written yet); 1 when a channel cannot be created,
@@ -74,7 +76,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newInfo(), newLs(), newDump(), newWrite(), newBench())
+	root.AddCommand(newInfo(), newLs(), newDump(), newWrite(), newBench(), newReplicate(), newMirror())
 	return root
 }
 

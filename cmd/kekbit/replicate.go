@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kekbit-go/kekbit/adapters/mmap"
+	"github.com/kekbit-go/kekbit/domain"
+	"github.com/kekbit-go/kekbit/replicate/jetstream"
+)
+
+// natsFlags are the flags replicate and mirror share.
+type natsFlags struct {
+	url                    string
+	stream                 string
+	subject                string
+	minBackoff, maxBackoff time.Duration
+}
+
+func (f *natsFlags) add(cmd *cobra.Command, streamUsage string) {
+	cmd.Flags().StringVar(&f.url, "nats", "", "NATS server URL; several, comma-separated, for a cluster (required)")
+	cmd.Flags().StringVar(&f.stream, "stream", "", streamUsage)
+	cmd.Flags().StringVar(&f.subject, "subject", "", "subject of the channel's messages (default kekbit.<channel id in hex>)")
+	cmd.Flags().DurationVar(&f.minBackoff, "min-backoff", jetstream.DefaultMinBackoff, "first wait after a failure")
+	cmd.Flags().DurationVar(&f.maxBackoff, "max-backoff", jetstream.DefaultMaxBackoff, "longest wait between retries")
+}
+
+func newReplicate() *cobra.Command {
+	var ch channelFlags
+	var nf natsFlags
+	var replicas, window int
+	var ackTimeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "replicate --nats URL [--stream NAME] CHANNEL",
+		Short: "Copy a channel into a NATS JetStream stream as it is written",
+		Long: "replicate follows the channel and publishes each record, in order, to a\n" +
+			"JetStream stream (created if missing: --replicas copies, file storage), until\n" +
+			"the channel is closed or full; the stream then holds an end marker. Killed and\n" +
+			"started again, it resumes after the last record the stream holds: each record\n" +
+			"is in the stream exactly once. It waits and retries while the server is down or\n" +
+			"slow, and stops cleanly on SIGINT/SIGTERM. With --root and --channel it waits for\n" +
+			"the channel to be created. Progress (records behind) goes to stderr when it is\n" +
+			"a terminal.",
+		Args: maxOneArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if nf.url == "" {
+				return usagef("--nats URL is required")
+			}
+			path, id, _, err := ch.resolve(args)
+			if err != nil {
+				return err
+			}
+			cfg := jetstream.ReplicateConfig{
+				URL: nf.url, Stream: nf.stream, Subject: nf.subject, Replicas: replicas, Window: window, AckTimeout: ackTimeout,
+				MinBackoff: nf.minBackoff, MaxBackoff: nf.maxBackoff,
+			}
+			if ch.root != "" {
+				cfg.Root, cfg.ChannelID = ch.root, id
+			} else {
+				cfg.Path = path
+			}
+			stderr := cmd.ErrOrStderr()
+			st := newStatus(stderr)
+			cfg.Logf = st.logf
+			r, err := jetstream.NewReplicator(cfg)
+			if err != nil {
+				return usageError{err}
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if st.live() {
+				behind := &behindCounter{path: path}
+				defer behind.close()
+				st.run(ctx, func() string {
+					s := r.Stats()
+					if !s.Started {
+						return "waiting for the stream"
+					}
+					return fmt.Sprintf("%d records replicated, %d behind", s.Acked, behind.count(s))
+				})
+			}
+			err = r.Run(ctx)
+			st.stop()
+			if errors.Is(err, context.Canceled) {
+				return nil // interrupted: a later run resumes
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			return nil
+		},
+	}
+	ch.add(cmd)
+	nf.add(cmd, "JetStream stream (default KEKBIT_<channel id in hex>); it must hold this channel only")
+	cmd.Flags().IntVar(&replicas, "replicas", 1, "replicas of the stream when replicate creates it (3 on a three-node cluster)")
+	cmd.Flags().IntVar(&window, "window", jetstream.DefaultWindow, "most messages published and not yet acknowledged")
+	cmd.Flags().DurationVar(&ackTimeout, "ack-timeout", jetstream.DefaultAckTimeout, "how long an acknowledgement may take before replicate re-syncs")
+	return cmd
+}
+
+func newMirror() *cobra.Command {
+	var ch channelFlags
+	var nf natsFlags
+	cmd := &cobra.Command{
+		Use:   "mirror --nats URL --stream NAME CHANNEL",
+		Short: "Copy a stream that replicate fills into a local channel",
+		Long: "mirror consumes the JetStream stream into a local channel with the same header\n" +
+			"and the same records at the same positions, and closes it when the end marker\n" +
+			"arrives. With --root DIR the channel goes where its id puts it under DIR\n" +
+			"(add --channel ID to check the id). Stopped (SIGINT/SIGTERM, or killed), it\n" +
+			"leaves the channel unclosed and a later run resumes it. Progress (records\n" +
+			"behind) goes to stderr when it is a terminal.",
+		Args: maxOneArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if nf.url == "" || nf.stream == "" {
+				return usagef("--nats URL and --stream NAME are required")
+			}
+			cfg := jetstream.MirrorConfig{URL: nf.url, Stream: nf.stream, Subject: nf.subject, MinBackoff: nf.minBackoff, MaxBackoff: nf.maxBackoff}
+			name := ch.root
+			switch {
+			case len(args) == 0 && ch.root != "" && ch.channel == "":
+				cfg.Root = ch.root
+			default:
+				path, id, known, err := ch.resolve(args)
+				if err != nil {
+					return err
+				}
+				if ch.root != "" {
+					cfg.Root = ch.root
+				} else {
+					cfg.Path = path
+				}
+				if known {
+					cfg.ChannelID = id
+				}
+				name = path
+			}
+			st := newStatus(cmd.ErrOrStderr())
+			cfg.Logf = st.logf
+			m, err := jetstream.NewMirrorer(cfg)
+			if err != nil {
+				return usageError{err}
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if st.live() {
+				st.run(ctx, func() string {
+					s := m.Stats()
+					if !s.Started {
+						return "waiting for the stream"
+					}
+					return fmt.Sprintf("%d records mirrored, %d behind", s.Records, s.Behind)
+				})
+			}
+			err = m.Run(ctx)
+			st.stop()
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return nil
+		},
+	}
+	ch.add(cmd)
+	nf.add(cmd, "JetStream stream that replicate fills (required)")
+	return cmd
+}
+
+func maxOneArg(cmd *cobra.Command, args []string) error {
+	if len(args) > 1 {
+		return usagef("one channel at a time, got %d arguments", len(args))
+	}
+	return nil
+}
+
+// behindCounter counts the records of the channel past what the stream
+// holds, with a reader of its own that moves forward only.
+type behindCounter struct {
+	path string
+	r    *domain.Reader
+	seen uint64 // records from the replicator's start to where r is
+}
+
+func (b *behindCounter) count(s jetstream.ReplicateStats) uint64 {
+	if !s.Started {
+		return 0
+	}
+	if b.r == nil {
+		st, err := mmap.OpenFile(b.path)
+		if err != nil {
+			return 0
+		}
+		if b.r, err = domain.NewReader(st); err != nil {
+			st.Close()
+			return 0
+		}
+		if err := b.r.MoveTo(s.Start); err != nil {
+			b.close()
+			return 0
+		}
+	}
+	b.r.Read(func(uint64, []byte) { b.seen++ }, 0)
+	if b.seen < s.Acked {
+		return 0
+	}
+	return b.seen - s.Acked
+}
+
+func (b *behindCounter) close() {
+	if b.r != nil {
+		b.r.Close()
+		b.r = nil
+	}
+}
+
+// status shows a line of progress on stderr when it is a terminal, five
+// times a second, and prints log lines above it.
+type status struct {
+	w    io.Writer
+	tty  bool
+	mu   sync.Mutex
+	line string
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+func newStatus(w io.Writer) *status {
+	f, ok := w.(*os.File)
+	return &status{w: w, tty: ok && isTerminal(f)}
+}
+
+func (s *status) live() bool { return s.tty }
+
+// run refreshes the line with show() until stop.
+func (s *status) run(ctx context.Context, show func() string) {
+	s.done = make(chan struct{})
+	s.wg.Go(func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.done:
+				return
+			case <-t.C:
+				line := show()
+				s.mu.Lock()
+				s.line = line
+				fmt.Fprintf(s.w, "\r\033[K%s", line)
+				s.mu.Unlock()
+			}
+		}
+	})
+}
+
+func (s *status) stop() {
+	if s.done != nil {
+		close(s.done)
+		s.wg.Wait()
+		s.done = nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.line != "" {
+		fmt.Fprint(s.w, "\r\033[K")
+		s.line = ""
+	}
+}
+
+// logf prints a line about a failure or a retry.
+func (s *status) logf(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tty {
+		fmt.Fprint(s.w, "\r\033[K")
+	}
+	fmt.Fprintf(s.w, format+"\n", args...)
+	if s.line != "" {
+		fmt.Fprint(s.w, s.line)
+	}
+}

@@ -1,0 +1,121 @@
+package main_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// runKekbit runs the command built by TestMain and returns its stdout,
+// stderr and exit status.
+func runKekbit(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(kekbit, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return out.String(), errb.String(), 0
+	case errors.As(err, &ee):
+		return out.String(), errb.String(), ee.ExitCode()
+	}
+	t.Fatalf("running kekbit %v: %v", args, err)
+	return "", "", -1
+}
+
+// natsServer starts an embedded JetStream server on loopback, its data in
+// a temp dir.
+func natsServer(t *testing.T) string {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(30 * time.Second) {
+		t.Fatal("the NATS server did not start")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return s.ClientURL()
+}
+
+// TestReplicateAndMirrorCommands: kekbit write, kekbit replicate, kekbit
+// mirror, and kekbit dump shows the same records at the same positions in
+// both channels.
+func TestReplicateAndMirrorCommands(t *testing.T) {
+	url := natsServer(t)
+	dir := t.TempDir()
+	var in strings.Builder
+	for i := range 2000 {
+		fmt.Fprintf(&in, "record %d %s\n", i, strings.Repeat("x", i%50))
+	}
+	if _, errs, code := runKekbit(t, in.String(), "write", "--root", dir, "--channel", "0x2a"); code != 0 {
+		t.Fatalf("write: %d %s", code, errs)
+	}
+	out, errs, code := runKekbit(t, "", "replicate", "--nats", url, "--root", dir, "--channel", "0x2a")
+	if code != 0 || out != "" {
+		t.Fatalf("replicate: %d %q %s", code, out, errs)
+	}
+	mirrorRoot := filepath.Join(t.TempDir(), "mirror")
+	if _, errs, code := runKekbit(t, "", "mirror", "--nats", url, "--stream", "KEKBIT_000000000000002a", "--root", mirrorRoot); code != 0 {
+		t.Fatalf("mirror: %d %s", code, errs)
+	}
+	src, _, code := runKekbit(t, "", "dump", "--json", "--root", dir, "--channel", "0x2a")
+	if code != 0 {
+		t.Fatal("dump source")
+	}
+	mir, _, code := runKekbit(t, "", "dump", "--json", "--root", mirrorRoot, "--channel", "0x2a")
+	if code != 0 {
+		t.Fatal("dump mirror")
+	}
+	if src != mir || strings.Count(src, "\n") != 2001 || !strings.HasSuffix(src, "{\"end\":\"closed\",\"pos\":"+lastPos(src)+"}\n") {
+		t.Fatalf("dumps differ or are short:\n%.300s\n%.300s", src, mir)
+	}
+	// Again, into a file path: the same.
+	mirPath := filepath.Join(t.TempDir(), "copy.kekbit")
+	if _, errs, code := runKekbit(t, "", "mirror", "--nats", url, "--stream", "KEKBIT_000000000000002a", mirPath); code != 0 {
+		t.Fatalf("mirror to a path: %d %s", code, errs)
+	}
+	if again, _, _ := runKekbit(t, "", "dump", "--json", mirPath); again != src {
+		t.Fatal("the mirror at a path differs")
+	}
+	// A replicate run again finds everything done.
+	if _, errs, code := runKekbit(t, "", "replicate", "--nats", url, filepath.Join(dir, "0000_0000", "0000_002a.kekbit")); code != 0 {
+		t.Fatalf("replicate again: %d %s", code, errs)
+	}
+}
+
+// lastPos returns the pos of the end line of a dump.
+func lastPos(dump string) string {
+	i := strings.LastIndex(dump, `"pos":`)
+	return strings.TrimSuffix(strings.TrimSpace(dump[i+len(`"pos":`):]), "}")
+}
+
+func TestReplicateCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"replicate", filepath.Join(dir, "x.kekbit")}, 2, "--nats URL is required"},
+		{[]string{"mirror", "--nats", "nats://127.0.0.1:1", filepath.Join(dir, "x.kekbit")}, 2, "--stream NAME are required"},
+		{[]string{"replicate", "--nats", "nats://127.0.0.1:1", "a", "b"}, 2, "one channel at a time"},
+		{[]string{"replicate", "--nats", "nats://127.0.0.1:1", filepath.Join(dir, "missing.kekbit")}, 1, "missing.kekbit"},
+	} {
+		_, errs, code := runKekbit(t, "", c.args...)
+		if code != c.code || !strings.Contains(errs, c.msg) {
+			t.Errorf("%v: exit %d, %q", c.args, code, errs)
+		}
+	}
+}

@@ -1,0 +1,212 @@
+package jetstream_test
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kekbit-go/kekbit/adapters/mmap"
+	"github.com/kekbit-go/kekbit/replicate/jetstream"
+)
+
+// cluster is three embedded JetStream servers on loopback, routed to each
+// other.
+type cluster struct {
+	t       *testing.T
+	mu      sync.Mutex
+	servers []*server.Server
+	opts    []func() *server.Options
+	urls    []string
+}
+
+func startCluster(t *testing.T) *cluster {
+	t.Helper()
+	c := &cluster{t: t}
+	const n = 3
+	ports, cports := make([]int, n), make([]int, n)
+	for i := range n {
+		ports[i], cports[i] = freePort(t), freePort(t)
+	}
+	var routes []*url.URL
+	for i := range n {
+		routes = append(routes, &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", cports[i])})
+	}
+	for i := range n {
+		dir := t.TempDir()
+		c.opts = append(c.opts, func() *server.Options {
+			o := serverOptions(dir, ports[i])
+			o.ServerName = fmt.Sprintf("n%d", i)
+			o.Cluster = server.ClusterOpts{Name: "kekbit", Host: "127.0.0.1", Port: cports[i]}
+			o.Routes = routes
+			return o
+		})
+		c.urls = append(c.urls, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
+		c.servers = append(c.servers, nil)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { errs[i] = c.start(i) })
+	}
+	wg.Wait()
+	defer func() {
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, s := range c.servers {
+			if s != nil {
+				s.Shutdown()
+				s.WaitForShutdown()
+			}
+		}
+	})
+	return c
+}
+
+func (c *cluster) start(i int) error {
+	s, err := server.NewServer(c.opts[i]())
+	if err != nil {
+		return err
+	}
+	go s.Start()
+	if !s.ReadyForConnections(2 * time.Minute) {
+		s.Shutdown()
+		return fmt.Errorf("server n%d did not start", i)
+	}
+	c.mu.Lock()
+	c.servers[i] = s
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *cluster) stop(i int) {
+	c.mu.Lock()
+	s := c.servers[i]
+	c.servers[i] = nil
+	c.mu.Unlock()
+	s.Shutdown()
+	s.WaitForShutdown()
+}
+
+func (c *cluster) url() string { return strings.Join(c.urls, ",") }
+
+// streamLeader returns the index of the server leading the stream, once
+// there is one.
+func (c *cluster) streamLeader(ctx context.Context, stream string) (int, error) {
+	nc, err := nats.Connect(c.url())
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	js, err := natsjs.New(nc)
+	if err != nil {
+		return 0, err
+	}
+	for {
+		s, err := js.Stream(ctx, stream)
+		if err == nil {
+			if info := s.CachedInfo(); info.Cluster != nil && info.Cluster.Leader != "" {
+				var i int
+				if _, err := fmt.Sscanf(info.Cluster.Leader, "n%d", &i); err == nil {
+					return i, nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("no stream leader: %w (last: %v)", ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// TestClusterServerStopped replicates into a stream of 3 replicas on a
+// three-node cluster and mirrors it back, while the stream's leader is
+// stopped and later restarted: replication carries on, the stream holds
+// every record once in order, and the mirror is the source.
+func TestClusterServerStopped(t *testing.T) {
+	c := startCluster(t)
+	src, dst := shmDir(t), shmDir(t)
+	const id = 0xC1
+	n := scaled(400_000)
+	w, path := newChannel(t, src, id, n)
+	finish := make(chan struct{})
+	wrote := pacedWriter(w, n, finish)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	rep, err := jetstream.NewReplicator(jetstream.ReplicateConfig{Root: src, ChannelID: id, URL: c.url(), Replicas: 3,
+		AckTimeout: 2 * time.Second, MaxBackoff: time.Second, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replicated := make(chan error, 1)
+	go func() { replicated <- rep.Run(ctx) }()
+	mir, err := jetstream.NewMirrorer(jetstream.MirrorConfig{Root: dst, Stream: jetstream.StreamName(id), URL: c.url(),
+		MaxBackoff: time.Second, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirrored := make(chan error, 1)
+	go func() { mirrored <- mir.Run(ctx) }()
+
+	// Wait for replication to be under way, then stop the stream leader.
+	step := uint64(scaled(20_000))
+	for rep.Stats().Acked < step {
+		if ctx.Err() != nil {
+			t.Fatal("replication did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	leader, err := c.streamLeader(ctx, jetstream.StreamName(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := rep.Stats()
+	t.Logf("stopping server n%d, the stream leader, after %d records acknowledged", leader, before.Acked)
+	c.stop(leader)
+	// Replication goes on with two of three replicas.
+	for rep.Stats().Acked < before.Acked+step {
+		if ctx.Err() != nil {
+			t.Fatalf("replication stopped with the leader: %+v", rep.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("carried on to %d records with n%d down; restarting it", rep.Stats().Acked, leader)
+	if err := c.start(leader); err != nil {
+		t.Fatal(err)
+	}
+	close(finish)
+	written, ok := (<-wrote).(int)
+	if !ok {
+		t.Fatal("writer failed")
+	}
+	if err := <-replicated; err != nil {
+		t.Fatal("replicate:", err)
+	}
+	if err := <-mirrored; err != nil {
+		t.Fatal("mirror:", err)
+	}
+	st := rep.Stats()
+	t.Logf("replicator: %+v", st)
+	if got := checkStream(t, c.url(), jetstream.StreamName(id), jetstream.Subject(id), path); got != written {
+		t.Fatalf("%d records in the stream, %d written", got, written)
+	}
+	if got := sameChannels(t, path, mmap.ChannelPath(dst, id)); got != written {
+		t.Fatalf("%d records in the mirror, %d written", got, written)
+	}
+}

@@ -1,0 +1,521 @@
+package jetstream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kekbit-go/kekbit/adapters/mmap"
+	"github.com/kekbit-go/kekbit/codecs"
+	"github.com/kekbit-go/kekbit/domain"
+	"github.com/kekbit-go/kekbit/ports"
+)
+
+// MirrorConfig says which stream Mirror copies into which local channel.
+type MirrorConfig struct {
+	// Stream is the JetStream stream Replicate fills (required); Subject
+	// its subject, which may be left empty when the stream has a single
+	// subject.
+	Stream  string
+	Subject string
+
+	// The mirror channel: Path, its file; or Root, a folder where it goes
+	// as channel id's file (root/HHHH_HHHH/LLLL_LLLL.kekbit, the id being
+	// the replicated channel's). If ChannelID is not 0, the stream must
+	// replicate that channel.
+	Path      string
+	Root      string
+	ChannelID uint64
+
+	// The NATS server, as in ReplicateConfig.
+	URL         string
+	NATSOptions []nats.Option
+	Conn        *nats.Conn
+
+	// Back-off between failed attempts, as in ReplicateConfig.
+	MinBackoff, MaxBackoff time.Duration
+
+	// Logf, if set, is told about failures and retries.
+	Logf func(format string, args ...any)
+}
+
+// MirrorStats is what a Mirrorer has done so far in this run.
+type MirrorStats struct {
+	// Started is set once the mirror channel is open (created or
+	// resumed).
+	Started bool
+	// Records written to the mirror channel in this run; Position its
+	// write position.
+	Records  uint64
+	Position uint64
+	// Behind is the number of messages the stream held after the last one
+	// applied, when it was delivered.
+	Behind uint64
+	// Done: the end marker arrived and the mirror channel is closed.
+	Done bool
+}
+
+// Mirrorer copies a replication stream into a local channel; see Mirror.
+type Mirrorer struct {
+	cfg MirrorConfig
+
+	started, done             atomic.Bool
+	records, position, behind atomic.Uint64
+
+	subject string
+	hdr     domain.Header
+	w       *domain.Writer[[]byte]
+	nextSeq uint64 // the stream sequence to consume from (0: the first)
+	lastEnd uint64 // the position after the last element applied
+	// After a resume, the first element's predecessor must end between
+	// resumeLo (the end of the mirror's last record) and resumeHi (its
+	// write position).
+	resumed            bool
+	resumeLo, resumeHi uint64
+}
+
+// NewMirrorer checks cfg and returns a mirrorer; Run starts it.
+func NewMirrorer(cfg MirrorConfig) (*Mirrorer, error) {
+	if cfg.Stream == "" {
+		return nil, errors.New("kekbit: jetstream: name the stream to mirror")
+	}
+	if cfg.Path == "" && cfg.Root == "" {
+		return nil, errors.New("kekbit: jetstream: name the mirror channel: Path or Root")
+	}
+	return &Mirrorer{cfg: cfg}, nil
+}
+
+// Mirror consumes a stream that Replicate fills into a local channel with
+// the same header and the same records at the same positions, so that
+// local readers use the ordinary reader API and the kekbit command on it.
+// It returns nil once the end marker has arrived and the mirror channel is
+// closed; ctx.Err() when ctx is done; an error wrapping ErrMismatch or
+// ErrBadMessage when the stream and the mirror channel disagree.
+//
+// A mirror stopped in any way (ctx, an error, its process killed) leaves
+// its channel as a writer that went away leaves it, and a Mirror started
+// again resumes it: it checks the channel's last record against the stream
+// and carries on after it (see domain.Resume).
+func Mirror(ctx context.Context, cfg MirrorConfig) error {
+	m, err := NewMirrorer(cfg)
+	if err != nil {
+		return err
+	}
+	return m.Run(ctx)
+}
+
+// Stats returns what the mirrorer has done so far; it is safe to call from
+// any goroutine while Run runs.
+func (m *Mirrorer) Stats() MirrorStats {
+	return MirrorStats{Started: m.started.Load(), Records: m.records.Load(), Position: m.position.Load(),
+		Behind: m.behind.Load(), Done: m.done.Load()}
+}
+
+func (m *Mirrorer) logf(format string, args ...any) {
+	if m.cfg.Logf != nil {
+		m.cfg.Logf(format, args...)
+	}
+}
+
+// Run mirrors until the end marker has been applied (nil), ctx is done,
+// or an error stops it; see Mirror. Call it once.
+func (m *Mirrorer) Run(ctx context.Context) (err error) {
+	nc, closeConn, err := connect(m.cfg.URL, "kekbit mirror "+m.cfg.Stream, m.cfg.Conn, m.cfg.NATSOptions)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	defer func() {
+		if m.w != nil && !m.done.Load() {
+			// Give the channel up unclosed, for a later Mirror to resume.
+			if rerr := m.w.Release(); rerr != nil && err == nil {
+				err = rerr
+			}
+		}
+	}()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	api := &streamAPI{nc: nc, prefix: jetstream.DefaultAPIPrefix, stream: m.cfg.Stream, timeout: requestTimeout}
+	bo := newBackoff(m.cfg.MinBackoff, m.cfg.MaxBackoff)
+	for {
+		before := m.nextSeq
+		err := m.session(ctx, js, api)
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case isPermanent(err):
+			return unwrapPermanent(err)
+		}
+		if m.nextSeq != before {
+			bo.reset()
+		}
+		wait := bo.next()
+		m.logf("kekbit mirror: %s; retrying in %v", describe(nc, err), wait)
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// session is one attempt: find the subject, open the mirror channel if
+// not done yet, then consume the stream.
+func (m *Mirrorer) session(ctx context.Context, js jetstream.JetStream, api *streamAPI) error {
+	if m.subject == "" {
+		if err := m.findSubject(ctx, js); err != nil {
+			return err
+		}
+	}
+	if !m.started.Load() {
+		if done, err := m.open(ctx, api); err != nil || done {
+			return err
+		}
+	}
+	cc := jetstream.OrderedConsumerConfig{FilterSubjects: []string{m.subject}, DeliverPolicy: jetstream.DeliverAllPolicy}
+	if m.nextSeq > 1 {
+		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, m.nextSeq
+	}
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	cons, err := js.OrderedConsumer(rctx, m.cfg.Stream, cc)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("kekbit: jetstream: consuming stream %s: %w", m.cfg.Stream, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
+	if err != nil {
+		return fmt.Errorf("kekbit: jetstream: consuming stream %s: %w", m.cfg.Stream, err)
+	}
+	defer it.Stop()
+	for {
+		msg, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("kekbit: jetstream: consuming stream %s: %w", m.cfg.Stream, err)
+		}
+		done, err := m.apply(msg)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// findSubject takes the stream's only subject when none was given.
+func (m *Mirrorer) findSubject(ctx context.Context, js jetstream.JetStream) error {
+	if m.cfg.Subject != "" {
+		m.subject = m.cfg.Subject
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	s, err := js.Stream(rctx, m.cfg.Stream)
+	if err != nil {
+		return fmt.Errorf("kekbit: jetstream: stream %s: %w", m.cfg.Stream, err)
+	}
+	subjects := s.CachedInfo().Config.Subjects
+	if len(subjects) != 1 || strings.ContainsAny(subjects[0], "*>") {
+		return stop(fmt.Errorf("kekbit: jetstream: stream %s has subjects %q: name the channel's", m.cfg.Stream, subjects))
+	}
+	m.subject = subjects[0]
+	return nil
+}
+
+// open creates the mirror channel, or resumes it if it exists. It reports
+// done if the mirror channel is complete already.
+func (m *Mirrorer) open(ctx context.Context, api *streamAPI) (done bool, err error) {
+	first, err := api.get(ctx, 1, m.subject, false)
+	if errors.Is(err, errNoMessage) {
+		// Nothing replicated yet: the header marker, when it comes, makes
+		// the channel. A mirror channel at Path must not exist then.
+		if m.cfg.Path != "" {
+			if _, serr := os.Stat(m.cfg.Path); serr == nil {
+				return false, stop(fmt.Errorf("%w: %s exists and stream %s holds nothing on %s", ErrMismatch, m.cfg.Path, m.cfg.Stream, m.subject))
+			}
+		}
+		m.nextSeq = 0
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	e, err := api.element(first, m.subject)
+	if err != nil {
+		return false, stop(err)
+	}
+	if e.marker != MarkerHeader {
+		return false, stop(fmt.Errorf("%w: the first message on %s (sequence %d) is not a header marker", ErrMismatch, m.subject, e.seq))
+	}
+	h, err := e.header()
+	if err != nil {
+		return false, stop(err)
+	}
+	if m.cfg.ChannelID != 0 && h.ChannelID != m.cfg.ChannelID {
+		return false, stop(fmt.Errorf("%w: stream %s replicates channel %s, not %s", ErrMismatch, m.cfg.Stream, hexID(h.ChannelID), hexID(m.cfg.ChannelID)))
+	}
+	path := m.path(h)
+	if _, serr := os.Stat(path); errors.Is(serr, fs.ErrNotExist) {
+		if err := m.create(h); err != nil {
+			return false, err
+		}
+		m.nextSeq = e.seq + 1
+		return false, nil
+	}
+	return m.resume(ctx, api, h, e.seq, path)
+}
+
+// path is where the mirror channel of h goes.
+func (m *Mirrorer) path(h domain.Header) string {
+	if m.cfg.Path != "" {
+		return m.cfg.Path
+	}
+	return mmap.ChannelPath(m.cfg.Root, h.ChannelID)
+}
+
+// create makes the mirror channel with header h.
+func (m *Mirrorer) create(h domain.Header) error {
+	if m.cfg.ChannelID != 0 && h.ChannelID != m.cfg.ChannelID {
+		return stop(fmt.Errorf("%w: stream %s replicates channel %s, not %s", ErrMismatch, m.cfg.Stream, hexID(h.ChannelID), hexID(m.cfg.ChannelID)))
+	}
+	var w *domain.Writer[[]byte]
+	var err error
+	if m.cfg.Path != "" {
+		if err := os.MkdirAll(filepath.Dir(m.cfg.Path), 0o755); err != nil {
+			return stop(err)
+		}
+		_, err = mmap.CreateFile(m.cfg.Path, h.FileSize(), func(st ports.Storage) error {
+			var err error
+			w, err = domain.NewWriter(st, h, codecs.Raw{})
+			return err
+		})
+	} else {
+		w, err = domain.Create(mmap.NewVolume(m.cfg.Root), h, codecs.Raw{})
+	}
+	if err != nil {
+		return stop(fmt.Errorf("kekbit: mirror: creating %s: %w", m.path(h), err))
+	}
+	m.w, m.hdr, m.lastEnd = w, h, 0
+	m.position.Store(uint64(w.WriteOffset()))
+	m.started.Store(true)
+	return nil
+}
+
+// resume carries on the mirror channel at path: it reads it to its end,
+// checks its last record against the stream, takes it over for writing
+// and finds the stream sequence to go on from.
+func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, headerSeq uint64, path string) (done bool, err error) {
+	st, err := mmap.OpenFile(path)
+	if err != nil {
+		return false, stop(err)
+	}
+	rd, err := domain.NewReader(st)
+	if err != nil {
+		st.Close()
+		return false, stop(fmt.Errorf("kekbit: mirror: %s: %w", path, err))
+	}
+	defer rd.Close()
+	if rd.Header() != h {
+		return false, stop(fmt.Errorf("%w: %s has another header than the channel stream %s replicates", ErrMismatch, path, m.cfg.Stream))
+	}
+	var lastPos, lastEnd uint64
+	var lastData []byte
+	var records uint64
+	_, end := rd.Read(func(pos uint64, p []byte) {
+		lastPos, lastEnd, records = pos, pos+domain.RecordSize(uint64(len(p))), records+1
+		lastData = append(lastData[:0], p...)
+	}, 0)
+	at := rd.Position()
+	last, err := api.get(ctx, 0, m.subject, true)
+	if err != nil {
+		return false, err
+	}
+	if records > 0 {
+		e, err := m.seek(ctx, api, lastPos, headerSeq, last.seq)
+		if err != nil {
+			return false, err
+		}
+		if e == nil || e.pos != lastPos || e.marker != "" || !bytes.Equal(e.data, lastData) {
+			return false, stop(fmt.Errorf("%w: the last record of %s (position %d) is not in stream %s as it is", ErrMismatch, path, lastPos, m.cfg.Stream))
+		}
+	}
+	switch {
+	case errors.Is(end, domain.ErrClosed), errors.Is(end, domain.ErrChannelFull):
+		le, err := api.element(last, m.subject)
+		if err != nil {
+			return false, stop(err)
+		}
+		if le.marker != MarkerEnd || le.pos != at {
+			return false, stop(fmt.Errorf("%w: %s ended at %d, stream %s does not end there", ErrMismatch, path, at, m.cfg.Stream))
+		}
+		m.hdr = h
+		m.position.Store(at)
+		m.started.Store(true)
+		m.done.Store(true)
+		return true, nil
+	case end != domain.ErrNothingYet && !errors.Is(end, domain.ErrTimeout):
+		return false, stop(fmt.Errorf("kekbit: mirror: %s: %w", path, end))
+	}
+	wst, err := mmap.OpenForWrite(path)
+	if err != nil {
+		return false, stop(fmt.Errorf("kekbit: mirror: %w", err))
+	}
+	w, err := domain.Resume(wst, codecs.Raw{})
+	if err != nil {
+		wst.Close()
+		return false, stop(fmt.Errorf("kekbit: mirror: %s: %w", path, err))
+	}
+	if uint64(w.WriteOffset()) != at {
+		w.Release()
+		return false, stop(fmt.Errorf("kekbit: mirror: %s changed while being resumed", path))
+	}
+	next, err := m.seek(ctx, api, at, headerSeq, last.seq)
+	if err != nil {
+		w.Release()
+		return false, err
+	}
+	m.nextSeq = last.seq + 1
+	if next != nil {
+		m.nextSeq = next.seq
+	}
+	m.w, m.hdr = w, h
+	m.resumed, m.resumeLo, m.resumeHi = true, lastEnd, at
+	m.position.Store(at)
+	m.started.Store(true)
+	m.logf("kekbit mirror: resumed %s at position %d, stream sequence %d", path, at, m.nextSeq)
+	return false, nil
+}
+
+// seek returns the first element after the header marker (at headerSeq)
+// whose position is at least target, nil if there is none up to lastSeq.
+// Positions grow with stream sequences, so it bisects: about log2(n)
+// requests.
+func (m *Mirrorer) seek(ctx context.Context, api *streamAPI, target, headerSeq, lastSeq uint64) (*element, error) {
+	next := func(seq uint64) (*element, error) {
+		raw, err := api.get(ctx, seq, m.subject, false)
+		if err != nil {
+			return nil, err
+		}
+		e, err := api.element(raw, m.subject)
+		if err != nil {
+			return nil, stop(err)
+		}
+		if e.marker == MarkerHeader {
+			return nil, stop(fmt.Errorf("%w: a second header marker on %s at sequence %d", ErrMismatch, m.subject, e.seq))
+		}
+		return e, nil
+	}
+	lo, hi := headerSeq+1, lastSeq+1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		e, err := next(mid)
+		switch {
+		case errors.Is(err, errNoMessage):
+			hi = mid
+		case err != nil:
+			return nil, err
+		case e.pos >= target:
+			hi = mid
+		default:
+			lo = e.seq + 1
+		}
+	}
+	if lo > lastSeq {
+		return nil, nil
+	}
+	e, err := next(lo)
+	if errors.Is(err, errNoMessage) {
+		return nil, nil
+	}
+	return e, err
+}
+
+// apply writes one message of the stream into the mirror channel. It
+// reports done when the end marker closed the channel.
+func (m *Mirrorer) apply(msg jetstream.Msg) (done bool, err error) {
+	md, err := msg.Metadata()
+	if err != nil {
+		return false, fmt.Errorf("kekbit: jetstream: %w", err)
+	}
+	seq := md.Sequence.Stream
+	e, err := parseElement(seq, msg.Headers(), msg.Data())
+	if err != nil {
+		return false, stop(err)
+	}
+	if e.marker == MarkerHeader {
+		h, err := e.header()
+		if err != nil {
+			return false, stop(err)
+		}
+		if m.w == nil {
+			if err := m.create(h); err != nil {
+				return false, err
+			}
+		} else if h != m.hdr {
+			return false, stop(fmt.Errorf("%w: header marker at sequence %d is not the mirror channel's", ErrMismatch, seq))
+		}
+		m.nextSeq = seq + 1
+		return false, nil
+	}
+	if m.w == nil {
+		return false, stop(fmt.Errorf("%w: stream %s does not start with a header marker (sequence %d)", ErrMismatch, m.cfg.Stream, seq))
+	}
+	if e.channel != m.hdr.ChannelID {
+		return false, stop(fmt.Errorf("%w: sequence %d is of channel %s, the mirror's is %s", ErrMismatch, seq, hexID(e.channel), hexID(m.hdr.ChannelID)))
+	}
+	// The chain: this element must follow the last one applied exactly,
+	// with only heartbeats (the gap) between them.
+	prev := e.pos - e.gap
+	if m.resumed {
+		if prev < m.resumeLo || prev > m.resumeHi || e.pos < m.resumeHi {
+			return false, stop(fmt.Errorf("%w: resuming at position %d, sequence %d is at %d after %d", ErrMismatch, m.resumeHi, seq, e.pos, prev))
+		}
+		m.resumed = false
+	} else if prev != m.lastEnd {
+		return false, stop(fmt.Errorf("%w: sequence %d (position %d) follows position %d, the mirror's last is %d: a record was lost or repeated", ErrMismatch, seq, e.pos, prev, m.lastEnd))
+	}
+	w := m.w
+	for uint64(w.WriteOffset()) < e.pos {
+		if _, err := w.Heartbeat(); err != nil {
+			return false, stop(fmt.Errorf("%w: heartbeat at %d before sequence %d: %w", ErrMismatch, w.WriteOffset(), seq, err))
+		}
+	}
+	if uint64(w.WriteOffset()) != e.pos {
+		return false, stop(fmt.Errorf("%w: sequence %d is at position %d, the mirror channel is at %d", ErrMismatch, seq, e.pos, w.WriteOffset()))
+	}
+	switch e.marker {
+	case "":
+		if _, err := w.Write(e.data); err != nil {
+			return false, stop(fmt.Errorf("%w: record at %d (sequence %d): %w", ErrMismatch, e.pos, seq, err))
+		}
+		if uint64(w.WriteOffset()) != e.endPos() {
+			return false, stop(fmt.Errorf("%w: record at %d (sequence %d) ended at %d, not %d", ErrMismatch, e.pos, seq, w.WriteOffset(), e.endPos()))
+		}
+		m.records.Add(1)
+	case MarkerEnd:
+		if full := (uint64(m.hdr.Capacity)-e.pos)&^7 <= domain.RecordHeaderLen; full != (e.end == EndFull) {
+			return false, stop(fmt.Errorf("%w: end marker %q at position %d of a channel of capacity %d", ErrMismatch, e.end, e.pos, m.hdr.Capacity))
+		}
+		if err := w.Close(); err != nil {
+			return false, stop(fmt.Errorf("kekbit: mirror: closing: %w", err))
+		}
+		m.done.Store(true)
+	}
+	m.lastEnd = e.endPos()
+	m.nextSeq = seq + 1
+	m.position.Store(uint64(w.WriteOffset()))
+	m.behind.Store(md.NumPending)
+	return e.marker == MarkerEnd, nil
+}

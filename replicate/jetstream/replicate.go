@@ -1,0 +1,584 @@
+package jetstream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kekbit-go/kekbit/adapters/mmap"
+	"github.com/kekbit-go/kekbit/domain"
+)
+
+// ReplicateConfig says which channel Replicate copies into which stream.
+type ReplicateConfig struct {
+	// The channel: Path, its file; or Root and ChannelID, the channel in
+	// the mmap volume at Root (Replicate then waits for it to be created).
+	Path      string
+	Root      string
+	ChannelID uint64
+
+	// The NATS server: URL (several, comma-separated, for a cluster; the
+	// default is nats://127.0.0.1:4222) with NATSOptions added to
+	// Replicate's own; or Conn, a connection of the caller's, used as it
+	// is and not closed. Replicate's own connection reconnects forever
+	// and buffers nothing while disconnected.
+	URL         string
+	NATSOptions []nats.Option
+	Conn        *nats.Conn
+
+	// Stream is the JetStream stream (StreamName(id) if empty) and Subject
+	// the subject (Subject(id) if empty). The stream must hold this
+	// channel's replication and nothing else. If it does not exist,
+	// Replicate creates it for Subject with Replicas replicas (1 if 0),
+	// file storage, no limits, DenyDelete and DenyPurge, unless
+	// NoCreate is set.
+	Stream   string
+	Subject  string
+	Replicas int
+	NoCreate bool
+
+	// Window is the most messages published and not yet acknowledged
+	// (DefaultWindow if 0). AckTimeout is how long an acknowledgement may
+	// take before the message counts as failed (DefaultAckTimeout if 0).
+	Window     int
+	AckTimeout time.Duration
+
+	// After a failure Replicate waits MinBackoff, doubling up to
+	// MaxBackoff (DefaultMinBackoff, DefaultMaxBackoff if 0), then
+	// re-syncs with the stream and carries on.
+	MinBackoff, MaxBackoff time.Duration
+
+	// KeepAlive: when the channel's writer has sent only heartbeats for
+	// this long, Replicate publishes an idle marker so that a mirror
+	// writes heartbeats too and its readers do not time out. 0 means a
+	// quarter of the channel's timeout, between 10ms and 5s; negative,
+	// never.
+	KeepAlive time.Duration
+
+	// Logf, if set, is told about failures and re-syncs.
+	Logf func(format string, args ...any)
+}
+
+// ReplicateStats is what a Replicator has done so far in this run.
+type ReplicateStats struct {
+	// Started is set once the replicator has found where the stream
+	// stands; Start is the channel position it then resumed from.
+	Started bool
+	Start   uint64
+	// Position: every record before it is in the stream (acknowledged).
+	Position uint64
+	// Acked is the number of records acknowledged in this run; Published
+	// the number of messages published, markers and re-sends included.
+	Acked     uint64
+	Published uint64
+	// Resyncs counts the failures after which the replicator re-synced.
+	Resyncs uint64
+	// Done: the end marker is in the stream.
+	Done bool
+}
+
+// Replicator copies one channel into a JetStream stream; see Replicate.
+type Replicator struct {
+	cfg ReplicateConfig
+
+	started, done                          atomic.Bool
+	start, position, acked, published, rsn atomic.Uint64
+
+	headerChecked bool // the stream's header marker is this channel's
+}
+
+// NewReplicator checks cfg and returns a replicator; Run starts it.
+func NewReplicator(cfg ReplicateConfig) (*Replicator, error) {
+	if cfg.Path == "" && cfg.Root == "" {
+		return nil, errors.New("kekbit: jetstream: name the channel: Path, or Root and ChannelID")
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = DefaultAckTimeout
+	}
+	return &Replicator{cfg: cfg}, nil
+}
+
+// Replicate follows a local channel and publishes each of its records, in
+// order, to a JetStream stream, until the channel ends (it is closed or
+// full: the end marker is then published and Replicate returns nil), ctx
+// is done (ctx.Err()), or replication cannot go on (the channel is
+// corrupt, truncated or abandoned by its writer; the stream holds
+// something else: ErrMismatch).
+//
+// A replicator killed at any moment and started again resumes right after
+// the last record the stream holds: the stream holds every record exactly
+// once, in order. See the package documentation for how.
+func Replicate(ctx context.Context, cfg ReplicateConfig) error {
+	r, err := NewReplicator(cfg)
+	if err != nil {
+		return err
+	}
+	return r.Run(ctx)
+}
+
+// Stats returns what the replicator has done so far; it is safe to call
+// from any goroutine while Run runs.
+func (r *Replicator) Stats() ReplicateStats {
+	return ReplicateStats{
+		Started: r.started.Load(), Start: r.start.Load(), Position: r.position.Load(),
+		Acked: r.acked.Load(), Published: r.published.Load(), Resyncs: r.rsn.Load(), Done: r.done.Load(),
+	}
+}
+
+func (r *Replicator) logf(format string, args ...any) {
+	if r.cfg.Logf != nil {
+		r.cfg.Logf(format, args...)
+	}
+}
+
+// openReader opens the channel, waiting for it to be created when it is
+// named by Root and ChannelID.
+func (r *Replicator) openReader(ctx context.Context) (*domain.Reader, error) {
+	if r.cfg.Path != "" {
+		st, err := mmap.OpenFile(r.cfg.Path)
+		if err != nil {
+			return nil, err
+		}
+		rd, err := domain.NewReader(st)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("%s: %w", r.cfg.Path, err)
+		}
+		return rd, nil
+	}
+	return domain.OpenWhenReady(ctx, mmap.NewVolume(r.cfg.Root), r.cfg.ChannelID)
+}
+
+// Run replicates until the channel's end is in the stream (nil), ctx is
+// done, or an error stops it; see Replicate. Call it once.
+func (r *Replicator) Run(ctx context.Context) error {
+	rd, err := r.openReader(ctx)
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	h := rd.Header()
+	if r.cfg.Stream == "" {
+		r.cfg.Stream = StreamName(h.ChannelID)
+	}
+	if r.cfg.Subject == "" {
+		r.cfg.Subject = Subject(h.ChannelID)
+	}
+	if r.cfg.KeepAlive == 0 {
+		r.cfg.KeepAlive = min(max(h.TimeoutDuration()/4, 10*time.Millisecond), 5*time.Second)
+	}
+	nc, closeConn, err := connect(r.cfg.URL, "kekbit replicate "+hexID(h.ChannelID), r.cfg.Conn, r.cfg.NATSOptions)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	// The window is kept by the session (its queue); the client's own
+	// limit only needs to be above it.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(r.cfg.AckTimeout),
+		jetstream.WithPublishAsyncMaxPending(r.cfg.Window+8))
+	if err != nil {
+		return err
+	}
+	defer js.CleanupPublisher()
+	api := &streamAPI{nc: nc, prefix: jetstream.DefaultAPIPrefix, stream: r.cfg.Stream, timeout: requestTimeout}
+
+	bo := newBackoff(r.cfg.MinBackoff, r.cfg.MaxBackoff)
+	for {
+		before := r.acked.Load()
+		s := &session{r: r, rd: rd, nc: nc, js: js, api: api, hdr: h, channel: hexID(h.ChannelID)}
+		err := s.run(ctx)
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case isPermanent(err):
+			return unwrapPermanent(err)
+		}
+		r.rsn.Add(1)
+		if r.acked.Load() != before {
+			bo.reset()
+		}
+		wait := bo.next()
+		r.logf("kekbit replicate: %s; re-syncing in %v", describe(nc, err), wait)
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// session is one attempt: re-sync with the stream, then publish until the
+// channel ends, ctx is done or something fails.
+type session struct {
+	r       *Replicator
+	rd      *domain.Reader
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	api     *streamAPI
+	hdr     domain.Header
+	channel string // hexID of the channel id
+
+	last    uint64 // the stream sequence the last message published must get
+	prevEnd uint64 // the channel position after the last element published
+
+	queue   chan pending
+	failed  atomic.Bool
+	failMu  sync.Mutex
+	failErr error
+}
+
+// headroom is what a record message's headers take, at most.
+const headroom = 512
+
+// pending is a message published and not yet acknowledged.
+type pending struct {
+	f       jetstream.PubAckFuture
+	seq     uint64 // the stream sequence it must get
+	records uint64 // 1 for a record
+	end     uint64 // the channel position after it
+	final   bool   // the end marker
+}
+
+func (s *session) fail(err error) {
+	s.failMu.Lock()
+	if s.failErr == nil {
+		s.failErr = err
+	}
+	s.failMu.Unlock()
+	s.failed.Store(true)
+}
+
+func (s *session) run(ctx context.Context) error {
+	done, err := s.resync(ctx)
+	if err != nil || done {
+		return err
+	}
+	s.queue = make(chan pending, s.r.cfg.Window)
+	ackerDone := make(chan struct{})
+	var finalAcked atomic.Bool
+	go func() {
+		defer close(ackerDone)
+		for p := range s.queue {
+			if s.await(p) && p.final {
+				finalAcked.Store(true)
+			}
+		}
+	}()
+	stopErr := s.follow(ctx)
+	close(s.queue)
+	<-ackerDone // every message published has its answer (or timed out)
+	switch {
+	case s.failed.Load():
+		return s.failErr
+	case stopErr != nil:
+		return stopErr
+	case finalAcked.Load():
+		s.r.done.Store(true)
+		return nil
+	}
+	return ctx.Err()
+}
+
+// await waits for the answer to p and checks it: stored at the very
+// sequence expected, not as a duplicate. It reports whether it was.
+func (s *session) await(p pending) bool {
+	select {
+	case ack := <-p.f.Ok():
+		if ack.Duplicate || ack.Sequence != p.seq {
+			s.fail(fmt.Errorf("kekbit: jetstream: message for position %d: stream %s answered sequence %d (duplicate %v), expected %d", p.end, ack.Stream, ack.Sequence, ack.Duplicate, p.seq))
+			return false
+		}
+		s.r.acked.Add(p.records)
+		s.r.position.Store(p.end)
+		return true
+	case err := <-p.f.Err():
+		s.fail(fmt.Errorf("kekbit: jetstream: publishing (stream sequence %d, channel position %d): %w", p.seq, p.end, err))
+		return false
+	}
+}
+
+// publish sends m as the next message of the chain: it must land right
+// after the last one (Nats-Expected-Last-Sequence), so the stream refuses
+// it if anything was lost before it. It reports false once the session
+// failed.
+func (s *session) publish(m *nats.Msg, records, end uint64, final bool) bool {
+	if s.failed.Load() {
+		return false
+	}
+	m.Header[jetstream.ExpectedLastSeqHeader] = []string{strconv.FormatUint(s.last, 10)}
+	f, err := s.js.PublishMsgAsync(m)
+	if err != nil {
+		s.fail(fmt.Errorf("kekbit: jetstream: publishing: %w", err))
+		return false
+	}
+	s.last++
+	s.r.published.Add(1)
+	s.queue <- pending{f: f, seq: s.last, records: records, end: end, final: final}
+	return true
+}
+
+// resync asks the stream where the channel's replication stands and puts
+// the reader right after it. It reports done when the stream holds the
+// end marker already.
+func (s *session) resync(ctx context.Context) (done bool, err error) {
+	r := s.r
+	if _, err := ensureStream(ctx, s.js, r.cfg.Stream, r.cfg.Subject, !r.cfg.NoCreate, r.cfg.Replicas); err != nil {
+		return false, err
+	}
+	lastSeq, msgs, err := s.api.state(ctx)
+	if err != nil {
+		return false, err
+	}
+	subject := r.cfg.Subject
+	m, err := s.api.get(ctx, 0, subject, true)
+	switch {
+	case errors.Is(err, errNoMessage):
+		if msgs != 0 {
+			return false, stop(fmt.Errorf("%w: stream %s holds %d messages, none on %s: give each channel a stream of its own", ErrMismatch, r.cfg.Stream, msgs, subject))
+		}
+		// A new replication: the header marker first.
+		s.last = lastSeq
+		s.prevEnd = 0
+		if err := s.rd.MoveTo(0); err != nil {
+			return false, stop(err)
+		}
+		r.headerChecked = true
+		r.markStarted(0)
+		return false, s.publishHeader()
+	case err != nil:
+		return false, err
+	case m.seq < lastSeq:
+		after, err := s.api.get(ctx, lastSeq, "", false)
+		if err != nil {
+			return false, err
+		}
+		if after.subject != subject {
+			return false, stop(fmt.Errorf("%w: stream %s holds a message on %q after this channel's last: give each channel a stream of its own", ErrMismatch, r.cfg.Stream, after.subject))
+		}
+		return false, fmt.Errorf("kekbit: jetstream: stream %s moved on while re-syncing (another replicator of the channel?)", r.cfg.Stream)
+	case m.seq > lastSeq:
+		return false, fmt.Errorf("kekbit: jetstream: stream %s moved on while re-syncing (another replicator of the channel?)", r.cfg.Stream)
+	}
+	last, err := s.api.element(m, subject)
+	if err != nil {
+		return false, stop(err)
+	}
+	if last.channel != s.hdr.ChannelID {
+		return false, stop(fmt.Errorf("%w: stream %s holds channel %s on %s, this is channel %s", ErrMismatch, r.cfg.Stream, hexID(last.channel), subject, s.channel))
+	}
+	if !r.headerChecked {
+		if err := s.checkHeader(ctx); err != nil {
+			return false, err
+		}
+		r.headerChecked = true
+	}
+	s.last = m.seq
+	switch last.marker {
+	case MarkerHeader:
+		err = s.rd.MoveTo(0)
+	case MarkerIdle:
+		err = s.rd.MoveTo(last.pos)
+	case MarkerEnd:
+		if err := s.rd.MoveTo(last.pos); err != nil {
+			return false, stop(fmt.Errorf("%w: the stream's end marker is at position %d: %w", ErrMismatch, last.pos, err))
+		}
+		r.markStarted(last.pos)
+		r.position.Store(last.pos)
+		r.done.Store(true)
+		return true, nil
+	default:
+		err = s.skipRecord(last)
+	}
+	if err != nil {
+		return false, stop(fmt.Errorf("%w: the stream's last message (sequence %d) is at position %d: %w", ErrMismatch, m.seq, last.pos, err))
+	}
+	s.prevEnd = last.endPos()
+	r.markStarted(s.prevEnd)
+	return false, nil
+}
+
+func (r *Replicator) markStarted(pos uint64) {
+	r.position.Store(pos)
+	if !r.started.Load() {
+		r.start.Store(pos)
+		r.started.Store(true)
+	}
+}
+
+// skipRecord moves the reader past the record e, checking that the
+// channel holds the same bytes there.
+func (s *session) skipRecord(e *element) error {
+	if err := s.rd.MoveTo(e.pos); err != nil {
+		return err
+	}
+	for pos, p := range s.rd.Records() {
+		if pos != e.pos || !bytes.Equal(p, e.data) {
+			return fmt.Errorf("the channel holds %d other bytes at position %d", len(p), pos)
+		}
+		return nil
+	}
+	return fmt.Errorf("the channel has no record there (%v)", s.rd.Err())
+}
+
+// checkHeader checks that the stream's header marker is this channel's.
+func (s *session) checkHeader(ctx context.Context) error {
+	m, err := s.api.get(ctx, 1, s.r.cfg.Subject, false)
+	if err != nil {
+		return err
+	}
+	e, err := s.api.element(m, s.r.cfg.Subject)
+	if err != nil {
+		return stop(err)
+	}
+	if e.marker != MarkerHeader {
+		return stop(fmt.Errorf("%w: the first message on %s (sequence %d) is not a header marker", ErrMismatch, s.r.cfg.Subject, e.seq))
+	}
+	h, err := e.header()
+	if err != nil {
+		return stop(err)
+	}
+	if h != s.hdr {
+		return stop(fmt.Errorf("%w: stream %s replicates channel %s written by %d at %d, the local one was written by %d at %d",
+			ErrMismatch, s.r.cfg.Stream, hexID(h.ChannelID), h.WriterID, h.CreationTime, s.hdr.WriterID, s.hdr.CreationTime))
+	}
+	return nil
+}
+
+func (s *session) publishHeader() error {
+	s.queue = make(chan pending, 1)
+	if !s.publish(headerMessage(s.r.cfg.Subject, s.hdr), 0, 0, false) {
+		return s.failErr
+	}
+	p := <-s.queue
+	if !s.await(p) {
+		return s.failErr
+	}
+	return nil
+}
+
+// follow reads the channel and publishes each record until the channel
+// ends (the end marker is published), ctx is done, or the session fails.
+// It returns an error that stops the replication: the channel is corrupt,
+// truncated, or its writer is gone.
+func (s *session) follow(ctx context.Context) error {
+	rd, subject, ch := s.rd, s.r.cfg.Subject, s.channel
+	keepAlive := s.r.cfg.KeepAlive
+	lastSent := time.Now()
+	idle := newIdler()
+	defer idle.stop()
+	writerGone := false // found gone: one more look, then stop
+	for !s.failed.Load() && ctx.Err() == nil {
+		before, records := rd.Position(), 0
+		limit := s.nc.MaxPayload() // the server's, once connected
+		for pos, p := range rd.Records() {
+			if limit > 0 && int64(len(p))+headroom > limit {
+				return stop(fmt.Errorf("kekbit: replicate: the record at position %d has %d bytes, more than the NATS server takes (max_payload %d, less %d for headers)", pos, len(p), limit, headroom))
+			}
+			end := pos + domain.RecordSize(uint64(len(p)))
+			if !s.publish(recordMessage(subject, ch, pos, pos-s.prevEnd, p), 1, end, false) {
+				return nil
+			}
+			s.prevEnd = end
+			if records++; records&1023 == 0 && ctx.Err() != nil {
+				return nil
+			}
+		}
+		if records > 0 {
+			lastSent = time.Now()
+			idle.reset()
+		}
+		var re *domain.ReadError
+		switch err := rd.Err(); {
+		case err == nil:
+		case errors.As(err, &re) && (re.Err == domain.ErrClosed || re.Err == domain.ErrChannelFull):
+			how := EndClosed
+			if re.Err == domain.ErrChannelFull {
+				how = EndFull
+			}
+			s.publish(markerMessage(subject, ch, MarkerEnd, how, re.Position, re.Position-s.prevEnd), 0, re.Position, true)
+			return nil
+		case errors.Is(err, domain.ErrTimeout):
+			// The writer sent nothing for the header's timeout. Go on
+			// while it holds the channel; stop if it is gone.
+			if alive, aerr := rd.WriterAlive(); aerr == nil && !alive {
+				return stop(fmt.Errorf("kekbit: replicate: %w", err))
+			}
+		default:
+			return stop(fmt.Errorf("kekbit: replicate: %w", err))
+		}
+		if keepAlive > 0 && rd.Position() > s.prevEnd && time.Since(lastSent) >= keepAlive {
+			pos := rd.Position()
+			if !s.publish(markerMessage(subject, ch, MarkerIdle, "", pos, pos-s.prevEnd), 0, pos, false) {
+				return nil
+			}
+			s.prevEnd, lastSent = pos, time.Now()
+		}
+		if rd.Position() != before {
+			writerGone = false
+			continue
+		}
+		if writerGone {
+			return stop(fmt.Errorf("kekbit: replicate: %w", &domain.ReadError{Err: domain.ErrWriterGone, Position: before}))
+		}
+		slept, err := idle.pause(ctx)
+		if err != nil {
+			return nil
+		}
+		if slept && idle.checkWriter() {
+			// Gone? It may have published more just before it went: the
+			// next round reads that, and stops only if there is nothing.
+			alive, aerr := rd.WriterAlive()
+			writerGone = aerr == nil && !alive
+		}
+	}
+	return nil
+}
+
+// idler paces a caught-up replicator: it sleeps from 20µs doubling to
+// 2ms, and tells when to ask whether the writer is still there (at most
+// every 10ms).
+type idler struct {
+	sleep   time.Duration
+	t       *time.Timer
+	checked time.Time
+}
+
+func newIdler() *idler {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &idler{t: t}
+}
+
+func (i *idler) reset() { i.sleep = 0 }
+
+func (i *idler) stop() { i.t.Stop() }
+
+func (i *idler) pause(ctx context.Context) (bool, error) {
+	i.sleep = min(max(2*i.sleep, 20*time.Microsecond), 2*time.Millisecond)
+	i.t.Reset(i.sleep)
+	select {
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-i.t.C:
+		return true, nil
+	}
+}
+
+func (i *idler) checkWriter() bool {
+	if now := time.Now(); now.Sub(i.checked) >= 10*time.Millisecond {
+		i.checked = now
+		return true
+	}
+	return false
+}
