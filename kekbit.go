@@ -12,8 +12,9 @@
 //	r, err := kekbit.ShmReader(root, channelID)
 //
 // The full API is in package domain (Header, Writer, Reader, errors); the
-// backends are in adapters/mmap (files mapped into memory), adapters/memory
-// (in-process) and the formats in codecs.
+// backends are in adapters/mmap (files mapped into memory), adapters/file
+// (plain files through afero) and adapters/memory (in-process); the data
+// formats in codecs; replication across machines in replicate/jetstream.
 package kekbit
 
 import (
