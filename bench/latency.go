@@ -107,7 +107,7 @@ func Latency(ctx context.Context, o LatencyOptions) (LatencyReport, error) {
 // WriteSVG plots the distribution: round-trip time (log scale) against
 // percentile, spread as 1/(1-p) on a log scale so the tail shows.
 func (r LatencyReport) WriteSVG(w io.Writer) error {
-	const width, height, left, bottom, top, right = 800.0, 450.0, 70.0, 50.0, 40.0, 20.0
+	const width, height, left, bottom, top, right = 800.0, 450.0, 70.0, 50.0, 50.0, 30.0
 	n := len(r.RTT)
 	if n == 0 {
 		return fmt.Errorf("bench: no round trips to plot")
@@ -124,20 +124,21 @@ func (r LatencyReport) WriteSVG(w io.Writer) error {
 	}
 	fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="12">`+"\n", width, height)
 	fmt.Fprintf(w, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	fmt.Fprintf(w, `<text x="%.0f" y="20" font-size="14">kekbit round trip, %d samples, %d-byte messages: p50 %v, p99 %v, p99.9 %v, max %v</text>`+"\n",
-		left, n, r.Options.Size, r.Percentile(.5), r.Percentile(.99), r.Percentile(.999), r.Max())
+	fmt.Fprintf(w, `<text x="%.0f" y="16" font-size="14">kekbit round trip between two processes: %d samples, %d-byte messages</text>`+"\n", left, n, r.Options.Size)
+	fmt.Fprintf(w, `<text x="%.0f" y="33">p50 %v, p90 %v, p99 %v, p99.9 %v, max %v</text>`+"\n",
+		left, r.Percentile(.5), r.Percentile(.9), r.Percentile(.99), r.Percentile(.999), r.Max())
 	for e := lo; e <= hi; e++ {
 		yy := y(math.Pow(10, e))
 		fmt.Fprintf(w, `<line x1="%.0f" x2="%.0f" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="%.0f" y="%.1f" text-anchor="end">%v</text>`+"\n",
 			left, width-right, yy, yy, left-6, yy+4, time.Duration(math.Pow(10, e)))
 	}
-	for _, p := range []float64{0, .5, .9, .99, .999, .9999, .99999, .999999} {
-		if math.Log10(1/(1-p)) > maxX {
+	for i, label := range []string{"0%", "90%", "99%", "99.9%", "99.99%", "99.999%", "99.9999%"} {
+		if float64(i) > maxX {
 			break
 		}
-		xx := x(p)
-		fmt.Fprintf(w, `<line x1="%.1f" x2="%.1f" y1="%.0f" y2="%.0f" stroke="#ddd"/><text x="%.1f" y="%.0f" text-anchor="middle">%g%%</text>`+"\n",
-			xx, xx, top, height-bottom, xx, height-bottom+16, 100*p)
+		xx := left + (width-left-right)*float64(i)/maxX // p = 1 - 10^-i
+		fmt.Fprintf(w, `<line x1="%.1f" x2="%.1f" y1="%.0f" y2="%.0f" stroke="#ddd"/><text x="%.1f" y="%.0f" text-anchor="middle">%s</text>`+"\n",
+			xx, xx, top, height-bottom, xx, height-bottom+16, label)
 	}
 	fmt.Fprintf(w, `<text x="%.0f" y="%.0f" text-anchor="middle">percentile</text>`+"\n", (width+left)/2, height-12)
 	fmt.Fprint(w, `<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="`)
