@@ -13,7 +13,7 @@
 //	    LLLL_LLLL.kekbit   low 32 bits: the channel file
 //	    LLLL_LLLL.lock     exists only while the channel is being created
 //
-// The paths come from the mmap package (mmap.ChannelPath, mmap.LockPath).
+// The paths are the mmap package's (mmap.ChannelPath, mmap.LockPath).
 //
 // # Creating a channel
 //

@@ -6,14 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 
 	"github.com/spf13/afero"
 	"go.uber.org/multierr"
 
-	"github.com/kekbit-go/kekbit/adapters/mmap"
+	"github.com/kekbit-go/kekbit/internal/layout"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -44,7 +42,7 @@ func (v *Volume) Fs() afero.Fs { return v.fs }
 func (v *Volume) Root() string { return v.root }
 
 // Path returns the path of channel id's file.
-func (v *Volume) Path(id uint64) string { return mmap.ChannelPath(v.root, id) }
+func (v *Volume) Path(id uint64) string { return layout.ChannelPath(v.root, id) }
 
 // Create makes channel id's file of size bytes, zero-filled, runs init on it
 // while the lock file keeps readers out, syncs it, and returns it open
@@ -140,7 +138,7 @@ func create(fsys afero.Fs, name, path string, size int64, init func(ports.Storag
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("kekbit: file: creating %s: %w", name, err)
 	}
-	lock := mmap.LockPath(path)
+	lock := layout.LockPath(path)
 	lf, err := createExclusive(fsys, lock, os.O_WRONLY)
 	if errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("%w: %s is being created (lock file %s exists)", ports.ErrChannelExists, name, lock)
@@ -267,7 +265,7 @@ func opened(fsys afero.Fs, name, path string, f afero.File, checkLock bool) (*St
 // notReady returns ports.ErrChannelNotReady if the lock file of the
 // channel at path exists.
 func notReady(fsys afero.Fs, name, path string) error {
-	lock := mmap.LockPath(path)
+	lock := layout.LockPath(path)
 	_, err := fsys.Stat(lock)
 	switch {
 	case err == nil:
@@ -282,66 +280,21 @@ func notReady(fsys afero.Fs, name, path string) error {
 // already open keep working where the file system allows it (MemMapFs, and
 // OsFs on Unix). It returns ports.ErrChannelNotFound if neither file
 // exists.
-func (v *Volume) Remove(id uint64) error {
-	path := v.Path(id)
-	name := fmt.Sprintf("channel %#x (%s)", id, path)
-	errFile := v.fs.Remove(path)
-	errLock := v.fs.Remove(mmap.LockPath(path))
-	goneFile, goneLock := errors.Is(errFile, fs.ErrNotExist), errors.Is(errLock, fs.ErrNotExist)
-	switch {
-	case goneFile && goneLock:
-		return fmt.Errorf("%w: %s", ports.ErrChannelNotFound, name)
-	case goneFile:
-		errFile = nil
-	case goneLock:
-		errLock = nil
-	}
-	if err := multierr.Combine(errFile, errLock); err != nil {
-		return fmt.Errorf("kekbit: file: removing %s: %w", name, err)
-	}
-	return nil
-}
+func (v *Volume) Remove(id uint64) error { return layout.Remove(aferoFS{v.fs}, "file", v.root, id) }
 
 // List returns the ids of the ready channels under the root (channel files
 // with no lock file), in increasing order. A root that does not exist
 // holds no channels.
-func (v *Volume) List() ([]uint64, error) {
-	ids := []uint64{}
-	folders, err := afero.ReadDir(v.fs, v.root)
-	if errors.Is(err, fs.ErrNotExist) {
-		return ids, nil
+func (v *Volume) List() ([]uint64, error) { return layout.List(aferoFS{v.fs}, "file", v.root) }
+
+// aferoFS adapts an afero.Fs to layout.FS.
+type aferoFS struct{ afero.Fs }
+
+func (a aferoFS) ReadDir(dir string) ([]fs.DirEntry, error) {
+	infos, err := afero.ReadDir(a.Fs, dir)
+	entries := make([]fs.DirEntry, len(infos))
+	for i, fi := range infos {
+		entries[i] = fs.FileInfoToDirEntry(fi)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("kekbit: file: listing %s: %w", v.root, err)
-	}
-	for _, folder := range folders {
-		if !folder.IsDir() {
-			continue
-		}
-		dir := filepath.Join(v.root, folder.Name())
-		files, err := afero.ReadDir(v.fs, dir)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // removed meanwhile
-		}
-		if err != nil {
-			return nil, fmt.Errorf("kekbit: file: listing %s: %w", v.root, err)
-		}
-		locked := make(map[string]bool)
-		for _, f := range files {
-			if base, ok := strings.CutSuffix(f.Name(), mmap.LockExt); ok {
-				locked[base] = true
-			}
-		}
-		for _, f := range files {
-			base, ok := strings.CutSuffix(f.Name(), mmap.ChannelExt)
-			if !ok || f.IsDir() || locked[base] {
-				continue
-			}
-			if id, err := mmap.ParseChannelPath(v.root, filepath.Join(dir, f.Name())); err == nil {
-				ids = append(ids, id)
-			}
-		}
-	}
-	slices.Sort(ids)
-	return ids, nil
+	return entries, err
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+
+	"github.com/kekbit-go/kekbit/internal/layout"
 )
 
 // Errors of the mmap backend. The errors of ports (ErrChannelExists,
@@ -15,7 +17,7 @@ var (
 	ErrReadOnly = fmt.Errorf("kekbit: mmap: storage is mapped read-only: %w", fs.ErrPermission)
 	// ErrNotChannelPath is returned by ParseChannelPath for a path that is
 	// not root/HHHH_HHHH/LLLL_LLLL.kekbit.
-	ErrNotChannelPath = errors.New("kekbit: mmap: not a channel file path")
+	ErrNotChannelPath = layout.ErrNotChannelPath
 	// ErrFault is returned (with ports.ErrOutOfRange) by the Storage methods
 	// when the mapped memory cannot be accessed any more, typically because
 	// someone cut the file short under the mapping.

@@ -6,13 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"syscall"
 	"time"
 
 	"go.uber.org/multierr"
 
+	"github.com/kekbit-go/kekbit/internal/layout"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -290,64 +289,9 @@ func notReady(name, path string) error {
 // Remove deletes channel id's file and its lock file, if any. Storages
 // already open keep working on the unlinked file. It returns
 // ports.ErrChannelNotFound if neither file exists.
-func (v *Volume) Remove(id uint64) error {
-	path := v.Path(id)
-	name := fmt.Sprintf("channel %#x (%s)", id, path)
-	errFile := os.Remove(path)
-	errLock := os.Remove(LockPath(path))
-	goneFile, goneLock := errors.Is(errFile, fs.ErrNotExist), errors.Is(errLock, fs.ErrNotExist)
-	switch {
-	case goneFile && goneLock:
-		return fmt.Errorf("%w: %s", ports.ErrChannelNotFound, name)
-	case goneFile:
-		errFile = nil
-	case goneLock:
-		errLock = nil
-	}
-	if err := multierr.Combine(errFile, errLock); err != nil {
-		return fmt.Errorf("kekbit: mmap: removing %s: %w", name, err)
-	}
-	return nil
-}
+func (v *Volume) Remove(id uint64) error { return layout.Remove(osFS{}, "mmap", v.root, id) }
 
 // List returns the ids of the ready channels under the root (channel files
 // with no lock file), in increasing order. A root that does not exist
 // holds no channels.
-func (v *Volume) List() ([]uint64, error) {
-	ids := []uint64{}
-	folders, err := os.ReadDir(v.root)
-	if errors.Is(err, fs.ErrNotExist) {
-		return ids, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("kekbit: mmap: listing %s: %w", v.root, err)
-	}
-	for _, folder := range folders {
-		hi, ok := parseHalf(folder.Name())
-		if !ok || !folder.IsDir() {
-			continue
-		}
-		files, err := os.ReadDir(filepath.Join(v.root, folder.Name()))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // removed meanwhile
-		}
-		if err != nil {
-			return nil, fmt.Errorf("kekbit: mmap: listing %s: %w", v.root, err)
-		}
-		locked := make(map[string]bool)
-		for _, f := range files {
-			if base, ok := strings.CutSuffix(f.Name(), LockExt); ok {
-				locked[base] = true
-			}
-		}
-		for _, f := range files {
-			base, ok := strings.CutSuffix(f.Name(), ChannelExt)
-			lo, okLo := parseHalf(base)
-			if ok && okLo && !f.IsDir() && !locked[base] {
-				ids = append(ids, uint64(hi)<<32|uint64(lo))
-			}
-		}
-	}
-	slices.Sort(ids)
-	return ids, nil
-}
+func (v *Volume) List() ([]uint64, error) { return layout.List(osFS{}, "mmap", v.root) }
