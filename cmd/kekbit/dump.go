@@ -43,12 +43,7 @@ func newDump() *cobra.Command {
 			"last {\"end\":\"closed|full|watermark|truncated|corrupt|timeout|writer-gone\",\"pos\":N}.\n" +
 			"With --follow it waits for new records until the channel ends or it is\n" +
 			"interrupted. It exits 1 if the channel is corrupt or truncated.",
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 1 {
-				return usagef("one channel at a time, got %d arguments", len(args))
-			}
-			return nil
-		},
+		Args: oneChannel,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path, _, _, err := ch.resolve(args)
 			if err != nil {

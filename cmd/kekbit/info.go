@@ -49,12 +49,7 @@ func newInfo() *cobra.Command {
 			"position, how many records and heartbeats it holds, its state (open, closed,\n" +
 			"full, abandoned = not closed and no live writer, corrupt, truncated) and\n" +
 			"whether a writer holds it.",
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 1 {
-				return usagef("one channel at a time, got %d arguments", len(args))
-			}
-			return nil
-		},
+		Args: oneChannel,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path, _, _, err := ch.resolve(args)
 			if err != nil {

@@ -89,3 +89,12 @@ func exactArgs(n int) cobra.PositionalArgs {
 		return nil
 	}
 }
+
+// oneChannel accepts at most one argument, the channel's path (none when
+// --root and --channel name it).
+func oneChannel(_ *cobra.Command, args []string) error {
+	if len(args) > 1 {
+		return usagef("one channel at a time, got %d arguments", len(args))
+	}
+	return nil
+}

@@ -50,7 +50,7 @@ func newReplicate() *cobra.Command {
 			"slow, and stops cleanly on SIGINT/SIGTERM. With --root and --channel it waits for\n" +
 			"the channel to be created. Progress (records behind) goes to stderr when it is\n" +
 			"a terminal.",
-		Args: maxOneArg,
+		Args: oneChannel,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if nf.url == "" {
 				return usagef("--nats URL is required")
@@ -119,7 +119,7 @@ func newMirror() *cobra.Command {
 			"(add --channel ID to check the id). Stopped (SIGINT/SIGTERM, or killed), it\n" +
 			"leaves the channel unclosed and a later run resumes it. Progress (records\n" +
 			"behind) goes to stderr when it is a terminal.",
-		Args: maxOneArg,
+		Args: oneChannel,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if nf.url == "" || nf.stream == "" {
 				return usagef("--nats URL and --stream NAME are required")
@@ -175,13 +175,6 @@ func newMirror() *cobra.Command {
 	ch.add(cmd)
 	nf.add(cmd, "JetStream stream that replicate fills (required)")
 	return cmd
-}
-
-func maxOneArg(cmd *cobra.Command, args []string) error {
-	if len(args) > 1 {
-		return usagef("one channel at a time, got %d arguments", len(args))
-	}
-	return nil
 }
 
 // behindCounter counts the records of the channel past what the stream

@@ -1,10 +1,7 @@
 package main_test
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,26 +9,6 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 )
-
-// runKekbit runs the command built by TestMain and returns its stdout,
-// stderr and exit status.
-func runKekbit(t *testing.T, stdin string, args ...string) (string, string, int) {
-	t.Helper()
-	cmd := exec.Command(kekbit, args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return out.String(), errb.String(), 0
-	case errors.As(err, &ee):
-		return out.String(), errb.String(), ee.ExitCode()
-	}
-	t.Fatalf("running kekbit %v: %v", args, err)
-	return "", "", -1
-}
 
 // natsServer starts an embedded JetStream server on loopback, its data in
 // a temp dir.
@@ -59,22 +36,22 @@ func TestReplicateAndMirrorCommands(t *testing.T) {
 	for i := range 2000 {
 		fmt.Fprintf(&in, "record %d %s\n", i, strings.Repeat("x", i%50))
 	}
-	if _, errs, code := runKekbit(t, in.String(), "write", "--root", dir, "--channel", "0x2a"); code != 0 {
+	if _, errs, code := runStr(t, in.String(), "write", "--root", dir, "--channel", "0x2a"); code != 0 {
 		t.Fatalf("write: %d %s", code, errs)
 	}
-	out, errs, code := runKekbit(t, "", "replicate", "--nats", url, "--root", dir, "--channel", "0x2a")
+	out, errs, code := runStr(t, "", "replicate", "--nats", url, "--root", dir, "--channel", "0x2a")
 	if code != 0 || out != "" {
 		t.Fatalf("replicate: %d %q %s", code, out, errs)
 	}
 	mirrorRoot := filepath.Join(t.TempDir(), "mirror")
-	if _, errs, code := runKekbit(t, "", "mirror", "--nats", url, "--stream", "KEKBIT_000000000000002a", "--root", mirrorRoot); code != 0 {
+	if _, errs, code := runStr(t, "", "mirror", "--nats", url, "--stream", "KEKBIT_000000000000002a", "--root", mirrorRoot); code != 0 {
 		t.Fatalf("mirror: %d %s", code, errs)
 	}
-	src, _, code := runKekbit(t, "", "dump", "--json", "--root", dir, "--channel", "0x2a")
+	src, _, code := runStr(t, "", "dump", "--json", "--root", dir, "--channel", "0x2a")
 	if code != 0 {
 		t.Fatal("dump source")
 	}
-	mir, _, code := runKekbit(t, "", "dump", "--json", "--root", mirrorRoot, "--channel", "0x2a")
+	mir, _, code := runStr(t, "", "dump", "--json", "--root", mirrorRoot, "--channel", "0x2a")
 	if code != 0 {
 		t.Fatal("dump mirror")
 	}
@@ -83,14 +60,14 @@ func TestReplicateAndMirrorCommands(t *testing.T) {
 	}
 	// Again, into a file path: the same.
 	mirPath := filepath.Join(t.TempDir(), "copy.kekbit")
-	if _, errs, code := runKekbit(t, "", "mirror", "--nats", url, "--stream", "KEKBIT_000000000000002a", mirPath); code != 0 {
+	if _, errs, code := runStr(t, "", "mirror", "--nats", url, "--stream", "KEKBIT_000000000000002a", mirPath); code != 0 {
 		t.Fatalf("mirror to a path: %d %s", code, errs)
 	}
-	if again, _, _ := runKekbit(t, "", "dump", "--json", mirPath); again != src {
+	if again, _, _ := runStr(t, "", "dump", "--json", mirPath); again != src {
 		t.Fatal("the mirror at a path differs")
 	}
 	// A replicate run again finds everything done.
-	if _, errs, code := runKekbit(t, "", "replicate", "--nats", url, filepath.Join(dir, "0000_0000", "0000_002a.kekbit")); code != 0 {
+	if _, errs, code := runStr(t, "", "replicate", "--nats", url, filepath.Join(dir, "0000_0000", "0000_002a.kekbit")); code != 0 {
 		t.Fatalf("replicate again: %d %s", code, errs)
 	}
 }
@@ -113,9 +90,15 @@ func TestReplicateCommandErrors(t *testing.T) {
 		{[]string{"replicate", "--nats", "nats://127.0.0.1:1", "a", "b"}, 2, "one channel at a time"},
 		{[]string{"replicate", "--nats", "nats://127.0.0.1:1", filepath.Join(dir, "missing.kekbit")}, 1, "missing.kekbit"},
 	} {
-		_, errs, code := runKekbit(t, "", c.args...)
+		_, errs, code := runStr(t, "", c.args...)
 		if code != c.code || !strings.Contains(errs, c.msg) {
 			t.Errorf("%v: exit %d, %q", c.args, code, errs)
 		}
 	}
+}
+
+// runStr is run with standard input given as a string.
+func runStr(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	return run(t, []byte(stdin), args...)
 }

@@ -55,12 +55,7 @@ func newWrite() *cobra.Command {
 			"that `kekbit dump --json A | kekbit write --jsonl B` copies a channel. It closes\n" +
 			"the channel at end of input or on SIGINT/SIGTERM. A channel is written once: an\n" +
 			"existing one is never opened for writing again.",
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 1 {
-				return usagef("one channel at a time, got %d arguments", len(args))
-			}
-			return nil
-		},
+		Args: oneChannel,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			unit, ok := tickUnits[tick]
 			if !ok {
