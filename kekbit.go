@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/codecs"
@@ -115,13 +116,31 @@ func RemoveAbandoned(root string, channelID uint64) error {
 		}
 	case !errors.Is(err, ports.ErrChannelNotFound):
 		return err
+	case lockFileAlone(vol.Path(channelID)):
+		// A creator between its lock file and its channel file, or one
+		// that died there: only the age of the lock file can tell.
+		if st, err := os.Stat(mmap.LockPath(vol.Path(channelID))); err == nil && time.Since(st.ModTime()) < staleLock {
+			return fmt.Errorf("%w: channel %#x under %s is being created", ErrChannelNotReady, channelID, root)
+		}
 	}
 	return vol.Remove(channelID) // the channel, or a lock file a creator left
 }
 
 // ErrWriterAlive is returned by RemoveAbandoned for a channel whose writer
-// still holds it.
-var ErrWriterAlive = errors.New("kekbit: the channel's writer is alive")
+// still holds it (the same error as mmap.OpenForWrite's).
+var ErrWriterAlive = mmap.ErrWriterAlive
+
+// staleLock is how old a lock file without its channel file must be for
+// RemoveAbandoned to take it for one a dead creator left (a live one makes
+// the channel file within microseconds).
+const staleLock = 10 * time.Second
+
+// lockFileAlone reports whether channelPath's lock file exists without it.
+func lockFileAlone(channelPath string) bool {
+	_, errLock := os.Stat(mmap.LockPath(channelPath))
+	_, errFile := os.Stat(channelPath)
+	return errLock == nil && errors.Is(errFile, os.ErrNotExist)
+}
 
 // DefaultRoot is a folder for channels on this machine: kekbit under
 // /dev/shm (RAM) where it exists, else under the temporary folder.

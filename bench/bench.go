@@ -280,10 +280,16 @@ func (w *worker) fail(err error) error {
 	return err
 }
 
+// kill ends the worker if it still runs and waits for it, so that no
+// process or reading goroutine is left behind on an error path.
 func (w *worker) kill() {
-	if w != nil && w.cmd.Process != nil {
-		w.cmd.Process.Kill()
+	if w == nil || w.cmd.Process == nil {
+		return
 	}
+	w.cmd.Process.Kill()
+	for range w.lines {
+	}
+	w.cmd.Wait() // an error once finish has waited: nothing to do then
 }
 
 // runOnce runs one writer and o.Readers readers on a fresh channel and

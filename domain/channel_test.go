@@ -187,6 +187,24 @@ func TestWriterAndReaderEdges(t *testing.T) {
 	})
 }
 
+// TestMoveToPastTheEndSaysWhy: past a full channel's end, MoveTo's error
+// matches ErrUnavailable and the read end it met.
+func TestMoveToPastTheEndSaysWhy(t *testing.T) {
+	h := small(t)
+	mem := memory.New(h.FileSize())
+	w, _ := domain.NewWriter(mem.Share(), h, codecs.Raw{})
+	for {
+		if _, err := w.Heartbeat(); err != nil {
+			break
+		}
+	}
+	r := mustReader(t, mem)
+	err := r.MoveTo(16384 + 64)
+	if !errors.Is(err, domain.ErrUnavailable) || !errors.Is(err, domain.ErrChannelFull) {
+		t.Fatalf("MoveTo past a full channel: %v", err)
+	}
+}
+
 func TestFillWithHeartbeats(t *testing.T) {
 	backends(t, func(t *testing.T, wrap func(*memory.Storage) ports.Storage) {
 		h := small(t)

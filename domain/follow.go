@@ -17,14 +17,22 @@ import (
 // from MinSleep doubling up to MaxSleep. Any record or heartbeat starts it
 // over. Spinning gives the lowest latency and burns a core; sleeping costs
 // nothing and adds up to MaxSleep of latency.
+//
+// The zero Wait never spins or yields and sleeps 1µs between looks.
 type Wait struct {
+	// Spins is how many looks to make on the CPU before yielding; -1
+	// spins for ever.
 	Spins int
 	// Pause is how long each spin waits, on the CPU, before it looks again
 	// (0: not at all). Each look pulls the cache line the writer is
 	// filling over to the reader's core; pausing leaves it to the writer,
 	// so a busy writer runs faster, for up to Pause more latency.
-	Pause    time.Duration
-	Yields   int
+	Pause time.Duration
+	// Yields is how many looks to make, after the spins, each after
+	// runtime.Gosched.
+	Yields int
+	// MinSleep and MaxSleep bound the sleeps after that: the first is
+	// MinSleep (at least 1µs), each next one twice as long, up to MaxSleep.
 	MinSleep time.Duration
 	MaxSleep time.Duration
 }
@@ -107,8 +115,11 @@ func (r *Reader) Follow(ctx context.Context, handler func(pos uint64, payload []
 		if err == ErrNothingYet {
 			if n > 0 { // records or heartbeats: the writer is there
 				w.reset()
+				err = ctx.Err() // a busy writer must not keep Follow from ending
 			}
-			err = r.idle(ctx, &w)
+			if err == ErrNothingYet {
+				err = r.idle(ctx, &w)
+			}
 		}
 		if err != nil {
 			var re *ReadError
@@ -138,6 +149,10 @@ func (r *Reader) FollowRecords(ctx context.Context) iter.Seq2[uint64, []byte] {
 			}
 			if r.pos != before {
 				w.reset()
+				if err := ctx.Err(); err != nil {
+					r.err = err
+					return
+				}
 			}
 			if err := r.idle(ctx, &w); err != nil {
 				r.err = err
@@ -187,7 +202,7 @@ func OpenWhenReady(ctx context.Context, vol ports.Volume, channelID uint64, opts
 			return r, err
 		}
 		if _, werr := w.pause(ctx); werr != nil {
-			return nil, fmt.Errorf("%w (last: %w)", werr, err)
+			return nil, fmt.Errorf("%w (last: %v)", werr, err)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package domain_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -183,7 +184,40 @@ func TestOpenWhenReady(t *testing.T) {
 	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Millisecond)
 	defer cancel()
 	_, err = domain.OpenWhenReady(ctx, vol, 12345, domain.WithWait(domain.BusySpin))
-	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ports.ErrChannelNotFound) {
+	// The end is the deadline; the last error is only told, so that the
+	// caller does not take a timeout for "not found".
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ports.ErrChannelNotFound) || !strings.Contains(err.Error(), "not found") {
 		t.Fatalf("missing channel: %v", err)
+	}
+}
+
+// TestFollowEndsWithContextWhileWriterIsBusy: a writer that never stops
+// (heartbeats back to back) must not keep Follow from seeing its context
+// end.
+func TestFollowEndsWithContextWhileWriterIsBusy(t *testing.T) {
+	h, _ := domain.NewHeader(domain.Hints{Capacity: 1 << 24, MaxMsgLen: 64, Timeout: 60, TickUnit: domain.Secs})
+	mem := memory.New(h.FileSize())
+	w, _ := domain.NewWriter(mem.Share(), h, codecs.Raw{})
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				if _, err := w.Heartbeat(); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	r := mustReader(t, mem, domain.WithWait(domain.BusySpin))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := r.Follow(ctx, func(uint64, []byte) {}); !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, domain.ErrChannelFull) {
+		t.Fatalf("Follow: %v", err)
 	}
 }

@@ -28,7 +28,8 @@ type Hints struct {
 	// MaxMsgLen becomes align8(min(MaxMsgLen+8, capacity/128-8)).
 	MaxMsgLen uint32
 	// Timeout in TickUnit ticks: how long readers wait for anything,
-	// heartbeats included, before they give the writer up.
+	// heartbeats included, before they give the writer up. Set it: 0 means
+	// a reader gives up at its second look at a channel with nothing new.
 	Timeout  uint64
 	TickUnit TickUnit
 	// Clock gives the creation time; nil means time.Now.

@@ -64,7 +64,7 @@ func WithClock(now func() time.Time) ReaderOption {
 
 // NewReader reads and validates the header of st and returns a reader at
 // position 0. A header error is a *HeaderError. The reader owns st: Close
-// closes it.
+// closes it; on error st stays open and the caller closes it.
 func NewReader(st ports.Storage, opts ...ReaderOption) (*Reader, error) {
 	b := make([]byte, HeaderLen)
 	size := st.Size()
@@ -93,6 +93,11 @@ func NewReader(st ports.Storage, opts ...ReaderOption) (*Reader, error) {
 		r.faults, _ = st.(ports.FaultProne)
 	}
 	r.live, _ = st.(ports.Liveness)
+	if size < h.FileSize() {
+		// A file sized as the Rust crate sizes it: its writer takes no
+		// lock, so a lock probe cannot tell whether it is alive.
+		r.live = nil
+	}
 	r.sizer, _ = st.(ports.Sizer)
 	if r.mem == nil {
 		r.scratch = make([]byte, r.maxMsg)
@@ -374,7 +379,10 @@ func (r *Reader) MoveTo(pos uint64) error {
 	for p < pos {
 		length, err := r.peekGuarded(p)
 		if err != nil {
-			return fmt.Errorf("%w: position %d: the channel ends at %d (%v)", ErrUnavailable, pos, p, err)
+			if err == ErrNothingYet { // not a read's end: only "not there yet"
+				return fmt.Errorf("%w: position %d: the writer is at %d", ErrUnavailable, pos, p)
+			}
+			return fmt.Errorf("%w: position %d: the channel ends at %d: %w", ErrUnavailable, pos, p, err)
 		}
 		p += RecordSize(length)
 	}

@@ -155,7 +155,7 @@ func (w *Writer[T]) write(v T) (int, error) {
 	}
 	var n int
 	var err error
-	if b, ok := any(v).([]byte); ok && w.raw {
+	if b, ok := any(v).([]byte); w.raw && ok {
 		if len(b) > len(dst) {
 			err = codecs.ErrShortBuffer
 		} else {

@@ -87,10 +87,12 @@
 //     before the last successful Flush is certain to be there: later pages
 //     may be on disk in any combination, such as a length word without its
 //     payload.
-//   - No liveness and no writer lock. A reader cannot tell whether the
-//     writer is alive (domain.Reader.WriterAlive returns
-//     domain.ErrLivenessUnknown): it relies on heartbeats and the header's
-//     timeout. Create is exclusive through O_EXCL, but nothing stops
+//   - No liveness for this backend's readers. A reader of this backend
+//     cannot tell whether the writer is alive (domain.Reader.WriterAlive
+//     returns domain.ErrLivenessUnknown): it relies on heartbeats and the
+//     header's timeout. On OsFs under Unix the writer does take the same
+//     flock as the mmap backend's writer, so an mmap reader of the same
+//     file can tell. Create is exclusive through O_EXCL, but nothing stops
 //     another program opening the file read-write.
 //   - Network file systems (NFS, SMB) and FUSE file systems may not keep
 //     the read-after-write rule between processes, above all across

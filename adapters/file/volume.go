@@ -162,6 +162,7 @@ func create(fsys afero.Fs, name, path string, size int64, init func(ports.Storag
 	if err != nil {
 		return nil, fmt.Errorf("kekbit: file: creating %s: %w", name, err)
 	}
+	lockWriter(f)
 	st := &Storage{file: f, name: path, size: size, writable: true}
 	fail := func(err error) (*Storage, error) {
 		return nil, multierr.Combine(err, st.Close(), removeIfExists(fsys, path))

@@ -4,6 +4,7 @@ package mmap_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,12 +14,14 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/codecs"
 	"github.com/kekbit-go/kekbit/domain"
+	"github.com/kekbit-go/kekbit/internal/vectortest"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -761,4 +764,76 @@ func residentKB(t *testing.T, b []byte) (rss, size int) {
 	}
 	t.Fatalf("no mapping at %s in /proc/self/smaps", start)
 	return 0, 0
+}
+
+// TestHandlerFaultIsNotTruncation: a handler that writes into a reader's
+// read-only payload faults inside the mapping, below the file's end; that
+// is the handler's bug, and it must come out as a panic, not as a
+// truncated channel.
+func TestHandlerFaultIsNotTruncation(t *testing.T) {
+	root := t.TempDir()
+	vol := mmap.NewVolume(root)
+	w, err := domain.Create(vol, newHeader(t, 31, 64<<10), codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.Write([]byte("read-only"))
+	st, err := vol.Open(31)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := domain.NewReader(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var readErr error
+	panicked := func() (v any) {
+		defer func() { v = recover() }()
+		_, readErr = r.Read(func(_ uint64, p []byte) { p[0] = 'R' }, 0)
+		return nil
+	}()
+	if panicked == nil {
+		t.Fatalf("writing into a read-only payload did not panic; Read gave %v", readErr)
+	}
+}
+
+// TestCrateChannelLivenessUnknown: the Rust crate's writer takes no lock,
+// so on a channel it wrote the reader cannot tell whether the writer is
+// alive, and Follow must not report it gone.
+func TestCrateChannelLivenessUnknown(t *testing.T) {
+	vs, err := vectortest.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := mmap.OpenFile(vs[4].Path) // d_mixed_unclosed: crate-sized, never closed
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := domain.NewReader(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.WriterAlive(); !errors.Is(err, domain.ErrLivenessUnknown) {
+		t.Fatalf("WriterAlive on %s: %v, want ErrLivenessUnknown", vs[4].Name, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	quick := domain.Wait{MinSleep: time.Millisecond, MaxSleep: time.Millisecond}
+	r2, _ := domain.NewReader(mustOpenFile(t, vs[4].Path), domain.WithWait(quick))
+	defer r2.Close()
+	if err := r2.Follow(ctx, func(uint64, []byte) {}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Follow on a crate channel: %v, want the context's deadline", err)
+	}
+}
+
+func mustOpenFile(t *testing.T, path string) *mmap.Storage {
+	t.Helper()
+	st, err := mmap.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

@@ -76,7 +76,25 @@ func (s *Storage) Words() []uint64 {
 
 // Faulted reports whether addr, the address of a memory fault, lies in the
 // mapping: the file was cut short under it.
-func (s *Storage) Faulted(addr uintptr) bool { return !s.closed && inMapping(s.mapping, addr) }
+//
+// Only a fault in a page wholly past the file's current end is one: a
+// fault below it (a handler writing into a reader's read-only payload) is
+// the caller's bug and is not reported as a cut file.
+func (s *Storage) Faulted(addr uintptr) bool {
+	if s.closed {
+		return false
+	}
+	off, ok := offsetIn(s.mapping, addr)
+	if !ok {
+		return false
+	}
+	st, err := s.file.Stat()
+	if err != nil {
+		return true // the file cannot even be asked: take it as gone
+	}
+	page := int64(os.Getpagesize())
+	return off >= (st.Size()+page-1)/page*page
+}
 
 // check returns the error for an access of n bytes at off, or nil.
 func (s *Storage) check(off int64, n int) error {

@@ -24,13 +24,17 @@ func wordsOf(b []byte) []uint64 {
 	return unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(b))), (len(b)+7)/8)
 }
 
-// inMapping reports whether addr lies in the pages of mapping m: mmap maps
-// whole pages, so a fault can hit the last page past len(m).
-func inMapping(m []byte, addr uintptr) bool {
+// offsetIn returns the offset of addr in the pages of mapping m, or false
+// if it is not in them: mmap maps whole pages, so a fault can hit the last
+// page past len(m).
+func offsetIn(m []byte, addr uintptr) (int64, bool) {
 	if len(m) == 0 {
-		return false
+		return 0, false
 	}
 	start := uintptr(unsafe.Pointer(unsafe.SliceData(m)))
 	page := uintptr(os.Getpagesize())
-	return addr >= start && addr-start < (uintptr(len(m))+page-1)/page*page
+	if addr < start || addr-start >= (uintptr(len(m))+page-1)/page*page {
+		return 0, false
+	}
+	return int64(addr - start), true
 }
