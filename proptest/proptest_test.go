@@ -35,6 +35,9 @@ var sentinels = []struct {
 	name string
 	err  error
 }{
+	// MoveTo's errors first: they also wrap the read end they met.
+	{"Unaligned", domain.ErrUnaligned},
+	{"Unavailable", domain.ErrUnavailable},
 	{"WriterClosed", domain.ErrWriterClosed},
 	{"ChannelFull", domain.ErrChannelFull},
 	{"RecordTooLarge", domain.ErrRecordTooLarge},
@@ -44,8 +47,6 @@ var sentinels = []struct {
 	{"Corrupt", domain.ErrCorrupt},
 	{"Truncated", domain.ErrTruncated},
 	{"Timeout", domain.ErrTimeout},
-	{"Unaligned", domain.ErrUnaligned},
-	{"Unavailable", domain.ErrUnavailable},
 }
 
 func errName(err error) string {
