@@ -34,8 +34,9 @@ var (
 // StoreUint64 and readers observe with LoadUint64, which order every other
 // access the way sync/atomic does.
 type Storage interface {
-	// Size returns the length of the storage in bytes. It never changes for
-	// the life of the Storage, except for a file cut short by someone else.
+	// Size returns the length of the storage in bytes when it was opened.
+	// It does not change for the life of the Storage; a file that someone
+	// else cuts short meanwhile is told by the optional Sizer.
 	Size() int64
 	// ReadAt copies len(p) bytes from offset off into p. Reading past Size
 	// returns the bytes that are there and ErrOutOfRange.
