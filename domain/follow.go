@@ -66,6 +66,7 @@ type waiter struct {
 	Wait
 	round int
 	sleep time.Duration
+	timer *time.Timer // reused from one sleep to the next
 }
 
 // pause waits once, according to how long the reader has been idle. It
@@ -88,13 +89,17 @@ func (w *waiter) pause(ctx context.Context) (slept bool, err error) {
 	if w.sleep == 0 {
 		w.sleep = max(w.MinSleep, time.Microsecond)
 	}
-	t := time.NewTimer(w.sleep)
-	defer t.Stop()
+	if w.timer == nil {
+		w.timer = time.NewTimer(w.sleep)
+	} else {
+		w.timer.Reset(w.sleep) // Go 1.23 timers: no stale tick to drain
+	}
 	w.sleep = min(2*w.sleep, max(w.MaxSleep, w.MinSleep))
 	select {
 	case <-ctx.Done():
+		w.timer.Stop()
 		return true, ctx.Err()
-	case <-t.C:
+	case <-w.timer.C:
 		return true, nil
 	}
 }

@@ -66,18 +66,11 @@ func WithClock(now func() time.Time) ReaderOption {
 // position 0. A header error is a *HeaderError. The reader owns st: Close
 // closes it; on error st stays open and the caller closes it.
 func NewReader(st ports.Storage, opts ...ReaderOption) (*Reader, error) {
-	b := make([]byte, HeaderLen)
-	size := st.Size()
-	if size < HeaderLen {
-		return nil, &HeaderError{Field: "length", Want: fmt.Sprintf(">= %d bytes", HeaderLen), Got: uint64(max(size, 0))}
-	}
-	if _, err := st.ReadAt(b, 0); err != nil {
-		return nil, fmt.Errorf("kekbit: reading the header: %w", err)
-	}
-	h, err := DecodeHeader(b)
+	h, err := readHeader(st)
 	if err != nil {
 		return nil, err
 	}
+	size := st.Size()
 	r := &Reader{
 		st:       st,
 		hdr:      h,
@@ -106,6 +99,18 @@ func NewReader(st ports.Storage, opts ...ReaderOption) (*Reader, error) {
 		o(r)
 	}
 	return r, nil
+}
+
+// readHeader reads and validates the header at the start of st.
+func readHeader(st ports.Storage) (Header, error) {
+	if size := st.Size(); size < HeaderLen {
+		return Header{}, &HeaderError{Field: "length", Want: fmt.Sprintf(">= %d bytes", HeaderLen), Got: uint64(max(size, 0))}
+	}
+	b := make([]byte, HeaderLen)
+	if _, err := st.ReadAt(b, 0); err != nil {
+		return Header{}, fmt.Errorf("kekbit: reading the header: %w", err)
+	}
+	return DecodeHeader(b)
 }
 
 // Open opens channel channelID of vol for reading. It fails with the

@@ -40,14 +40,7 @@ func Resume[T any](st ports.Storage, enc codecs.Encoder[T], opts ...WriterOption
 	if ro, ok := st.(interface{ Writable() bool }); ok && !ro.Writable() {
 		return nil, ErrReadOnlyStorage
 	}
-	b := make([]byte, HeaderLen)
-	if size := st.Size(); size < HeaderLen {
-		return nil, &HeaderError{Field: "length", Want: fmt.Sprintf(">= %d bytes", HeaderLen), Got: uint64(max(size, 0))}
-	}
-	if _, err := st.ReadAt(b, 0); err != nil {
-		return nil, fmt.Errorf("kekbit: reading the header: %w", err)
-	}
-	h, err := DecodeHeader(b)
+	h, err := readHeader(st)
 	if err != nil {
 		return nil, err
 	}
