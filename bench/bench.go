@@ -363,8 +363,11 @@ func runOnce(ctx context.Context, o Options, j job, writerRole, readerRole strin
 	return wrps, rrps, nil
 }
 
-// dirFor returns a fresh folder under root, removed by the returned func.
+// dirFor returns a fresh folder under root, removed by the returned func,
+// with root itself if this made it and nothing else is in it.
 func dirFor(root string) (string, func(), error) {
+	_, err := os.Stat(root)
+	madeRoot := errors.Is(err, os.ErrNotExist)
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return "", nil, err
 	}
@@ -372,5 +375,10 @@ func dirFor(root string) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	return d, func() { os.RemoveAll(d) }, nil
+	return d, func() {
+		os.RemoveAll(d)
+		if madeRoot {
+			os.Remove(root) // rmdir: refused if something else is in it
+		}
+	}, nil
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -46,6 +48,13 @@ func TestRunSmall(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(root); len(entries) != 0 {
 		t.Errorf("bench left %d entries in its root", len(entries))
+	}
+	fresh := filepath.Join(root, "made-by-bench")
+	if _, err := bench.Run(context.Background(), bench.Options{N: 1000, Size: 8, Readers: 1, Runs: 1, Root: fresh}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(fresh); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("bench left the root it made: %v", err)
 	}
 }
 
