@@ -176,13 +176,6 @@ func (r *Reader) scan(handler func(pos uint64, payload []byte), max int) (err er
 	return nil
 }
 
-// nextGuarded is next with a fault in the storage's memory turned into
-// ErrTruncated. The caller turns SetPanicOnFault on.
-func (r *Reader) nextGuarded() (pos uint64, payload []byte, err error) {
-	defer catchFault(r.faults, &err)
-	return r.next()
-}
-
 // peekGuarded is peek with a fault in the storage's memory turned into
 // ErrTruncated, for the places outside Read that look at the channel.
 func (r *Reader) peekGuarded(pos uint64) (length uint64, err error) {
@@ -212,11 +205,17 @@ func catchFault(fp ports.FaultProne, err *error) {
 	if e == nil {
 		return
 	}
-	if f, ok := e.(interface{ Addr() uintptr }); ok && fp.Faulted(f.Addr()) {
-		*err = ErrTruncated
-		return
+	if !isFault(e, fp) {
+		panic(e)
 	}
-	panic(e)
+	*err = ErrTruncated
+}
+
+// isFault reports whether e, a recovered panic, is a memory fault inside
+// fp's memory.
+func isFault(e any, fp ports.FaultProne) bool {
+	f, ok := e.(interface{ Addr() uintptr })
+	return ok && fp.Faulted(f.Addr())
 }
 
 // Records returns an iterator over the records available now, from the
@@ -232,16 +231,27 @@ func (r *Reader) Records() iter.Seq2[uint64, []byte] {
 			return
 		}
 		start := r.pos
-		next := r.next
+		inBody := false // the loop body is running: its panics are its own
 		if r.faults != nil {
-			// Faults panic for the whole loop: in next they become
-			// ErrTruncated; in the loop body (which must not be
-			// recovered here) they panic rather than crash.
+			// One guard for the whole loop, not one per record. A fault in
+			// the reader's own code ends the loop with ErrTruncated; a
+			// panic in the loop body (a fault there included: it panics
+			// rather than crashes) goes on untouched.
 			defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-			next = r.nextGuarded
+			defer func() {
+				if inBody {
+					return
+				}
+				if e := recover(); e != nil {
+					if !isFault(e, r.faults) {
+						panic(e)
+					}
+					r.err = r.end(start, ErrTruncated)
+				}
+			}()
 		}
 		for {
-			pos, payload, err := next()
+			pos, payload, err := r.next()
 			if err != nil {
 				if err = r.end(start, err); err != ErrNothingYet {
 					r.err = err
@@ -249,10 +259,12 @@ func (r *Reader) Records() iter.Seq2[uint64, []byte] {
 				return
 			}
 			r.pos = pos + RecordSize(uint64(len(payload)))
+			inBody = true
 			if !yield(pos, payload) {
 				r.idling = false
 				return
 			}
+			inBody = false
 		}
 	}
 }

@@ -837,3 +837,70 @@ func mustOpenFile(t *testing.T, path string) *mmap.Storage {
 	}
 	return st
 }
+
+// TestRecordsSurvivesFileCutShort: the Records iterator over a file cut
+// short under the reader ends with ErrTruncated, hands out only whole
+// records, and lets the loop body's own panics, faults included, through.
+func TestRecordsSurvivesFileCutShort(t *testing.T) {
+	root := t.TempDir()
+	vol := mmap.NewVolume(root)
+	w, err := domain.Create(vol, newHeader(t, 41, 64<<10), codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		if _, err := w.Write(append([]byte{byte(i)}, make([]byte, 99)...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	open := func() *domain.Reader {
+		st, err := vol.Open(41)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := domain.NewReader(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
+	}
+	cutReader, bodyFault, bodyPanic := open(), open(), open()
+	if err := os.Truncate(vol.Path(41), 8192); err != nil {
+		t.Fatal(err)
+	}
+
+	n := 0
+	for pos, p := range cutReader.Records() {
+		if p[0] != byte(n) || pos != uint64(8+112*n) {
+			t.Fatalf("record %d at %d: first byte %d", n, pos, p[0])
+		}
+		n++
+	}
+	if !errors.Is(cutReader.Err(), domain.ErrTruncated) || n == 0 || 8+112*(n+1) <= 8192-1024 {
+		t.Fatalf("after %d records: %v; want ErrTruncated at the cut", n, cutReader.Err())
+	}
+
+	mustPanic := func(name string, body func()) {
+		t.Helper()
+		defer func() {
+			if recover() == nil {
+				t.Fatalf("%s: the loop body's panic was swallowed", name)
+			}
+		}()
+		body()
+	}
+	mustPanic("fault in the body", func() {
+		for _, p := range bodyFault.Records() {
+			p[0] = 'x' // a reader's payload is read-only
+		}
+	})
+	mustPanic("panic in the body", func() {
+		for range bodyPanic.Records() {
+			panic("the body's own")
+		}
+	})
+}
