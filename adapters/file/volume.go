@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/spf13/afero"
@@ -15,12 +14,9 @@ import (
 	"github.com/kekbit-go/kekbit/ports"
 )
 
-// Permissions of what Create makes: anyone may read a channel, only its
-// writer's user may write it.
-const (
-	fileMode = 0o644
-	dirMode  = 0o755
-)
+// fileMode is the permission of the files Create makes: anyone may read a
+// channel, only its writer's user may write it (folders: layout.DirMode).
+const fileMode = 0o644
 
 // Volume is a folder of channel files in an afero.Fs, laid out as the mmap
 // backend and the Rust crate lay them out (see mmap.ChannelPath). It
@@ -53,38 +49,16 @@ func (v *Volume) Path(id uint64) string { return layout.ChannelPath(v.root, id) 
 func (v *Volume) Create(id uint64, size int64, init func(ports.Storage) error) (ports.Storage, error) {
 	path := v.Path(id)
 	name := fmt.Sprintf("channel %#x (%s)", id, path)
-	dir := filepath.Dir(path)
-	for try := 1; ; try++ {
-		made, err := mkdir(v.fs, dir)
-		if err != nil {
-			return nil, fmt.Errorf("kekbit: file: creating %s: %w", name, err)
-		}
-		st, err := create(v.fs, name, path, size, init)
-		if err == nil {
-			return st, nil
-		}
-		if made {
-			removeEmptyDir(v.fs, dir)
-		}
-		// A failed Create of another channel may have removed the folder
-		// between mkdir and the lock file: try again.
-		if try == 3 || !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
+	var st *Storage
+	_, err := layout.Create(aferoFS{v.fs}, "file", name, path, func() (ports.Storage, error) {
+		var err error
+		st, err = create(v.fs, name, path, size, init)
+		return st, err
+	})
+	if err != nil {
+		return nil, err
 	}
-}
-
-// mkdir makes the folder dir and its parents in fsys, and reports whether
-// it made dir itself.
-func mkdir(fsys afero.Fs, dir string) (made bool, err error) {
-	if err := fsys.MkdirAll(filepath.Dir(dir), dirMode); err != nil {
-		return false, err
-	}
-	err = fsys.Mkdir(dir, dirMode)
-	if errors.Is(err, fs.ErrExist) {
-		return false, nil
-	}
-	return err == nil, err
+	return st, nil
 }
 
 // removeEmptyDir removes the folder dir if it is empty. It holds exclusive
@@ -148,7 +122,7 @@ func create(fsys afero.Fs, name, path string, size int64, init func(ports.Storag
 	}
 	defer func() {
 		if err != nil {
-			err = multierr.Append(err, removeIfExists(fsys, lock))
+			err = multierr.Append(err, layout.RemoveIfExists(aferoFS{fsys}, lock))
 		}
 	}()
 	if err := lf.Close(); err != nil {
@@ -165,7 +139,7 @@ func create(fsys afero.Fs, name, path string, size int64, init func(ports.Storag
 	lockWriter(f)
 	st := &Storage{file: f, name: path, size: size, writable: true}
 	fail := func(err error) (*Storage, error) {
-		return nil, multierr.Combine(err, st.Close(), removeIfExists(fsys, path))
+		return nil, multierr.Combine(err, st.Close(), layout.RemoveIfExists(aferoFS{fsys}, path))
 	}
 	if err := reserve(f, size); err != nil {
 		return fail(fmt.Errorf("kekbit: file: reserving %d bytes for %s: %w", size, name, err))
@@ -178,7 +152,7 @@ func create(fsys afero.Fs, name, path string, size int64, init func(ports.Storag
 	}
 	// The lock file may be gone already if someone removed the channel
 	// meanwhile; the writer then holds a removed file, as after Remove.
-	if err := removeIfExists(fsys, lock); err != nil {
+	if err := layout.RemoveIfExists(aferoFS{fsys}, lock); err != nil {
 		return fail(fmt.Errorf("kekbit: file: making %s ready: %w", name, err))
 	}
 	return st, nil
@@ -193,14 +167,6 @@ func reserve(f afero.File, size int64) error {
 		if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// removeIfExists removes path; a path already gone is not an error.
-func removeIfExists(fsys afero.Fs, path string) error {
-	if err := fsys.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
 	}
 	return nil
 }
@@ -229,7 +195,7 @@ func OpenFile(fsys afero.Fs, path string) (*Storage, error) { return open(fsys, 
 // found while no lock file exists afterwards is ready.
 func open(fsys afero.Fs, name, path string, checkLock bool) (*Storage, error) {
 	if checkLock {
-		if err := notReady(fsys, name, path); err != nil {
+		if err := layout.NotReady(aferoFS{fsys}, "file", name, path); err != nil {
 			return nil, err
 		}
 	}
@@ -249,7 +215,7 @@ func open(fsys afero.Fs, name, path string, checkLock bool) (*Storage, error) {
 
 func opened(fsys afero.Fs, name, path string, f afero.File, checkLock bool) (*Storage, error) {
 	if checkLock {
-		if err := notReady(fsys, name, path); err != nil {
+		if err := layout.NotReady(aferoFS{fsys}, "file", name, path); err != nil {
 			return nil, err
 		}
 	}
@@ -261,20 +227,6 @@ func opened(fsys afero.Fs, name, path string, f afero.File, checkLock bool) (*St
 		return nil, fmt.Errorf("kekbit: file: opening %s: not a regular file (%v)", name, fi.Mode())
 	}
 	return &Storage{file: f, name: path, size: fi.Size()}, nil
-}
-
-// notReady returns ports.ErrChannelNotReady if the lock file of the
-// channel at path exists.
-func notReady(fsys afero.Fs, name, path string) error {
-	lock := layout.LockPath(path)
-	_, err := fsys.Stat(lock)
-	switch {
-	case err == nil:
-		return fmt.Errorf("%w: %s (lock file %s exists)", ports.ErrChannelNotReady, name, lock)
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
-	}
-	return fmt.Errorf("kekbit: file: checking the lock file of %s: %w", name, err)
 }
 
 // Remove deletes channel id's file and its lock file, if any. Storages
@@ -290,6 +242,8 @@ func (v *Volume) List() ([]uint64, error) { return layout.List(aferoFS{v.fs}, "f
 
 // aferoFS adapts an afero.Fs to layout.FS.
 type aferoFS struct{ afero.Fs }
+
+func (a aferoFS) RemoveEmptyDir(dir string) { removeEmptyDir(a.Fs, dir) }
 
 func (a aferoFS) ReadDir(dir string) ([]fs.DirEntry, error) {
 	infos, err := afero.ReadDir(a.Fs, dir)

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/multierr"
 
+	"github.com/kekbit-go/kekbit/internal/layout"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -39,7 +40,7 @@ func OpenForWrite(path string) (*Storage, error) { return openForWrite(path, pat
 // flock is ours, no lock file means no creator is at work and no writer is
 // alive.
 func openForWrite(name, path string) (_ *Storage, err error) {
-	if err := notReady(name, path); err != nil {
+	if err := layout.NotReady(osFS{}, "mmap", name, path); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -67,7 +68,7 @@ func openForWrite(name, path string) (_ *Storage, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("kekbit: mmap: locking %s: %w", name, err)
 	}
-	if err := notReady(name, path); err != nil {
+	if err := layout.NotReady(osFS{}, "mmap", name, path); err != nil {
 		return nil, err
 	}
 	fi, err := f.Stat()

@@ -35,5 +35,9 @@ func ParseChannelPath(root, path string) (uint64, error) {
 // osFS is the operating system's file system, for layout.Remove and List.
 type osFS struct{}
 
-func (osFS) Remove(name string) error                  { return os.Remove(name) }
-func (osFS) ReadDir(dir string) ([]fs.DirEntry, error) { return os.ReadDir(dir) }
+func (osFS) Remove(name string) error                    { return os.Remove(name) }
+func (osFS) ReadDir(dir string) ([]fs.DirEntry, error)   { return os.ReadDir(dir) }
+func (osFS) Stat(name string) (fs.FileInfo, error)       { return os.Lstat(name) }
+func (osFS) MkdirAll(dir string, perm fs.FileMode) error { return os.MkdirAll(dir, perm) }
+func (osFS) Mkdir(dir string, perm fs.FileMode) error    { return os.Mkdir(dir, perm) }
+func (osFS) RemoveEmptyDir(dir string)                   { os.Remove(dir) } // rmdir refuses a folder that is not empty

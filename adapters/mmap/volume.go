@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -15,12 +14,9 @@ import (
 	"github.com/kekbit-go/kekbit/ports"
 )
 
-// Permissions of what Create makes: anyone may read a channel, only its
-// writer's user may write it.
-const (
-	fileMode = 0o644
-	dirMode  = 0o755
-)
+// fileMode is the permission of the files Create makes: anyone may read a
+// channel, only its writer's user may write it (folders: layout.DirMode).
+const fileMode = 0o644
 
 // Volume is a folder of channel files laid out as the Rust crate lays them
 // out (see ChannelPath). It implements ports.Volume; the Storages it returns
@@ -75,38 +71,16 @@ func (v *Volume) Create(id uint64, size int64, init func(ports.Storage) error) (
 			return initialize(st)
 		}
 	}
-	dir := filepath.Dir(path)
-	for try := 1; ; try++ {
-		made, err := mkdir(dir)
-		if err != nil {
-			return nil, fmt.Errorf("kekbit: mmap: creating %s: %w", name, err)
-		}
-		st, err := create(name, path, size, init)
-		if err == nil {
-			return st, nil
-		}
-		if made {
-			os.Remove(dir) // rmdir: refused if another channel is in it
-		}
-		// A failed Create of another channel may have removed the folder
-		// between mkdir and the lock file: try again.
-		if try == 3 || !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
+	var st *Storage
+	_, err := layout.Create(osFS{}, "mmap", name, path, func() (ports.Storage, error) {
+		var err error
+		st, err = create(name, path, size, init)
+		return st, err
+	})
+	if err != nil {
+		return nil, err
 	}
-}
-
-// mkdir makes the folder dir and its parents, and reports whether it made
-// dir itself.
-func mkdir(dir string) (made bool, err error) {
-	if err := os.MkdirAll(filepath.Dir(dir), dirMode); err != nil {
-		return false, err
-	}
-	err = os.Mkdir(dir, dirMode)
-	if errors.Is(err, fs.ErrExist) {
-		return false, nil
-	}
-	return err == nil, err
+	return st, nil
 }
 
 // CreateFile makes a channel file at path exactly as Volume.Create does,
@@ -147,7 +121,7 @@ func create(name, path string, size int64, init func(ports.Storage) error) (_ *S
 	}
 	defer func() {
 		if err != nil {
-			err = multierr.Append(err, removeIfExists(lock))
+			err = multierr.Append(err, layout.RemoveIfExists(osFS{}, lock))
 		}
 	}()
 	if err := lf.Close(); err != nil {
@@ -163,15 +137,15 @@ func create(name, path string, size int64, init func(ports.Storage) error) (_ *S
 	}
 	st, err := reserveAndMap(name, path, f, size)
 	if err != nil {
-		return nil, multierr.Combine(err, f.Close(), removeIfExists(path))
+		return nil, multierr.Combine(err, f.Close(), layout.RemoveIfExists(osFS{}, path))
 	}
 	if err := init(st); err != nil {
-		return nil, multierr.Combine(err, st.Close(), removeIfExists(path))
+		return nil, multierr.Combine(err, st.Close(), layout.RemoveIfExists(osFS{}, path))
 	}
 	// The lock file may be gone already if someone removed the channel
 	// meanwhile; the writer then holds an unlinked file, as after Remove.
-	if err := removeIfExists(lock); err != nil {
-		return nil, multierr.Combine(fmt.Errorf("kekbit: mmap: making %s ready: %w", name, err), st.Close(), removeIfExists(path))
+	if err := layout.RemoveIfExists(osFS{}, lock); err != nil {
+		return nil, multierr.Combine(fmt.Errorf("kekbit: mmap: making %s ready: %w", name, err), st.Close(), layout.RemoveIfExists(osFS{}, path))
 	}
 	return st, nil
 }
@@ -195,14 +169,6 @@ func reserveAndMap(name, path string, f *os.File, size int64) (*Storage, error) 
 		return nil, fmt.Errorf("kekbit: mmap: reserving %d bytes for %s: %w", size, name, err)
 	}
 	return newStorage(path, f, size, true)
-}
-
-// removeIfExists removes path; a path already gone is not an error.
-func removeIfExists(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
 }
 
 // Open maps channel id's file read-only. It returns
@@ -235,7 +201,7 @@ func OpenFile(path string) (*Storage, error) { return open(path, path, false) }
 // so a file found while no lock file exists afterwards is ready.
 func open(name, path string, checkLock bool) (*Storage, error) {
 	if checkLock {
-		if err := notReady(name, path); err != nil {
+		if err := layout.NotReady(osFS{}, "mmap", name, path); err != nil {
 			return nil, err
 		}
 	}
@@ -255,7 +221,7 @@ func open(name, path string, checkLock bool) (*Storage, error) {
 
 func mapOpened(name, path string, f *os.File, checkLock bool) (*Storage, error) {
 	if checkLock {
-		if err := notReady(name, path); err != nil {
+		if err := layout.NotReady(osFS{}, "mmap", name, path); err != nil {
 			return nil, err
 		}
 	}
@@ -270,20 +236,6 @@ func mapOpened(name, path string, f *os.File, checkLock bool) (*Storage, error) 
 		return nil, fmt.Errorf("kekbit: mmap: opening %s: not a regular file (%v)", name, fi.Mode())
 	}
 	return newStorage(path, f, fi.Size(), false)
-}
-
-// notReady returns ports.ErrChannelNotReady if the lock file of the
-// channel at path exists.
-func notReady(name, path string) error {
-	lock := LockPath(path)
-	_, err := os.Lstat(lock)
-	switch {
-	case err == nil:
-		return fmt.Errorf("%w: %s (lock file %s exists)", ports.ErrChannelNotReady, name, lock)
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
-	}
-	return fmt.Errorf("kekbit: mmap: checking the lock file of %s: %w", name, err)
 }
 
 // Remove deletes channel id's file and its lock file, if any. Storages

@@ -86,10 +86,79 @@ func parseHalf(s string) (uint32, bool) {
 	return v, true
 }
 
-// FS is what Remove and List need from a file system.
+// FS is what this package needs from a backend's file system.
 type FS interface {
 	Remove(name string) error
 	ReadDir(dir string) ([]fs.DirEntry, error)
+	// Stat describes a file without following a symbolic link.
+	Stat(name string) (fs.FileInfo, error)
+	MkdirAll(dir string, perm fs.FileMode) error
+	Mkdir(dir string, perm fs.FileMode) error
+	// RemoveEmptyDir removes dir if it is empty and does nothing else.
+	RemoveEmptyDir(dir string)
+}
+
+// DirMode is the permission of the folders Create makes.
+const DirMode = 0o755
+
+// Create runs create, a backend's creation protocol for the channel file
+// at path (name names it in errors), after making the channel's folder; if create fails, it removes
+// the folder again if it made it and it is empty. A failed Create of
+// another channel may remove the folder between the two: create's error
+// then matches fs.ErrNotExist, and Create tries again, three times at most.
+func Create(fsys FS, backend, name, path string, create func() (ports.Storage, error)) (ports.Storage, error) {
+	dir := filepath.Dir(path)
+	for try := 1; ; try++ {
+		made, err := mkdir(fsys, dir)
+		if err != nil {
+			return nil, fmt.Errorf("kekbit: %s: creating %s: %w", backend, name, err)
+		}
+		st, err := create()
+		if err == nil {
+			return st, nil
+		}
+		if made {
+			fsys.RemoveEmptyDir(dir)
+		}
+		if try == 3 || !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+}
+
+// mkdir makes the folder dir and its parents, and reports whether it made
+// dir itself.
+func mkdir(fsys FS, dir string) (made bool, err error) {
+	if err := fsys.MkdirAll(filepath.Dir(dir), DirMode); err != nil {
+		return false, err
+	}
+	err = fsys.Mkdir(dir, DirMode)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// NotReady returns ports.ErrChannelNotReady (naming the channel) while the
+// lock file of the channel file at path exists, nil when it does not.
+func NotReady(fsys FS, backend, name, path string) error {
+	lock := LockPath(path)
+	_, err := fsys.Stat(lock)
+	switch {
+	case err == nil:
+		return fmt.Errorf("%w: %s (lock file %s exists)", ports.ErrChannelNotReady, name, lock)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	}
+	return fmt.Errorf("kekbit: %s: checking the lock file of %s: %w", backend, name, err)
+}
+
+// RemoveIfExists removes path; a path already gone is not an error.
+func RemoveIfExists(fsys FS, path string) error {
+	if err := fsys.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // Remove deletes channel id's file and lock file under root; what is
