@@ -99,7 +99,7 @@ func TestDumpVectors(t *testing.T) {
 	for _, v := range vectors(t) {
 		t.Run(v.Name, func(t *testing.T) {
 			out, stderr, code := run(t, nil, "dump", "--json", v.Path)
-			msgs, end, pos := v.Expect()
+			msgs, pos, end := v.Expect()
 			wantCode := 0
 			if end == domain.ErrTruncated {
 				wantCode = 1
@@ -182,7 +182,7 @@ func TestInfoVectors(t *testing.T) {
 				info.CreationTime != sh.CreationTime {
 				t.Fatalf("info %s does not match the sidecar header %+v", out, sh)
 			}
-			msgs, end, pos := v.Expect()
+			msgs, pos, end := v.Expect()
 			wantState := map[error]string{domain.ErrClosed: "closed", domain.ErrChannelFull: "full", domain.ErrNothingYet: "abandoned", domain.ErrTruncated: "truncated"}[end]
 			if info.Records != len(msgs) || info.WriteOffset != pos || info.State != wantState || info.WriterAlive {
 				t.Fatalf("info %s: want %d records, offset %d, state %s", out, len(msgs), pos, wantState)

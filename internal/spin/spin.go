@@ -4,6 +4,7 @@ package spin
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,17 +16,19 @@ func Rounds(d time.Duration) int {
 	return int(roundsPerMicro() * float64(d) / float64(time.Microsecond))
 }
 
-// Loop runs n rounds of a loop that does nothing but take time. It is
-// never inlined, so a call stays even when its result is dropped.
-//
-//go:noinline
-func Loop(n int) int {
-	x := 0
+// Loop runs n rounds of a loop that does nothing but take time. Its
+// result goes to a package variable, so that no compiler may drop the
+// work as having no effect.
+func Loop(n int) {
+	x := uint64(0)
 	for i := range n {
-		x ^= i
+		x ^= uint64(i)
 	}
-	return x
+	sink.Store(x)
 }
+
+// sink receives Loop's result: a side effect, once per pause.
+var sink atomic.Uint64
 
 // roundsPerMicro is measured once, on first use.
 var roundsPerMicro = sync.OnceValue(func() float64 {

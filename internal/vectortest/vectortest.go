@@ -152,7 +152,7 @@ func align8(n uint64) uint64 { return (n + 7) &^ 7 }
 // crate's file ends inside a record (c_full, c2_full_exact), where the
 // records wholly inside the file come out and the read ends with
 // domain.ErrTruncated at the first one that is not.
-func (v Vector) Expect() (msgs []Message, end error, pos uint64) {
+func (v Vector) Expect() (msgs []Message, pos uint64, end error) {
 	msgs = v.Side.ExpectedRead.Messages
 	pos = v.Side.ExpectedRead.Position
 	switch v.Side.ExpectedRead.Final {
@@ -171,7 +171,7 @@ func (v Vector) Expect() (msgs []Message, end error, pos uint64) {
 		}
 		end, pos = domain.ErrTruncated, uint64(at)
 	}
-	return msgs, end, pos
+	return msgs, pos, end
 }
 
 // CheckRead reads everything r holds and fails t unless it is exactly what
@@ -180,7 +180,7 @@ func (v Vector) Expect() (msgs []Message, end error, pos uint64) {
 // where the whole file was read, the sidecar's checksum.
 func CheckRead(t testing.TB, r *domain.Reader, v Vector) {
 	t.Helper()
-	want, wantErr, wantPos := v.Expect()
+	want, wantPos, wantErr := v.Expect()
 	var got []Message
 	sum := fnv.New64a()
 	n, err := r.Read(func(pos uint64, p []byte) {

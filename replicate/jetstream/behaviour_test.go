@@ -55,7 +55,7 @@ func TestFullChannel(t *testing.T) {
 	}
 	path := mmap.ChannelPath(src, id)
 	checkStream(t, url, jetstream.StreamName(id), jetstream.Subject(id), path)
-	if _, _, end, _ := readChannel(t, mmap.ChannelPath(dst, id)); !errors.Is(end, domain.ErrChannelFull) {
+	if _, _, _, end := readChannel(t, mmap.ChannelPath(dst, id)); !errors.Is(end, domain.ErrChannelFull) {
 		t.Fatalf("mirror ends %v", end)
 	}
 	// The mirror closes its channel (a close mark where the channel is
@@ -329,7 +329,7 @@ func TestMirrorResumeAfterStop(t *testing.T) {
 	if part.Done || part.Records >= 50_000 {
 		t.Fatalf("the first mirror did everything: %+v", part)
 	}
-	_, recs, end, _ := readChannel(t, mmap.ChannelPath(dst, id))
+	_, recs, _, end := readChannel(t, mmap.ChannelPath(dst, id))
 	if uint64(len(recs)) != part.Records || !errors.Is(end, domain.ErrNothingYet) {
 		t.Fatalf("stopped mirror: %d records (stats %d), end %v", len(recs), part.Records, end)
 	}

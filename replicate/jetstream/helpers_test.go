@@ -131,7 +131,7 @@ type rec struct {
 
 // readChannel reads the whole channel file at path: its records and how
 // it ends.
-func readChannel(t testing.TB, path string) (domain.Header, []rec, error, uint64) {
+func readChannel(t testing.TB, path string) (domain.Header, []rec, uint64, error) {
 	t.Helper()
 	st, err := mmap.OpenFile(path)
 	if err != nil {
@@ -144,7 +144,7 @@ func readChannel(t testing.TB, path string) (domain.Header, []rec, error, uint64
 	defer r.Close()
 	var out []rec
 	_, end := r.Read(func(pos uint64, p []byte) { out = append(out, rec{pos, bytes.Clone(p)}) }, 0)
-	return r.Header(), out, end, r.Position()
+	return r.Header(), out, r.Position(), end
 }
 
 // sameChannels checks that the mirror channel file is the source's byte
@@ -152,8 +152,8 @@ func readChannel(t testing.TB, path string) (domain.Header, []rec, error, uint64
 // the same records at the same positions and the same end.
 func sameChannels(t testing.TB, src, mir string) int {
 	t.Helper()
-	hs, rs, es, ps := readChannel(t, src)
-	hm, rm, em, pm := readChannel(t, mir)
+	hs, rs, ps, es := readChannel(t, src)
+	hm, rm, pm, em := readChannel(t, mir)
 	if hs != hm {
 		t.Fatalf("headers differ:\n source %+v\n mirror %+v", hs, hm)
 	}
@@ -257,7 +257,7 @@ func readStream(t testing.TB, url, stream, subject string) []element {
 // else. It returns the number of records.
 func checkStream(t testing.TB, url, stream, subject, path string) int {
 	t.Helper()
-	h, recs, end, endPos := readChannel(t, path)
+	h, recs, endPos, end := readChannel(t, path)
 	els := readStream(t, url, stream, subject)
 	if len(els) < 2 || els[0].marker != jetstream.MarkerHeader {
 		t.Fatalf("the stream does not start with a header marker (%d messages)", len(els))
