@@ -186,7 +186,7 @@ func (r *Reader) idle(ctx context.Context, w *waiter) error {
 		return err
 	}
 	// The writer is gone. It may have published more just before it went.
-	if _, err := r.peekGuarded(r.pos); err != ErrNothingYet {
+	if _, _, err := r.peekGuarded(r.pos); err != ErrNothingYet {
 		return nil // something is there: the next Read reports it
 	}
 	return &ReadError{Err: ErrWriterGone, Position: r.pos}

@@ -166,19 +166,19 @@ func (r *Reader) scan(handler func(pos uint64, payload []byte), max int) (err er
 		defer catchFault(r.faults, &err)
 	}
 	for n := 0; max <= 0 || n < max; n++ {
-		pos, payload, err := r.next()
+		pos, payload, end, err := r.next()
 		if err != nil {
 			return err
 		}
 		handler(pos, payload)
-		r.pos = pos + RecordSize(uint64(len(payload)))
+		r.pos = end
 	}
 	return nil
 }
 
 // peekGuarded is peek with a fault in the storage's memory turned into
 // ErrTruncated, for the places outside Read that look at the channel.
-func (r *Reader) peekGuarded(pos uint64) (length uint64, err error) {
+func (r *Reader) peekGuarded(pos uint64) (length, end uint64, err error) {
 	if r.faults != nil {
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 		defer catchFault(r.faults, &err)
@@ -251,14 +251,14 @@ func (r *Reader) Records() iter.Seq2[uint64, []byte] {
 			}()
 		}
 		for {
-			pos, payload, err := r.next()
+			pos, payload, end, err := r.next()
 			if err != nil {
 				if err = r.end(start, err); err != ErrNothingYet {
 					r.err = err
 				}
 				return
 			}
-			r.pos = pos + RecordSize(uint64(len(payload)))
+			r.pos = end
 			inBody = true
 			if !yield(pos, payload) {
 				r.idling = false
@@ -278,41 +278,38 @@ func (r *Reader) Err() error { return r.err }
 // past it (after handing it out, so that a fault while the handler reads
 // the payload leaves the reader on the record). Its error is a bare
 // sentinel (no allocation) or an I/O error.
-func (r *Reader) next() (uint64, []byte, error) {
+func (r *Reader) next() (pos uint64, payload []byte, end uint64, err error) {
 	for {
-		pos := r.pos
-		length, err := r.peek(pos)
+		pos = r.pos
+		length, end, err := r.peek(pos)
 		if err != nil {
-			return pos, nil, err
+			return pos, nil, 0, err
 		}
-		size := RecordSize(length)
 		if length == HeartbeatLen {
-			r.pos = pos + size
+			r.pos = end
 			continue
 		}
 		start := DataOffset + pos + RecordHeaderLen
-		var payload []byte
 		if r.mem != nil {
-			payload = r.mem[start : start+length : start+length]
-		} else {
-			payload = r.scratch[:length]
-			if _, err := r.st.ReadAt(payload, int64(start)); err != nil {
-				return pos, nil, fmt.Errorf("kekbit: reading record at position %d: %w", pos, err)
-			}
+			return pos, r.mem[start : start+length : start+length], end, nil
 		}
-		return pos, payload, nil
+		payload = r.scratch[:length]
+		if _, err := r.st.ReadAt(payload, int64(start)); err != nil {
+			return pos, nil, 0, fmt.Errorf("kekbit: reading record at position %d: %w", pos, err)
+		}
+		return pos, payload, end, nil
 	}
 }
 
 // peek returns the length of the whole record or heartbeat at pos, or the
 // sentinel saying why there is none.
-func (r *Reader) peek(pos uint64) (uint64, error) {
+func (r *Reader) peek(pos uint64) (length, end uint64, err error) {
 	if pos+RecordHeaderLen >= r.capacity {
-		return 0, ErrChannelFull
+		return 0, 0, ErrChannelFull
 	}
 	if pos+RecordHeaderLen > r.fileEnd {
 		r.word = 0
-		return 0, ErrTruncated
+		return 0, 0, ErrTruncated
 	}
 	var word uint64
 	if r.words != nil {
@@ -320,26 +317,26 @@ func (r *Reader) peek(pos uint64) (uint64, error) {
 	} else {
 		var err error
 		if word, err = r.st.LoadUint64(int64(DataOffset + pos)); err != nil {
-			return 0, fmt.Errorf("kekbit: loading length word at position %d: %w", pos, err)
+			return 0, 0, fmt.Errorf("kekbit: loading length word at position %d: %w", pos, err)
 		}
 	}
 	r.word = word
 	switch {
 	case word == Watermark:
-		return 0, ErrNothingYet
+		return 0, 0, ErrNothingYet
 	case word == CloseMark:
-		return 0, ErrClosed
+		return 0, 0, ErrClosed
 	case word > r.maxMsg:
-		return 0, ErrCorrupt
+		return 0, 0, ErrCorrupt
 	}
-	end := pos + RecordSize(word)
+	end = pos + RecordSize(word)
 	if end > r.capacity {
-		return 0, ErrCorrupt
+		return 0, 0, ErrCorrupt
 	}
 	if end > r.fileEnd {
-		return 0, ErrTruncated
+		return 0, 0, ErrTruncated
 	}
-	return word, nil
+	return word, end, nil
 }
 
 // end turns the sentinel that stopped a read begun at start into the error
@@ -389,22 +386,22 @@ func (r *Reader) MoveTo(pos uint64) error {
 	if pos%8 != 0 {
 		return fmt.Errorf("%w: position %d is not a multiple of 8", ErrUnaligned, pos)
 	}
-	p := uint64(0)
+	p, last := uint64(0), uint64(0) // last: the start of the record p ends
 	if pos >= r.pos {
 		p = r.pos
 	}
 	for p < pos {
-		length, err := r.peekGuarded(p)
+		_, end, err := r.peekGuarded(p)
 		if err != nil {
 			if err == ErrNothingYet { // not a read's end: only "not there yet"
 				return fmt.Errorf("%w: position %d: the writer is at %d", ErrUnavailable, pos, p)
 			}
 			return fmt.Errorf("%w: position %d: the channel ends at %d: %w", ErrUnavailable, pos, p, err)
 		}
-		p += RecordSize(length)
+		last, p = p, end
 	}
 	if p != pos {
-		return fmt.Errorf("%w: position %d is inside the record at %d", ErrUnaligned, pos, p-RecordSize(r.word))
+		return fmt.Errorf("%w: position %d is inside the record at %d", ErrUnaligned, pos, last)
 	}
 	r.pos, r.idling = pos, false
 	return nil
