@@ -17,6 +17,7 @@ import (
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/codecs"
 	"github.com/kekbit-go/kekbit/domain"
+	"github.com/kekbit-go/kekbit/internal/channeltest"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -37,18 +38,6 @@ func onEach(t *testing.T, test func(t *testing.T, fsys afero.Fs, root string)) {
 			test(t, fsys, root)
 		})
 	}
-}
-
-func newHeader(t testing.TB, id uint64, capacity uint32) domain.Header {
-	t.Helper()
-	h, err := domain.NewHeader(domain.Hints{
-		WriterID: 1850, ChannelID: id, Capacity: capacity, MaxMsgLen: 1000,
-		Timeout: 99_999_999_999, TickUnit: domain.Nanos,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
 }
 
 // assertNoFiles fails if the channel file or the lock file at path exists.
@@ -95,7 +84,7 @@ func TestLayout(t *testing.T) {
 	onEach(t, func(t *testing.T, fsys afero.Fs, root string) {
 		vol := file.NewVolume(fsys, root)
 		const id = 0xAAAA_BBBB_CCCC_DDDD
-		w, err := domain.Create(vol, newHeader(t, id, 16<<10), codecs.Raw{})
+		w, err := domain.Create(vol, channeltest.Header(t, id, 16<<10), codecs.Raw{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,7 +250,7 @@ func TestCreateFileOpenFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		path := root + "/journal.kekbit"
-		h := newHeader(t, 5, 16<<10)
+		h := channeltest.Header(t, 5, 16<<10)
 		var w *domain.Writer[[]byte]
 		st, err := file.CreateFile(fsys, path, h.FileSize(), func(st ports.Storage) (err error) {
 			w, err = domain.NewWriter(st, h, codecs.Raw{})
@@ -311,7 +300,7 @@ func assertNoLock(t *testing.T, fsys afero.Fs, path string) {
 func TestFileCutShort(t *testing.T) {
 	onEach(t, func(t *testing.T, fsys afero.Fs, root string) {
 		vol := file.NewVolume(fsys, root)
-		w, err := domain.Create(vol, newHeader(t, 3, 16<<10), codecs.Raw{})
+		w, err := domain.Create(vol, channeltest.Header(t, 3, 16<<10), codecs.Raw{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -372,7 +361,7 @@ func TestFollowLive(t *testing.T) {
 			n, capacity = 3_000, 256<<10
 		}
 		vol := file.NewVolume(fsys, root)
-		w, err := domain.Create(vol, newHeader(t, 9, capacity), codecs.Raw{})
+		w, err := domain.Create(vol, channeltest.Header(t, 9, capacity), codecs.Raw{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -418,7 +407,7 @@ func TestFollowLive(t *testing.T) {
 // backend with a reader of this one, on the same files.
 func TestMmapWriterFileReader(t *testing.T) {
 	root := t.TempDir()
-	w, err := domain.Create(mmap.NewVolume(root), newHeader(t, 4, 16<<10), codecs.Text{})
+	w, err := domain.Create(mmap.NewVolume(root), channeltest.Header(t, 4, 16<<10), codecs.Text{})
 	if err != nil {
 		t.Skipf("mmap backend: %v", err)
 	}
@@ -448,7 +437,7 @@ func TestMmapWriterFileReader(t *testing.T) {
 func TestAllocs(t *testing.T) {
 	onEach(t, func(t *testing.T, fsys afero.Fs, root string) {
 		vol := file.NewVolume(fsys, root)
-		w, err := domain.Create(vol, newHeader(t, 1, 1<<20), codecs.Raw{})
+		w, err := domain.Create(vol, channeltest.Header(t, 1, 1<<20), codecs.Raw{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,10 +2,8 @@ package file_test
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -17,6 +15,7 @@ import (
 	"github.com/kekbit-go/kekbit/adapters/file"
 	"github.com/kekbit-go/kekbit/codecs"
 	"github.com/kekbit-go/kekbit/domain"
+	"github.com/kekbit-go/kekbit/internal/channeltest"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -26,16 +25,6 @@ const (
 	helperNEnv    = "KEKBIT_FILE_TEST_N"
 	processID     = 0xF11E_0000_0001
 )
-
-// processRecord returns the payload of record i: its sequence number, then
-// 0..63 bytes derived from it.
-func processRecord(i uint64) []byte {
-	p := binary.LittleEndian.AppendUint64(nil, i)
-	for j := range i % 64 {
-		p = append(p, byte(i*31+j))
-	}
-	return p
-}
 
 // TestHelperProcess is the writer process of TestCrossProcess, run by the
 // test binary re-executing itself. It creates the channel on OsFs, writes N
@@ -56,26 +45,7 @@ func writerProcess() error {
 	if err != nil {
 		return err
 	}
-	h, err := domain.NewHeader(domain.Hints{
-		WriterID: uint64(os.Getpid()), ChannelID: processID, Capacity: 4 << 20,
-		MaxMsgLen: 1000, Timeout: 99_999_999_999, TickUnit: domain.Nanos,
-	})
-	if err != nil {
-		return err
-	}
-	w, err := domain.Create(file.NewVolume(afero.NewOsFs(), os.Getenv(helperRootEnv)), h, codecs.Raw{})
-	if err != nil {
-		return err
-	}
-	for i := range n {
-		if _, err := w.Write(processRecord(i)); err != nil {
-			return fmt.Errorf("record %d: %w", i, err)
-		}
-	}
-	if _, err := io.Copy(io.Discard, os.Stdin); err != nil {
-		return err
-	}
-	return w.Close()
+	return channeltest.WriterProcess(file.NewVolume(afero.NewOsFs(), os.Getenv(helperRootEnv)), processID, 4<<20, n, os.Stdin)
 }
 
 // TestCrossProcess follows, through OsFs, a channel another process writes
@@ -125,8 +95,8 @@ func TestCrossProcess(t *testing.T) {
 
 	var next uint64
 	check := func(_ uint64, p []byte) {
-		if next >= n || !bytes.Equal(p, processRecord(next)) {
-			t.Fatalf("record %d: got %x, want %x", next, p, processRecord(next))
+		if next >= n || !bytes.Equal(p, channeltest.Record(next)) {
+			t.Fatalf("record %d: got %x, want %x", next, p, channeltest.Record(next))
 		}
 		next++
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/codecs"
 	"github.com/kekbit-go/kekbit/domain"
+	"github.com/kekbit-go/kekbit/internal/channeltest"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -42,7 +43,7 @@ func TestCreateDiskFullLeavesNoFolder(t *testing.T) {
 	setFallocate(t, func(int, int64) error { return unix.ENOSPC })
 	root := t.TempDir()
 	vol := mmap.NewVolume(root)
-	if _, err := domain.Create(vol, newHeader(t, 0x0000_0009_0000_0001, 0), codecs.Raw{}); !errors.Is(err, syscall.ENOSPC) {
+	if _, err := domain.Create(vol, channeltest.Header(t, 0x0000_0009_0000_0001, 0), codecs.Raw{}); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Create on a full disk: %v, want ENOSPC", err)
 	}
 	assertRootEmpty(t, root)
@@ -69,7 +70,7 @@ func TestCreateDiskFullZeroFill(t *testing.T) {
 	}
 	vol := mmap.NewVolume(root)
 	const id = 0x0000_0009_0000_0002
-	_, err := domain.Create(vol, newHeader(t, id, 128<<10), codecs.Raw{})
+	_, err := domain.Create(vol, channeltest.Header(t, id, 128<<10), codecs.Raw{})
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Create of a 129 KiB channel on a 64 KiB tmpfs, zero-filled: %v, want ENOSPC", err)
 	}
@@ -85,7 +86,7 @@ func TestCreateDiskFullZeroFill(t *testing.T) {
 		t.Errorf("Open after the failed Create: %v, want ErrChannelNotFound", err)
 	}
 	// A channel that fits is zero-filled and works.
-	w, err := domain.Create(vol, newHeader(t, id, 0), codecs.Raw{})
+	w, err := domain.Create(vol, channeltest.Header(t, id, 0), codecs.Raw{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,22 +21,10 @@ import (
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/codecs"
 	"github.com/kekbit-go/kekbit/domain"
+	"github.com/kekbit-go/kekbit/internal/channeltest"
 	"github.com/kekbit-go/kekbit/internal/vectortest"
 	"github.com/kekbit-go/kekbit/ports"
 )
-
-// newHeader returns a header for channel id with the given capacity hint.
-func newHeader(t testing.TB, id uint64, capacity uint32) domain.Header {
-	t.Helper()
-	h, err := domain.NewHeader(domain.Hints{
-		WriterID: 1850, ChannelID: id, Capacity: capacity, MaxMsgLen: 1000,
-		Timeout: 99_999_999_999, TickUnit: domain.Nanos,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
 
 // openReader opens channel id of vol through the backend and returns the
 // domain reader and the backend's storage under it.
@@ -119,7 +107,7 @@ func TestCreateWriteRead(t *testing.T) {
 	root := t.TempDir()
 	vol := mmap.NewVolume(root)
 	const id = 0xC2
-	h := newHeader(t, id, 64*1024)
+	h := channeltest.Header(t, id, 64*1024)
 	w, err := domain.Create(vol, h, codecs.Raw{})
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +225,7 @@ func TestOpenWhileLockFileExists(t *testing.T) {
 	if _, err := domain.Open(vol, id); !errors.Is(err, ports.ErrChannelNotReady) {
 		t.Fatalf("domain.Open with the lock file: %v, want ErrChannelNotReady", err)
 	}
-	if _, err := domain.Create(vol, newHeader(t, id, 0), codecs.Raw{}); !errors.Is(err, ports.ErrChannelExists) {
+	if _, err := domain.Create(vol, channeltest.Header(t, id, 0), codecs.Raw{}); !errors.Is(err, ports.ErrChannelExists) {
 		t.Fatalf("Create while another is creating: %v, want ErrChannelExists", err)
 	}
 	if _, err := os.Lstat(mmap.LockPath(path)); err != nil {
@@ -317,7 +305,7 @@ func TestCreateDiskFullInjected(t *testing.T) {
 	setFallocate(t, func(int, int64) error { return unix.ENOSPC })
 	root := t.TempDir()
 	vol := mmap.NewVolume(root)
-	_, err := domain.Create(vol, newHeader(t, 3, 0), codecs.Raw{})
+	_, err := domain.Create(vol, channeltest.Header(t, 3, 0), codecs.Raw{})
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Create on a full disk: %v, want ENOSPC", err)
 	}
@@ -338,13 +326,13 @@ func TestCreateDiskFullTmpfs(t *testing.T) {
 		}
 	})
 	vol := mmap.NewVolume(root)
-	_, err := domain.Create(vol, newHeader(t, 4, 4<<20), codecs.Raw{})
+	_, err := domain.Create(vol, channeltest.Header(t, 4, 4<<20), codecs.Raw{})
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Create of a 4 MiB channel on a 1 MiB tmpfs: %v, want ENOSPC", err)
 	}
 	assertNoFiles(t, root, 4)
 	// A channel that fits still works.
-	w, err := domain.Create(vol, newHeader(t, 5, 256<<10), codecs.Raw{})
+	w, err := domain.Create(vol, channeltest.Header(t, 5, 256<<10), codecs.Raw{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +348,7 @@ func TestCreateWithoutFallocate(t *testing.T) {
 	setFallocate(t, func(int, int64) error { return unix.EOPNOTSUPP })
 	root := t.TempDir()
 	vol := mmap.NewVolume(root)
-	h := newHeader(t, 6, 100_000)
+	h := channeltest.Header(t, 6, 100_000)
 	w, err := domain.Create(vol, h, codecs.Raw{})
 	if err != nil {
 		t.Fatal(err)
@@ -514,7 +502,7 @@ func TestEmptyFile(t *testing.T) {
 func TestReaderMappingIsReadOnly(t *testing.T) {
 	root := t.TempDir()
 	vol := mmap.NewVolume(root)
-	w, err := domain.Create(vol, newHeader(t, 7, 0), codecs.Raw{})
+	w, err := domain.Create(vol, channeltest.Header(t, 7, 0), codecs.Raw{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -597,7 +585,7 @@ func TestFileCutShortUnderMapping(t *testing.T) {
 
 func TestWriteAllocs(t *testing.T) {
 	vol := mmap.NewVolume(t.TempDir())
-	w, err := domain.Create(vol, newHeader(t, 10, 1<<20), codecs.Raw{})
+	w, err := domain.Create(vol, channeltest.Header(t, 10, 1<<20), codecs.Raw{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -627,7 +615,7 @@ func TestWriteAllocs(t *testing.T) {
 func TestReaderSurvivesFileCutShort(t *testing.T) {
 	root := t.TempDir()
 	vol := mmap.NewVolume(root)
-	w, err := domain.Create(vol, newHeader(t, 11, 64<<10), codecs.Raw{})
+	w, err := domain.Create(vol, channeltest.Header(t, 11, 64<<10), codecs.Raw{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -681,7 +669,7 @@ func TestReaderSurvivesFileCutShort(t *testing.T) {
 func TestWriterSurvivesFileCutShort(t *testing.T) {
 	root := t.TempDir()
 	vol := mmap.NewVolume(root)
-	w, err := domain.Create(vol, newHeader(t, 12, 64<<10), codecs.Raw{}, domain.WithFaultGuard())
+	w, err := domain.Create(vol, channeltest.Header(t, 12, 64<<10), codecs.Raw{}, domain.WithFaultGuard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -712,7 +700,7 @@ func TestWriterSurvivesFileCutShort(t *testing.T) {
 func TestPretouch(t *testing.T) {
 	root := t.TempDir()
 	vol := mmap.NewVolume(root, mmap.WithPretouch())
-	w, err := domain.Create(vol, newHeader(t, 21, 1<<20), codecs.Raw{})
+	w, err := domain.Create(vol, channeltest.Header(t, 21, 1<<20), codecs.Raw{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -773,7 +761,7 @@ func residentKB(t *testing.T, b []byte) (rss, size int) {
 func TestHandlerFaultIsNotTruncation(t *testing.T) {
 	root := t.TempDir()
 	vol := mmap.NewVolume(root)
-	w, err := domain.Create(vol, newHeader(t, 31, 64<<10), codecs.Raw{})
+	w, err := domain.Create(vol, channeltest.Header(t, 31, 64<<10), codecs.Raw{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -844,7 +832,7 @@ func mustOpenFile(t *testing.T, path string) *mmap.Storage {
 func TestRecordsSurvivesFileCutShort(t *testing.T) {
 	root := t.TempDir()
 	vol := mmap.NewVolume(root)
-	w, err := domain.Create(vol, newHeader(t, 41, 64<<10), codecs.Raw{})
+	w, err := domain.Create(vol, channeltest.Header(t, 41, 64<<10), codecs.Raw{})
 	if err != nil {
 		t.Fatal(err)
 	}
