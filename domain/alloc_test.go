@@ -20,9 +20,6 @@ func bigHeader(t testing.TB, capacity uint32, maxMsg uint32) domain.Header {
 // TestHotPathAllocatesNothing checks Write, Heartbeat and Read on both the
 // addressable path and the Storage-method path.
 func TestHotPathAllocatesNothing(t *testing.T) {
-	if testing.CoverMode() != "" {
-		t.Log("coverage counters do not allocate; measuring anyway")
-	}
 	backends(t, func(t *testing.T, wrap func(*memory.Storage) ports.Storage) {
 		const runs = 1000
 		h := bigHeader(t, 1<<20, 100)

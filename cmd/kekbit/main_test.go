@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -109,6 +110,9 @@ func TestDumpVectors(t *testing.T) {
 			}
 			if code != wantCode {
 				t.Fatalf("exit %d, want %d (stderr %q)", code, wantCode, stderr)
+			}
+			if wantCode == 0 && stderr != "" {
+				t.Fatalf("stderr, not a terminal here, must stay quiet: %q", stderr)
 			}
 			recs, last := parseDump(t, out)
 			if last.End != endNames[end] || last.Pos != pos {
@@ -359,5 +363,76 @@ func TestBench(t *testing.T) {
 	}
 	if _, _, code := run(t, nil, "bench", "--size", "4", "--root", root); code != 1 {
 		t.Fatalf("a 4-byte record: exit %d", code)
+	}
+}
+
+// TestSignalsEndCleanly: SIGTERM makes write close its channel and exit
+// 0; Ctrl-C (SIGINT) makes dump --follow print its end line and exit 0;
+// neither prints anything on stderr, which is not a terminal here.
+func TestSignalsEndCleanly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "0000_0000", "0000_0007.kekbit")
+	w := exec.Command(kekbit, "write", "--format", "text", path)
+	stdin, _ := w.StdinPipe()
+	var werr bytes.Buffer
+	w.Stderr = &werr
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Process.Kill(); w.Wait() })
+	fmt.Fprintln(stdin, "one")
+	waitReady(t, path)
+
+	f := exec.Command(kekbit, "dump", "--follow", "--json", path)
+	var ferr bytes.Buffer
+	f.Stderr = &ferr
+	fout, err := f.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Process.Kill(); f.Wait() })
+	sc := bufio.NewScanner(fout)
+	if !sc.Scan() || !strings.Contains(sc.Text(), `"pos":8`) { // it has read the record
+		t.Fatalf("dump --follow's first line: %q", sc.Text())
+	}
+	lines := sc.Text() + "\n"
+	f.Process.Signal(os.Interrupt)
+	for sc.Scan() {
+		lines += sc.Text() + "\n"
+	}
+	if err := f.Wait(); err != nil || ferr.Len() != 0 {
+		t.Fatalf("dump --follow after Ctrl-C: %v, stderr %q", err, ferr.String())
+	}
+	if recs, end := parseDump(t, lines); len(recs) != 1 || end.End != "watermark" || end.Pos != 24 {
+		t.Fatalf("dump --follow printed %v, end %+v", recs, end)
+	}
+
+	w.Process.Signal(syscall.SIGTERM) // stdin still open
+	if err := w.Wait(); err != nil || werr.Len() != 0 {
+		t.Fatalf("write after SIGTERM: %v, stderr %q", err, werr.String())
+	}
+	info, _, code := run(t, nil, "info", "--json", path)
+	if code != 0 || !strings.Contains(info, `"state":"closed"`) || !strings.Contains(info, `"records":1`) {
+		t.Fatalf("after SIGTERM: %s", info)
+	}
+}
+
+// waitReady waits until the channel file at path exists without its lock
+// file.
+func waitReady(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, errFile := os.Stat(path)
+		_, errLock := os.Stat(strings.TrimSuffix(path, ".kekbit") + ".lock")
+		if errFile == nil && errLock != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never became ready", path)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
