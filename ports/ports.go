@@ -1,6 +1,10 @@
 package ports
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
 
 // Errors returned by implementations of [Storage] and [Volume]. Adapters wrap
 // them (and any operating-system error) with %w, so callers test them with
@@ -24,7 +28,39 @@ var (
 	// ErrChannelNotReady is returned by Volume.Open while the channel is
 	// still being created by its writer.
 	ErrChannelNotReady = errors.New("kekbit: channel is still being created")
+	// ErrWriterAlive is returned by WriteOpener.OpenForWrite and
+	// AbandonedRemover.RemoveAbandoned when a writer still holds the
+	// channel: its process runs and has not closed or released it.
+	ErrWriterAlive = errors.New("kekbit: the channel's writer is alive")
 )
+
+// ChannelError is the error of an operation on one channel of a volume. It
+// names the operation, the channel and where it lives once; Err says why:
+// one of this package's sentinels, an operating-system error (so that
+// errors.Is(err, syscall.ENOSPC) works), or both. Volumes return their
+// errors as a *ChannelError.
+type ChannelError struct {
+	Op        string // what was done: "create", "open", "open for write", "remove", ...
+	ChannelID uint64 // the channel's id
+	Path      string // the channel's file, or "" for a volume without files
+	Err       error  // why it failed
+}
+
+func (e *ChannelError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "kekbit: %s channel %#x", e.Op, e.ChannelID)
+	if e.Path != "" {
+		fmt.Fprintf(&b, " (%s)", e.Path)
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(strings.TrimPrefix(e.Err.Error(), "kekbit: "))
+	}
+	return b.String()
+}
+
+// Unwrap returns Err.
+func (e *ChannelError) Unwrap() error { return e.Err }
 
 // Storage is the bytes of one channel: the 128-byte header at offset 0, the
 // data region at offset 1024 and the footer after it.
@@ -131,4 +167,28 @@ type Volume interface {
 	// List returns the ids of the channels that are ready, in increasing
 	// order.
 	List() ([]uint64, error)
+}
+
+// WriteOpener is an optional ability of a Volume whose channels a new writer
+// can carry on after the old one is gone (its process died, or it released
+// the channel).
+type WriteOpener interface {
+	// OpenForWrite opens channel channelID for writing and takes the
+	// writer's hold on it (for files: the writer's lock), kept until the
+	// Storage is closed. It returns ErrWriterAlive if a writer holds the
+	// channel, ErrChannelNotReady while it is being created and
+	// ErrChannelNotFound if there is none.
+	OpenForWrite(channelID uint64) (Storage, error)
+}
+
+// AbandonedRemover is an optional ability of a Volume that can tell a
+// channel nobody holds from one whose writer or creator is still at work.
+type AbandonedRemover interface {
+	// RemoveAbandoned removes channel channelID if no writer holds it (it
+	// was closed or released, or its writer died) or if its creator died
+	// before it was ready, so that the id can be used again. It returns
+	// ErrWriterAlive for a channel whose writer holds it,
+	// ErrChannelNotReady for one a live creator is still making, and
+	// ErrChannelNotFound if there is none.
+	RemoveAbandoned(channelID uint64) error
 }
