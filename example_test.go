@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/kekbit-go/kekbit"
+	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/codecs"
-	"github.com/kekbit-go/kekbit/domain"
 )
 
 // The seed's example: a writer on a channel in a folder, a reader
@@ -22,7 +22,7 @@ func ExampleShmWriter() {
 	header, err := kekbit.NewHeader(kekbit.Hints{
 		WriterID: 1850, ChannelID: 42,
 		Capacity: 30_000, MaxMsgLen: 100,
-		Timeout: forever, TickUnit: domain.Nanos,
+		Timeout: forever, TickUnit: kekbit.Nanos,
 	})
 	if err != nil {
 		panic(err)
@@ -40,7 +40,8 @@ func ExampleShmWriter() {
 		panic(err)
 	}
 	defer reader.Close()
-	for pos, msg := range reader.Records() {
+	for rec := range reader.Records() {
+		pos, msg := rec.Position, rec.Payload
 		fmt.Println(pos, string(msg))
 	}
 	fmt.Println(reader.Err())
@@ -58,7 +59,7 @@ func ExampleTryShmReader() {
 
 	go func() {
 		time.Sleep(10 * time.Millisecond)
-		h, _ := kekbit.NewHeader(kekbit.Hints{ChannelID: 7, MaxMsgLen: 64, Timeout: 10, TickUnit: domain.Secs})
+		h, _ := kekbit.NewHeader(kekbit.Hints{ChannelID: 7, MaxMsgLen: 64, Timeout: 10, TickUnit: kekbit.Secs})
 		w, err := kekbit.ShmWriter(root, h, codecs.Text{})
 		if err != nil {
 			panic(err)
@@ -77,8 +78,8 @@ func ExampleTryShmReader() {
 		panic(err)
 	}
 	defer r.Close()
-	err = r.Follow(ctx, func(_ uint64, p []byte) { fmt.Println(string(p)) })
-	fmt.Println(errors.Is(err, domain.ErrClosed))
+	err = r.Follow(ctx, func(rec kekbit.Record) error { p := rec.Payload; fmt.Println(string(p)); return nil })
+	fmt.Println(errors.Is(err, kekbit.ErrClosed))
 	// Output:
 	// one
 	// two
@@ -93,9 +94,9 @@ func ExampleRemoveAbandoned() {
 	h, _ := kekbit.NewHeader(kekbit.Hints{ChannelID: 5, MaxMsgLen: 64, Timeout: 10, TickUnit: kekbit.Secs})
 
 	w, _ := kekbit.ShmWriter(root, h, codecs.Raw{})
-	fmt.Println(errors.Is(kekbit.RemoveAbandoned(root, 5), kekbit.ErrWriterAlive))
+	fmt.Println(errors.Is(kekbit.RemoveAbandoned(mmap.NewVolume(root), 5), kekbit.ErrWriterAlive))
 	w.Close()
-	fmt.Println(kekbit.RemoveAbandoned(root, 5))
+	fmt.Println(kekbit.RemoveAbandoned(mmap.NewVolume(root), 5))
 	_, err := kekbit.ShmWriter(root, h, codecs.Raw{})
 	fmt.Println(err)
 	// Output:

@@ -1,26 +1,9 @@
-// Package kekbit is the front door of kekbit for Go: persistent data
-// channels in shared memory. One writer appends records to a
-// fixed-capacity channel file; readers in this process or others follow it
-// live, replay it from any record, and learn when it is closed, full,
-// abandoned or corrupt.
-//
-// This package gives the short names for the common case, channel files in
-// a folder mapped into memory (the Rust crate's layout, so its channels open
-// unchanged):
-//
-//	w, err := kekbit.ShmWriter(root, header, codecs.Raw{})
-//	r, err := kekbit.ShmReader(root, channelID)
-//
-// The full API is in package domain (Header, Writer, Reader, errors); the
-// backends are in adapters/mmap (files mapped into memory), adapters/file
-// (plain files through afero) and adapters/memory (in-process); the data
-// formats in codecs; replication across machines in replicate/jetstream.
 package kekbit
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"iter"
 	"os"
 	"path/filepath"
 	"time"
@@ -31,115 +14,292 @@ import (
 	"github.com/kekbit-go/kekbit/ports"
 )
 
-// Header is a channel's metadata; see domain.Header.
-type Header = domain.Header
+// Header is a channel's metadata, the first 128 bytes of its file. Build
+// one with NewHeader; a Writer's or Reader's Header says what the channel
+// holds.
+type Header struct {
+	Version      Version  // the format the channel was written in
+	WriterID     uint64   // the writer's id, as the writer chose it
+	ChannelID    uint64   // the channel's id, which also names its file
+	Capacity     uint32   // bytes in the data region
+	MaxMsgLen    uint32   // the longest payload a writer accepts
+	Timeout      uint64   // in TickUnit ticks: how long readers wait for anything
+	CreationTime uint64   // in TickUnit ticks since the Unix epoch
+	TickUnit     TickUnit // unit of Timeout and CreationTime
+}
 
-// Hints are what a writer asks for; see domain.Hints.
-type Hints = domain.Hints
+func (h Header) domain() domain.Header { return domain.Header(h) }
 
-// Reader follows a channel; see domain.Reader.
-type Reader = domain.Reader
+// TimeoutDuration returns the timeout as a duration.
+func (h Header) TimeoutDuration() time.Duration { return h.domain().TimeoutDuration() }
 
-// Writer appends to a channel; see domain.Writer.
-type Writer[T any] = domain.Writer[T]
+// Created returns the creation time.
+func (h Header) Created() time.Time { return h.domain().Created() }
 
-// The errors most programs test for, from packages domain and ports; test
-// them with errors.Is.
-var (
-	ErrNothingYet      = domain.ErrNothingYet     // a read caught up with the writer
-	ErrClosed          = domain.ErrClosed         // the writer closed the channel
-	ErrChannelFull     = domain.ErrChannelFull    // no more records fit
-	ErrTimeout         = domain.ErrTimeout        // nothing, not even a heartbeat, for the header's timeout
-	ErrWriterGone      = domain.ErrWriterGone     // the writer's process died without closing
-	ErrCorrupt         = domain.ErrCorrupt        // a length word makes no sense
-	ErrTruncated       = domain.ErrTruncated      // the file ends inside a record
-	ErrRecordTooLarge  = domain.ErrRecordTooLarge // a Write larger than the max or the space left
-	ErrChannelExists   = ports.ErrChannelExists   // a writer tried an id already taken
-	ErrChannelNotFound = ports.ErrChannelNotFound // no channel has the id
-	ErrChannelNotReady = ports.ErrChannelNotReady // the channel is still being created
-)
+// FileSize is the size of the channel file this package writes for h:
+// 1024 + Capacity + 32 bytes.
+func (h Header) FileSize() int64 { return h.domain().FileSize() }
+
+// Validate checks the fields a reader relies on and returns a *HeaderError
+// for the first invalid one.
+func (h Header) Validate() error { return h.domain().Validate() }
+
+// MarshalBinary returns the 128 encoded bytes of the header.
+func (h Header) MarshalBinary() ([]byte, error) { return h.domain().MarshalBinary() }
+
+// UnmarshalBinary decodes and validates a header; see DecodeHeader.
+func (h *Header) UnmarshalBinary(b []byte) error {
+	d, err := DecodeHeader(b)
+	if err == nil {
+		*h = d
+	}
+	return err
+}
+
+// DecodeHeader decodes the header at the start of b and validates every
+// field. It returns a *HeaderError naming the first invalid field.
+func DecodeHeader(b []byte) (Header, error) {
+	h, err := domain.DecodeHeader(b)
+	return Header(h), err
+}
+
+// Hints are what a writer asks for; NewHeader turns them into a valid
+// Header the way the Rust crate does.
+type Hints struct {
+	WriterID  uint64 // any id the writer likes; readers can see it
+	ChannelID uint64 // the channel's id, which names its file
+	// Capacity is rounded up to a multiple of 8 and to at least 16 KiB.
+	Capacity uint32
+	// MaxMsgLen becomes align8(min(MaxMsgLen+8, capacity/128-8)): the
+	// longest payload the writer accepts.
+	MaxMsgLen uint32
+	// Timeout in TickUnit ticks: how long readers wait for anything,
+	// heartbeats included, before they give the writer up. Set it: 0 means
+	// a reader gives up at its second look at a channel with nothing new.
+	Timeout  uint64
+	TickUnit TickUnit
+	// Clock gives the creation time; nil means time.Now.
+	Clock func() time.Time
+}
+
+// NewHeader builds the header for the given hints. It fails only for an
+// unknown tick unit or a capacity above 2^32-8.
+func NewHeader(h Hints) (Header, error) {
+	d, err := domain.NewHeader(domain.Hints(h))
+	return Header(d), err
+}
+
+// TickUnit is the unit of a channel's timeout and creation time: Secs,
+// Millis, Micros or Nanos. Its methods convert durations and times to ticks
+// and back (see domain.TickUnit).
+type TickUnit = domain.TickUnit
 
 // Tick units of a header's timeout and creation time.
 const (
-	Nanos  = domain.Nanos
-	Micros = domain.Micros
-	Millis = domain.Millis
 	Secs   = domain.Secs
+	Millis = domain.Millis
+	Micros = domain.Micros
+	Nanos  = domain.Nanos
 )
 
-// WithWait sets how a reader waits in Follow; see domain.Wait.
-func WithWait(w domain.Wait) domain.ReaderOption { return domain.WithWait(w) }
+// Version is a channel format version, major<<48 | minor<<32 | patch.
+type Version = domain.Version
 
-// NewHeader builds a header from hints; see domain.NewHeader.
-func NewHeader(h Hints) (Header, error) { return domain.NewHeader(h) }
+// CurrentVersion is the format this package writes: 1.0.0.
+const CurrentVersion = domain.CurrentVersion
 
-// ShmWriter creates channel h.ChannelID under root (root/HHHH_HHHH/LLLL_LLLL.kekbit)
-// and returns its writer, which holds the channel until Close. It fails if
-// the channel exists (ports.ErrChannelExists), or with the file system's
-// error (errors.Is(err, syscall.ENOSPC) for a full disk), leaving nothing
-// behind.
-func ShmWriter[T any](root string, h Header, format codecs.Encoder[T], opts ...domain.WriterOption) (*Writer[T], error) {
-	return domain.Create(mmap.NewVolume(root), h, format, opts...)
+// Record is one record a reader hands out, with three fields:
+//
+//	Position uint64 // where the record starts in the data region
+//	Next     uint64 // the position after it: store it, MoveTo(Next) resumes with the next record
+//	Payload  []byte // the bytes; valid until the handler returns or the loop moves on
+//
+// Every way of reading hands out Records, and Reader.Position() is always
+// the Next of the last one handed out.
+type Record = domain.Record
+
+// Wait is how a following reader waits for the writer: it spins (re-reading
+// at once) Spins times, then yields the processor Yields times, then sleeps,
+// from MinSleep doubling up to MaxSleep. Any record or heartbeat starts it
+// over. Spinning gives the lowest latency and burns a core; sleeping costs
+// nothing and adds up to MaxSleep of latency. The zero Wait sleeps 1µs
+// between looks. DefaultWait, Streaming and BusySpin are the presets.
+type Wait struct {
+	// Spins is how many looks to make on the CPU before yielding; -1
+	// spins for ever.
+	Spins int
+	// Pause is how long each spin waits, on the CPU, before it looks again
+	// (0: not at all): a busy writer runs faster, for up to Pause more
+	// latency.
+	Pause time.Duration
+	// Yields is how many looks to make after the spins, each after
+	// runtime.Gosched.
+	Yields int
+	// MinSleep and MaxSleep bound the sleeps after that.
+	MinSleep time.Duration
+	MaxSleep time.Duration
 }
 
-// ShmReader opens channel channelID under root for reading, read-only. It
-// fails at once if the channel does not exist (ports.ErrChannelNotFound)
-// or is still being created (ports.ErrChannelNotReady).
-func ShmReader(root string, channelID uint64, opts ...domain.ReaderOption) (*Reader, error) {
-	return domain.Open(mmap.NewVolume(root), channelID, opts...)
+// The wait presets.
+var (
+	// DefaultWait spins for about a quarter of a millisecond, pausing 1µs
+	// between looks, yields a little, then sleeps 1µs doubling up to 1ms.
+	DefaultWait = Wait(domain.DefaultWait)
+	// Streaming spins without sleeping, pausing 2µs between looks: a
+	// reader that keeps up with a fast writer without slowing it.
+	Streaming = Wait(domain.Streaming)
+	// BusySpin never gives the processor up: the lowest latency, one core
+	// always busy.
+	BusySpin = Wait(domain.BusySpin)
+)
+
+// ReaderOption configures a Reader: WithWait, WithClock.
+type ReaderOption = domain.ReaderOption
+
+// WriterOption configures a Writer: WithFaultGuard.
+type WriterOption = domain.WriterOption
+
+// WithWait sets how a reader waits in Follow and FollowRecords.
+func WithWait(w Wait) ReaderOption { return domain.WithWait(domain.Wait(w)) }
+
+// WithClock makes a reader measure its timeout with now instead of
+// time.Now.
+func WithClock(now func() time.Time) ReaderOption { return domain.WithClock(now) }
+
+// WithFaultGuard makes Write and Heartbeat on memory that can vanish (a
+// mapped file another process cuts short under the writer) return
+// ErrTruncated instead of crashing the process with SIGBUS. It costs about
+// 8ns per record, so it is off by default. Close is always guarded.
+func WithFaultGuard() WriterOption { return domain.WithFaultGuard() }
+
+// Create makes a new channel in vol for header h and returns its writer,
+// which holds the channel until Close or Release. Values are encoded with
+// enc. Readers cannot open the channel until its header and first
+// heartbeat are in place. It fails with a *ChannelError matching
+// ErrChannelExists if the id is taken, or the volume's error (for a full
+// disk errors.Is(err, syscall.ENOSPC)), leaving nothing behind.
+func Create[T any](vol ports.Volume, h Header, enc codecs.Encoder[T], opts ...WriterOption) (*Writer[T], error) {
+	w, err := domain.Create(vol, h.domain(), enc, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Writer[T]{w: w}, nil
+}
+
+// NewWriter makes st, a fresh zero-filled storage of at least h.FileSize()
+// bytes that no volume manages, into a channel and returns its writer.
+func NewWriter[T any](st ports.Storage, h Header, enc codecs.Encoder[T], opts ...WriterOption) (*Writer[T], error) {
+	w, err := domain.NewWriter(st, h.domain(), enc, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Writer[T]{w: w}, nil
+}
+
+// Resume returns a writer that carries on appending to channel channelID
+// of vol, whose writer is gone (its process died, or it called Release),
+// positioned after the last record published. The volume must be able to
+// open a channel for writing (ports.WriteOpener: the mmap, file and memory
+// volumes can); it refuses a channel whose writer is alive
+// (ErrWriterAlive). A closed channel stays closed: ErrClosed inside a
+// *ReadError.
+func Resume[T any](vol ports.Volume, channelID uint64, enc codecs.Encoder[T], opts ...WriterOption) (*Writer[T], error) {
+	wo, ok := vol.(ports.WriteOpener)
+	if !ok {
+		return nil, fmt.Errorf("kekbit: resume channel %#x: %T cannot open a channel for writing", channelID, vol)
+	}
+	st, err := wo.OpenForWrite(channelID)
+	if err != nil {
+		return nil, err
+	}
+	w, err := ResumeStorage(st, enc, opts...)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if id := w.Header().ChannelID; id != channelID {
+		w.Release()
+		return nil, &HeaderError{Field: "channel_id", Want: fmt.Sprintf("%d (%#x), the id it was opened by", channelID, channelID), Got: id}
+	}
+	return w, nil
+}
+
+// ResumeStorage is Resume on a storage opened for writing by other means;
+// the caller must make sure that no other writer holds the channel.
+func ResumeStorage[T any](st ports.Storage, enc codecs.Encoder[T], opts ...WriterOption) (*Writer[T], error) {
+	w, err := domain.Resume(st, enc, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Writer[T]{w: w}, nil
+}
+
+// Open opens channel channelID of vol for reading, at its first record. It
+// fails at once with a *ChannelError matching ErrChannelNotFound if there
+// is no such channel, ErrChannelNotReady while it is being created, or with
+// a *HeaderError (the header's channel id not being channelID included).
+func Open(vol ports.Volume, channelID uint64, opts ...ReaderOption) (*Reader, error) {
+	r, err := domain.Open(vol, channelID, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{r: r}, nil
+}
+
+// OpenWhenReady is Open that waits while the channel does not exist yet or
+// is still being created, until ctx is done (ctx.Err() wrapped with the
+// last error seen).
+func OpenWhenReady(ctx context.Context, vol ports.Volume, channelID uint64, opts ...ReaderOption) (*Reader, error) {
+	r, err := domain.OpenWhenReady(ctx, vol, channelID, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{r: r}, nil
+}
+
+// NewReader reads and validates the header of st, a storage no volume
+// manages (a copy of a channel file, say), and returns a reader at its
+// first record. The reader owns st: Close closes it; on error st stays
+// open.
+func NewReader(st ports.Storage, opts ...ReaderOption) (*Reader, error) {
+	r, err := domain.NewReader(st, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{r: r}, nil
+}
+
+// RemoveAbandoned removes channel channelID of vol if no writer holds it
+// (it was closed or released, or its writer died) or its creator died
+// before it was ready, so the id can be used again. It refuses a channel
+// whose writer is alive (ErrWriterAlive) or whose creator is at work
+// (ErrChannelNotReady), and returns ErrChannelNotFound if there is none.
+// The volume must tell who holds a channel (ports.AbandonedRemover: the
+// mmap, file and memory volumes can).
+func RemoveAbandoned(vol ports.Volume, channelID uint64) error {
+	ar, ok := vol.(ports.AbandonedRemover)
+	if !ok {
+		return fmt.Errorf("kekbit: remove abandoned channel %#x: %T cannot tell who holds a channel", channelID, vol)
+	}
+	return ar.RemoveAbandoned(channelID)
+}
+
+// ShmWriter creates channel h.ChannelID under root (root/HHHH_HHHH/LLLL_LLLL.kekbit,
+// mapped into memory) and returns its writer: Create on mmap.NewVolume(root).
+func ShmWriter[T any](root string, h Header, enc codecs.Encoder[T], opts ...WriterOption) (*Writer[T], error) {
+	return Create(mmap.NewVolume(root), h, enc, opts...)
+}
+
+// ShmReader opens channel channelID under root for reading, mapped
+// read-only: Open on mmap.NewVolume(root).
+func ShmReader(root string, channelID uint64, opts ...ReaderOption) (*Reader, error) {
+	return Open(mmap.NewVolume(root), channelID, opts...)
 }
 
 // TryShmReader is ShmReader that waits for the channel to appear and be
-// ready, until ctx is done.
-func TryShmReader(ctx context.Context, root string, channelID uint64, opts ...domain.ReaderOption) (*Reader, error) {
-	return domain.OpenWhenReady(ctx, mmap.NewVolume(root), channelID, opts...)
-}
-
-// RemoveAbandoned removes channel channelID under root if no writer holds
-// it (it was closed, or its writer died), so the id can be used again. It
-// refuses, with ErrWriterAlive, a channel whose writer is still running,
-// and returns ErrChannelNotFound if there is none.
-func RemoveAbandoned(root string, channelID uint64) error {
-	vol := mmap.NewVolume(root)
-	// OpenFile ignores the lock file, so a creator still at work (which
-	// holds the file's flock from the start) counts as alive too.
-	st, err := mmap.OpenFile(vol.Path(channelID))
-	switch {
-	case err == nil:
-		alive, lerr := st.WriterAlive()
-		st.Close()
-		if lerr != nil {
-			return lerr
-		}
-		if alive {
-			return fmt.Errorf("%w: channel %#x under %s", ErrWriterAlive, channelID, root)
-		}
-	case !errors.Is(err, ports.ErrChannelNotFound):
-		return err
-	case lockFileAlone(vol.Path(channelID)):
-		// A creator between its lock file and its channel file, or one
-		// that died there: only the age of the lock file can tell.
-		if st, err := os.Stat(mmap.LockPath(vol.Path(channelID))); err == nil && time.Since(st.ModTime()) < staleLock {
-			return fmt.Errorf("%w: channel %#x under %s is being created", ErrChannelNotReady, channelID, root)
-		}
-	}
-	return vol.Remove(channelID) // the channel, or a lock file a creator left
-}
-
-// ErrWriterAlive is returned by RemoveAbandoned for a channel whose writer
-// still holds it (the same error as mmap.OpenForWrite's).
-var ErrWriterAlive = mmap.ErrWriterAlive
-
-// staleLock is how old a lock file without its channel file must be for
-// RemoveAbandoned to take it for one a dead creator left (a live one makes
-// the channel file within microseconds).
-const staleLock = 10 * time.Second
-
-// lockFileAlone reports whether channelPath's lock file exists without it.
-func lockFileAlone(channelPath string) bool {
-	_, errLock := os.Stat(mmap.LockPath(channelPath))
-	_, errFile := os.Stat(channelPath)
-	return errLock == nil && errors.Is(errFile, os.ErrNotExist)
+// ready, until ctx is done: OpenWhenReady on mmap.NewVolume(root).
+func TryShmReader(ctx context.Context, root string, channelID uint64, opts ...ReaderOption) (*Reader, error) {
+	return OpenWhenReady(ctx, mmap.NewVolume(root), channelID, opts...)
 }
 
 // DefaultRoot is a folder for channels on this machine: kekbit under
@@ -150,3 +310,158 @@ func DefaultRoot() string {
 	}
 	return filepath.Join(os.TempDir(), "kekbit")
 }
+
+// Writer appends records to one channel, encoding values of type T. There
+// is one writer per channel and it is not safe for concurrent use: guard it
+// with a mutex if several goroutines write.
+type Writer[T any] struct{ w *domain.Writer[T] }
+
+// Write encodes v straight into the channel and publishes it as one record.
+// It returns the bytes the record takes: length word, payload and padding.
+//
+// Errors, on which nothing is published:
+//   - ErrChannelFull: no record fits any more (terminal);
+//   - ErrNoSpace: v fits the max record length but not the space left; a
+//     smaller value may still fit (roll to a new channel here);
+//   - ErrRecordTooLarge: v needs more than the max record length;
+//   - ErrEmptyPayload: v encodes to nothing, which the format cannot tell
+//     from a heartbeat;
+//   - ErrEncoding: the encoder failed;
+//   - ErrWriterClosed; ErrTruncated with WithFaultGuard.
+func (w *Writer[T]) Write(v T) (int, error) { return w.w.Write(v) }
+
+// Heartbeat appends a heartbeat, a record with no payload that readers skip
+// but that tells them the writer is alive. It returns 8, or ErrChannelFull
+// or ErrWriterClosed.
+func (w *Writer[T]) Heartbeat() (int, error) { return w.w.Heartbeat() }
+
+// Flush asks the storage to make what was written durable (msync, fsync).
+// Records are visible to readers without it.
+func (w *Writer[T]) Flush() error { return w.w.Flush() }
+
+// Close writes the close mark, so readers learn the channel is over, then
+// flushes and closes the storage. A second Close does nothing.
+func (w *Writer[T]) Close() error { return w.w.Close() }
+
+// Release gives the channel up without closing it: readers then find it as
+// a dead writer leaves it, and Resume can carry on later. After Release
+// every method returns ErrWriterClosed, and Close and Release do nothing.
+func (w *Writer[T]) Release() error { return w.w.Release() }
+
+// Available returns the bytes left in the data region, rounded down to 8.
+func (w *Writer[T]) Available() uint32 { return w.w.Available() }
+
+// WriteOffset returns the write position: the bytes written to the data
+// region so far, where the next record goes.
+func (w *Writer[T]) WriteOffset() uint32 { return w.w.WriteOffset() }
+
+// Header returns the channel's header.
+func (w *Writer[T]) Header() Header { return Header(w.w.Header()) }
+
+// Format returns the channel's data format.
+func (w *Writer[T]) Format() codecs.Format { return w.w.Format() }
+
+// Reader follows one channel from a position of its own. Any number of
+// readers, in any process, may read a channel while its writer appends. A
+// Reader is not safe for concurrent use.
+//
+// Read, Records, Follow and FollowRecords hand out the same Records;
+// Position is always the Next of the last record handed out, and
+// MoveTo(Next) after a restart resumes with the record after it.
+type Reader struct{ r *domain.Reader }
+
+// Read hands the records from the reader's position to handler, up to max
+// records (max <= 0: no limit), skipping heartbeats, and returns the bytes
+// it advanced. It never blocks. Its error says where it stopped: nil (max
+// records handed out), ErrNothingYet (it caught up with the writer: read
+// again later), a *ReadError where the channel ends (ErrClosed,
+// ErrChannelFull, ErrCorrupt, ErrTruncated, ErrTimeout), the error handler
+// returned (the reader then stands after that record), ErrReaderClosed, or
+// an I/O error.
+func (r *Reader) Read(handler func(Record) error, max int) (int, error) {
+	return r.r.Read(handler, max)
+}
+
+// Records returns an iterator over the records available now, from the
+// reader's position. The loop ends at the writer's end or where the channel
+// ends; Err then says which (nil: caught up, or the loop was broken off).
+func (r *Reader) Records() iter.Seq[Record] { return r.r.Records() }
+
+// Follow hands records to handler as they arrive, waiting (see WithWait)
+// while the writer has nothing new. It returns the *ReadError where the
+// channel ends (ErrClosed, ErrChannelFull, ErrCorrupt, ErrTruncated,
+// ErrTimeout, ErrWriterGone), the error handler returned, ctx.Err() when ctx
+// is done, or an I/O error.
+func (r *Reader) Follow(ctx context.Context, handler func(Record) error) error {
+	return r.r.Follow(ctx, handler)
+}
+
+// FollowRecords is Follow as an iterator: it yields records as they arrive
+// and ends where the channel ends or ctx is done; Err then says why (nil if
+// the loop was broken off).
+func (r *Reader) FollowRecords(ctx context.Context) iter.Seq[Record] { return r.r.FollowRecords(ctx) }
+
+// Err returns why the last Records or FollowRecords loop ended.
+func (r *Reader) Err() error { return r.r.Err() }
+
+// MoveTo puts the reader at pos, the start of a record (a Record's
+// Position or Next) or the writer's current end, so that reading resumes
+// or replays from there. ErrUnaligned for a position inside a record,
+// ErrUnavailable for one past what is written; the reader is not moved on
+// error.
+func (r *Reader) MoveTo(pos uint64) error { return r.r.MoveTo(pos) }
+
+// Position returns the position after the last record handed out: where
+// the next read starts. Inside a handler or loop body it is the Next of the
+// record at hand.
+func (r *Reader) Position() uint64 { return r.r.Position() }
+
+// WriterAlive asks the storage whether the channel's writer still holds it
+// (for files: whether its process holds the writer's lock). It returns
+// ErrLivenessUnknown if the storage cannot tell.
+func (r *Reader) WriterAlive() (bool, error) { return r.r.WriterAlive() }
+
+// Header returns the channel's header.
+func (r *Reader) Header() Header { return Header(r.r.Header()) }
+
+// Close closes the reader's storage. A second Close returns nil.
+func (r *Reader) Close() error { return r.r.Close() }
+
+// Value is a decoded record: the value and where its record lies.
+type Value[T any] struct {
+	Position uint64 // where the record starts
+	Next     uint64 // the position after it, to resume from
+	Value    T      // the decoded payload
+}
+
+// Decode turns an iterator of records (Reader.Records, Reader.FollowRecords)
+// into one of values decoded with dec. A payload dec refuses is yielded
+// with its error, and the loop goes on unless the body breaks out:
+//
+//	for v, err := range kekbit.Decode(r.FollowRecords(ctx), codecs.JSON[Order]{}) {
+//		if err != nil { ... }
+//		handle(v.Value)
+//	}
+func Decode[T any](records iter.Seq[Record], dec codecs.Decoder[T]) iter.Seq2[Value[T], error] {
+	return func(yield func(Value[T], error) bool) {
+		for rec := range records {
+			v, err := dec.Decode(rec.Payload)
+			if err != nil {
+				err = fmt.Errorf("%w: %s at position %d: %w", ErrDecoding, dec.MediaType(), rec.Position, err)
+			}
+			if !yield(Value[T]{Position: rec.Position, Next: rec.Next, Value: v}, err) {
+				return
+			}
+		}
+	}
+}
+
+// Sizes of the format, for sizing a channel.
+const (
+	MinCapacity = domain.MinCapacity // the smallest data region, 16 KiB
+	MaxCapacity = domain.MaxCapacity // the largest data region, 2^32-8 bytes
+)
+
+// RecordSize returns the bytes a record with an n-byte payload takes in
+// the data region: its length word, the payload and the padding to 8.
+func RecordSize(n uint64) uint64 { return domain.RecordSize(n) }

@@ -21,13 +21,13 @@ func TestRemoveAbandonedSparesACreatorAtWork(t *testing.T) {
 	if err := os.WriteFile(lock, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := kekbit.RemoveAbandoned(root, 9); !errors.Is(err, kekbit.ErrChannelNotReady) {
+	if err := kekbit.RemoveAbandoned(mmap.NewVolume(root), 9); !errors.Is(err, kekbit.ErrChannelNotReady) {
 		t.Fatalf("fresh lock file: %v", err)
 	}
 	if _, err := os.Stat(lock); err != nil {
 		t.Fatalf("the lock file went: %v", err)
 	}
-	if err := kekbit.RemoveAbandoned(root, 10); !errors.Is(err, kekbit.ErrChannelNotFound) {
+	if err := kekbit.RemoveAbandoned(mmap.NewVolume(root), 10); !errors.Is(err, kekbit.ErrChannelNotFound) {
 		t.Fatalf("nothing there: %v", err)
 	}
 }

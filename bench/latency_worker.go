@@ -51,11 +51,13 @@ func (j job) server(ctx context.Context, out io.Writer) (report, error) {
 	defer w.Close()
 	defer rd.Close()
 	var werr error
-	err = rd.Follow(ctx, func(_ uint64, p []byte) {
+	err = rd.Follow(ctx, func(rec domain.Record) error {
+		p := rec.Payload
 		if _, err := w.Write(p); err != nil && werr == nil {
 			werr = err
 		}
 		r.Records++
+		return nil
 	})
 	if werr != nil {
 		return r, werr
@@ -79,7 +81,7 @@ func (j job) client(ctx context.Context, out io.Writer) (report, error) {
 	buf := make([]byte, j.Size)
 	r.RTT = make([]uint32, 0, j.N)
 	var got uint64
-	handler := func(_ uint64, p []byte) { got = binary.LittleEndian.Uint64(p) }
+	handler := func(rec domain.Record) error { p := rec.Payload; got = binary.LittleEndian.Uint64(p); return nil }
 	for i := range j.Warmup + j.N {
 		binary.LittleEndian.PutUint64(buf, uint64(i))
 		start := time.Now()

@@ -169,11 +169,13 @@ func (j job) reader(ctx context.Context, out io.Writer) (report, error) {
 		say(out, sigReady)
 	}
 	var bad error
-	err = rd.Follow(ctx, func(pos uint64, p []byte) {
+	err = rd.Follow(ctx, func(rec domain.Record) error {
+		pos, p := rec.Position, rec.Payload
 		if bad == nil && (len(p) != j.Size || binary.LittleEndian.Uint64(p) != uint64(r.Records)) {
 			bad = fmt.Errorf("record %d at %d: %d bytes, sequence %d", r.Records, pos, len(p), binary.LittleEndian.Uint64(p))
 		}
 		r.Records++
+		return nil
 	})
 	r.End = time.Now().UnixNano()
 	switch {

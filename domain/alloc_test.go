@@ -46,7 +46,7 @@ func TestHotPathAllocatesNothing(t *testing.T) {
 
 		r := mustReader(t, wrap(mem.Share()))
 		var sum int
-		handler := func(_ uint64, p []byte) { sum += len(p) }
+		handler := func(rec domain.Record) error { p := rec.Payload; sum += len(p); return nil }
 		if a := testing.AllocsPerRun(runs, func() {
 			if _, err := r.Read(handler, 1); err != nil {
 				t.Fatal(err)
@@ -66,7 +66,8 @@ func TestHotPathAllocatesNothing(t *testing.T) {
 		}
 		n := 0
 		if a := testing.AllocsPerRun(1, func() {
-			for _, p := range r.Records() {
+			for rec := range r.Records() {
+				p := rec.Payload
 				n += len(p)
 			}
 		}); a > 2 {

@@ -57,7 +57,11 @@ type record struct {
 func readAll(t *testing.T, r *domain.Reader) ([]record, error) {
 	t.Helper()
 	var got []record
-	_, err := r.Read(func(pos uint64, p []byte) { got = append(got, record{pos, string(p)}) }, 0)
+	_, err := r.Read(func(rec domain.Record) error {
+		pos, p := rec.Position, rec.Payload
+		got = append(got, record{pos, string(p)})
+		return nil
+	}, 0)
 	return got, err
 }
 
@@ -125,10 +129,17 @@ func TestWriterAndReaderEdges(t *testing.T) {
 		if last > 112 || last < 1 {
 			t.Fatalf("bad setup: %d left", w.Available())
 		}
-		// More than the space left but within the max length: too large.
+		// More than the space left but within the max length: no space,
+		// which is neither too large nor full.
 		if last < 112 {
-			if _, err := w.Write(payload(last+1, 9)); !errors.Is(err, domain.ErrRecordTooLarge) {
+			_, err := w.Write(payload(last+1, 9))
+			if !errors.Is(err, domain.ErrNoSpace) || errors.Is(err, domain.ErrRecordTooLarge) || errors.Is(err, domain.ErrChannelFull) {
 				t.Fatalf("record past the space left: %v", err)
+			}
+			// More than the max length: too large, whatever the space left.
+			_, err = w.Write(payload(113, 9))
+			if !errors.Is(err, domain.ErrRecordTooLarge) || errors.Is(err, domain.ErrNoSpace) {
+				t.Fatalf("record past the max length near the end: %v", err)
 			}
 		}
 		lastPos := uint64(w.WriteOffset())
@@ -175,7 +186,7 @@ func TestWriterAndReaderEdges(t *testing.T) {
 		if err := r.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.Read(func(uint64, []byte) {}, 0); !errors.Is(err, domain.ErrReaderClosed) {
+		if _, err := r.Read(func(domain.Record) error { return nil }, 0); !errors.Is(err, domain.ErrReaderClosed) {
 			t.Fatalf("read after close: %v", err)
 		}
 		if err := r.MoveTo(0); !errors.Is(err, domain.ErrReaderClosed) {
@@ -230,7 +241,7 @@ func TestFillWithHeartbeats(t *testing.T) {
 		}
 		w.Close()
 		r := mustReader(t, wrap(mem.Share()))
-		n, err := r.Read(func(uint64, []byte) { t.Fatal("a heartbeat was handed out") }, 0)
+		n, err := r.Read(func(domain.Record) error { t.Fatal("a heartbeat was handed out"); return nil }, 0)
 		if n != 16376 || !errors.Is(err, domain.ErrChannelFull) {
 			t.Fatalf("read %d, %v", n, err)
 		}
@@ -253,7 +264,7 @@ func TestReadEndsClosed(t *testing.T) {
 			t.Fatalf("%v %#v", got, err)
 		}
 		// Reading again: still closed, nothing more read.
-		if n, err := r.Read(func(uint64, []byte) {}, 0); n != 0 || !errors.Is(err, domain.ErrClosed) {
+		if n, err := r.Read(func(domain.Record) error { return nil }, 0); n != 0 || !errors.Is(err, domain.ErrClosed) {
 			t.Fatalf("again: %d %v", n, err)
 		}
 	})
@@ -270,7 +281,7 @@ func TestReadMax(t *testing.T) {
 		}
 		r := mustReader(t, wrap(mem.Share()))
 		var got []byte
-		h1 := func(_ uint64, p []byte) { got = append(got, p...) }
+		h1 := func(rec domain.Record) error { p := rec.Payload; got = append(got, p...); return nil }
 		if n, err := r.Read(h1, 2); err != nil || n != 8+2*(8+16) || !bytes.Equal(got, []byte{0, 1}) {
 			t.Fatalf("first two: %d %v %v", n, err, got)
 		}
@@ -350,7 +361,7 @@ func TestReadTimeout(t *testing.T) {
 		r := mustReader(t, wrap(mem.Share()), domain.WithClock(clock.Now))
 		empty := func(at time.Duration) error {
 			clock.now = fixedNow.Add(at)
-			_, err := r.Read(func(uint64, []byte) {}, 0)
+			_, err := r.Read(func(domain.Record) error { return nil }, 0)
 			return err
 		}
 		if err := empty(0); err != domain.ErrNothingYet { // reads the first heartbeat
@@ -454,6 +465,10 @@ type failing struct {
 
 var errBoom = errors.New("boom")
 
+// Verbatim: failing embeds Raw for its id and media type, but its Encode
+// is its own, so it must not inherit Raw's Verbatim.
+func (failing) Verbatim() bool { return false }
+
 func (f failing) Encode(dst []byte, v []byte) (int, error) {
 	for i := range dst {
 		dst[i] = 0xEE
@@ -515,7 +530,8 @@ func TestRecordsIterator(t *testing.T) {
 		}
 		r := mustReader(t, wrap(mem.Share()))
 		var got []record
-		for pos, p := range r.Records() {
+		for rec := range r.Records() {
+			pos, p := rec.Position, rec.Payload
 			got = append(got, record{pos, string(p)})
 			if len(got) == 2 {
 				break
@@ -524,7 +540,8 @@ func TestRecordsIterator(t *testing.T) {
 		if !slices.Equal(got, []record{{8, "a"}, {24, "b"}}) || r.Position() != 40 || r.Err() != nil {
 			t.Fatalf("broken loop: %v at %d, %v", got, r.Position(), r.Err())
 		}
-		for pos, p := range r.Records() {
+		for rec := range r.Records() {
+			pos, p := rec.Position, rec.Payload
 			got = append(got, record{pos, string(p)})
 		}
 		if len(got) != 4 || got[3] != (record{56, "d"}) || r.Err() != nil {

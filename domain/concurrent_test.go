@@ -40,11 +40,13 @@ func TestOneWriterEightReaders(t *testing.T) {
 			defer r.Close()
 			var next uint64
 			var bad error
-			check := func(pos uint64, p []byte) {
+			check := func(rec domain.Record) error {
+				pos, p := rec.Position, rec.Payload
 				if bad == nil && (len(p) != 8 || binary.LittleEndian.Uint64(p) != next || pos != 8+16*next) {
 					bad = errors.New("record out of order or damaged")
 				}
 				next++
+				return nil
 			}
 			for {
 				_, err := r.Read(check, 256)

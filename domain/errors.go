@@ -23,10 +23,15 @@ var (
 	// ever be written again, and by Read (inside a *ReadError) when the
 	// reader reaches the end of the data region. It is terminal.
 	ErrChannelFull = errors.New("kekbit: channel full")
-	// ErrRecordTooLarge is returned by Write for a payload longer than the
-	// max record length or the space left. Nothing is published and the
-	// writer stays usable.
-	ErrRecordTooLarge = errors.New("kekbit: record too large")
+	// ErrRecordTooLarge is returned by Write for a value that needs more
+	// than the max record length: it can never be written to this channel.
+	// Nothing is published and the writer stays usable.
+	ErrRecordTooLarge = errors.New("kekbit: record larger than the max record length")
+	// ErrNoSpace is returned by Write for a value that fits the max record
+	// length but not the space left in the channel. Nothing is published
+	// and the writer stays usable: a smaller value may still fit. It is
+	// where a journal rolls to its next channel.
+	ErrNoSpace = errors.New("kekbit: no space left in the channel for the record")
 	// ErrEmptyPayload is returned by Write for a value that encodes to zero
 	// bytes: the format cannot tell it from a heartbeat. Nothing is
 	// published.

@@ -36,7 +36,8 @@ func Example() {
 		panic(err)
 	}
 	defer r.Close()
-	for pos, payload := range r.Records() {
+	for rec := range r.Records() {
+		pos, payload := rec.Position, rec.Payload
 		fmt.Printf("%3d %s\n", pos, payload)
 	}
 	fmt.Println(errors.Is(r.Err(), domain.ErrClosed))
@@ -59,11 +60,15 @@ func ExampleReader_Read() {
 	w.Write([]byte("ping"))
 	w.Heartbeat()
 	w.Write([]byte("pong"))
-	n, err := r.Read(func(pos uint64, p []byte) { fmt.Printf("%d %q\n", pos, p) }, 10)
+	n, err := r.Read(func(rec domain.Record) error {
+		pos, p := rec.Position, rec.Payload
+		fmt.Printf("%d %q\n", pos, p)
+		return nil
+	}, 10)
 	fmt.Println(n, err)
 
 	w.Close()
-	_, err = r.Read(func(uint64, []byte) {}, 10)
+	_, err = r.Read(func(domain.Record) error { return nil }, 10)
 	fmt.Println(err)
 	// Output:
 	// 8 "ping"
@@ -81,12 +86,16 @@ func ExampleReader_MoveTo() {
 	w.Write("b")
 	w.Write("c")
 	r, _ := domain.Open(vol, 9)
-	r.Read(func(uint64, []byte) {}, 0)
+	r.Read(func(domain.Record) error { return nil }, 0)
 
 	if err := r.MoveTo(24); err != nil {
 		panic(err)
 	}
-	r.Read(func(pos uint64, p []byte) { fmt.Println(pos, string(p)) }, 0)
+	r.Read(func(rec domain.Record) error {
+		pos, p := rec.Position, rec.Payload
+		fmt.Println(pos, string(p))
+		return nil
+	}, 0)
 	fmt.Println(r.MoveTo(28))
 	// Output:
 	// 24 b

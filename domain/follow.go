@@ -110,8 +110,9 @@ func (w *waiter) reset() { w.round, w.sleep = 0, 0 }
 // while the writer has nothing new. It returns the *ReadError where the
 // channel ends (ErrClosed, ErrChannelFull, ErrCorrupt, ErrTruncated,
 // ErrTimeout, or ErrWriterGone when the storage can tell that the writer
-// process is gone), ctx.Err() when ctx is done, or an I/O error.
-func (r *Reader) Follow(ctx context.Context, handler func(pos uint64, payload []byte)) error {
+// process is gone), the error handler returned (the reader then stands
+// after that record), ctx.Err() when ctx is done, or an I/O error.
+func (r *Reader) Follow(ctx context.Context, handler func(Record) error) error {
 	w := waiter{Wait: r.wait}
 	total := 0
 	for {
@@ -127,8 +128,7 @@ func (r *Reader) Follow(ctx context.Context, handler func(pos uint64, payload []
 			}
 		}
 		if err != nil {
-			var re *ReadError
-			if errors.As(err, &re) {
+			if re, ok := err.(*ReadError); ok { // the reader's own, not a handler's
 				re.BytesRead = total // the bytes of the whole Follow
 			}
 			return err
@@ -139,13 +139,13 @@ func (r *Reader) Follow(ctx context.Context, handler func(pos uint64, payload []
 // FollowRecords is Follow as an iterator: it yields records as they arrive
 // and ends where the channel ends or ctx is done; Err then says why (nil if
 // the loop was broken off).
-func (r *Reader) FollowRecords(ctx context.Context) iter.Seq2[uint64, []byte] {
-	return func(yield func(uint64, []byte) bool) {
+func (r *Reader) FollowRecords(ctx context.Context) iter.Seq[Record] {
+	return func(yield func(Record) bool) {
 		w := waiter{Wait: r.wait}
 		for {
 			before := r.pos
-			for pos, p := range r.Records() {
-				if !yield(pos, p) {
+			for rec := range r.Records() {
+				if !yield(rec) {
 					return
 				}
 			}
@@ -175,18 +175,18 @@ func (r *Reader) idle(ctx context.Context, w *waiter) error {
 		return err
 	}
 	if slept {
-		r.refreshSize(r.now())
+		r.refreshSize(r.clock.now())
 	}
 	// Ask about the writer after a sleep, or every livenessSpins rounds for
 	// a strategy that never sleeps.
-	if r.live == nil || !(slept || w.round%livenessSpins == 0) {
+	if r.watch.live == nil || !(slept || w.round%livenessSpins == 0) {
 		return nil
 	}
-	if alive, err := r.live.WriterAlive(); err != nil || alive {
+	if alive, err := r.watch.live.WriterAlive(); err != nil || alive {
 		return err
 	}
 	// The writer is gone. It may have published more just before it went.
-	if _, _, err := r.peekGuarded(r.pos); err != ErrNothingYet {
+	if _, _, err := r.classifyGuarded(r.pos, r.fileEnd); err != ErrNothingYet {
 		return nil // something is there: the next Read reports it
 	}
 	return &ReadError{Err: ErrWriterGone, Position: r.pos}

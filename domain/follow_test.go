@@ -32,7 +32,7 @@ func TestFollowUntilClosed(t *testing.T) {
 			w.Close()
 		}()
 		var got []byte
-		err := r.Follow(context.Background(), func(_ uint64, p []byte) { got = append(got, p[0]) })
+		err := r.Follow(context.Background(), func(rec domain.Record) error { p := rec.Payload; got = append(got, p[0]); return nil })
 		if !errors.Is(err, domain.ErrClosed) || len(got) != 50 {
 			t.Fatalf("wait %+v: %d records, %v", wait, len(got), err)
 		}
@@ -57,8 +57,8 @@ func TestFollowRecordsUntilClosed(t *testing.T) {
 		w.Close()
 	}()
 	var got string
-	for _, p := range r.FollowRecords(context.Background()) {
-		got += string(p)
+	for rec := range r.FollowRecords(context.Background()) {
+		got += string(rec.Payload)
 	}
 	if got != "abc" || !errors.Is(r.Err(), domain.ErrClosed) {
 		t.Fatalf("%q, %v", got, r.Err())
@@ -72,7 +72,7 @@ func TestFollowStopsWithContext(t *testing.T) {
 	r := mustReader(t, mem, domain.WithWait(quickWait))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if err := r.Follow(ctx, func(uint64, []byte) {}); !errors.Is(err, context.DeadlineExceeded) {
+	if err := r.Follow(ctx, func(domain.Record) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Follow: %v", err)
 	}
 	ctx, cancel = context.WithCancel(context.Background())
@@ -92,7 +92,7 @@ func TestFollowTimesOut(t *testing.T) {
 	r := mustReader(t, mem, domain.WithWait(quickWait))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := r.Follow(ctx, func(uint64, []byte) {}); !errors.Is(err, domain.ErrTimeout) {
+	if err := r.Follow(ctx, func(domain.Record) error { return nil }); !errors.Is(err, domain.ErrTimeout) {
 		t.Fatalf("Follow: %v", err)
 	}
 }
@@ -124,7 +124,7 @@ func followNoticesWriterGone(t *testing.T, wait domain.Wait) {
 	w.Write([]byte("last words"))
 	st.alive.Store(false) // died after publishing, before the reader saw it
 	var got []string
-	err := r.Follow(context.Background(), func(_ uint64, p []byte) { got = append(got, string(p)) })
+	err := r.Follow(context.Background(), func(rec domain.Record) error { p := rec.Payload; got = append(got, string(p)); return nil })
 	var re *domain.ReadError
 	if !errors.As(err, &re) || re.Err != domain.ErrWriterGone || re.Position != 32 || re.BytesRead != 32 || len(got) != 1 {
 		t.Fatalf("wait %+v: %v, %#v", wait, got, err)
@@ -152,7 +152,7 @@ func TestFaultGuardLetsOtherPanicsThrough(t *testing.T) {
 			t.Fatalf("recovered %v", e)
 		}
 	}()
-	r.Read(func(uint64, []byte) { panic("handler's own") }, 0)
+	r.Read(func(domain.Record) error { panic("handler's own") }, 0)
 	t.Fatal("the panic was swallowed")
 }
 
@@ -173,7 +173,8 @@ func TestOpenWhenReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got string
-	for _, p := range r.FollowRecords(ctx) {
+	for rec := range r.FollowRecords(ctx) {
+		p := rec.Payload
 		got = string(p)
 		break
 	}
@@ -217,7 +218,7 @@ func TestFollowEndsWithContextWhileWriterIsBusy(t *testing.T) {
 	r := mustReader(t, mem, domain.WithWait(domain.BusySpin))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	if err := r.Follow(ctx, func(uint64, []byte) {}); !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, domain.ErrChannelFull) {
+	if err := r.Follow(ctx, func(domain.Record) error { return nil }); !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, domain.ErrChannelFull) {
 		t.Fatalf("Follow: %v", err)
 	}
 }

@@ -79,7 +79,8 @@ func FuzzReadRegion(f *testing.F) {
 		last := int64(-1)
 		for range 3 {
 			start := r.Position()
-			n, err := r.Read(func(pos uint64, p []byte) {
+			n, err := r.Read(func(rec domain.Record) error {
+				pos, p := rec.Position, rec.Payload
 				end := pos + domain.RecordSize(uint64(len(p)))
 				if int64(pos) <= last || end > fileEnd || end > 16384 || len(p) == 0 || len(p) > 112 {
 					t.Fatalf("record at %d of %d bytes (file region %d, last %d)", pos, len(p), fileEnd, last)
@@ -88,6 +89,7 @@ func FuzzReadRegion(f *testing.F) {
 					t.Fatalf("payload at %d is not the file's bytes", pos)
 				}
 				last = int64(pos)
+				return nil
 			}, max)
 			if uint64(n) != r.Position()-start {
 				t.Fatalf("read %d bytes but moved from %d to %d", n, start, r.Position())
@@ -107,7 +109,7 @@ func FuzzReadRegion(f *testing.F) {
 		} else if r.Position() != moveTo {
 			t.Fatalf("MoveTo(%d) left the reader at %d", moveTo, r.Position())
 		}
-		if _, err := r.Read(func(uint64, []byte) {}, 0); err != nil && !isOneOf(err, readEnds) {
+		if _, err := r.Read(func(domain.Record) error { return nil }, 0); err != nil && !isOneOf(err, readEnds) {
 			t.Fatalf("untyped read end after MoveTo: %v", err)
 		}
 	})
@@ -132,7 +134,7 @@ func FuzzWriteThenRead(f *testing.F) {
 		w.Close()
 		r, _ := domain.NewReader(mem)
 		var got [][]byte
-		_, err := r.Read(func(_ uint64, p []byte) { got = append(got, bytes.Clone(p)) }, 0)
+		_, err := r.Read(func(rec domain.Record) error { p := rec.Payload; got = append(got, bytes.Clone(p)); return nil }, 0)
 		if !errors.Is(err, domain.ErrClosed) && !errors.Is(err, domain.ErrChannelFull) {
 			t.Fatalf("end %v", err)
 		}

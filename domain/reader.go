@@ -4,20 +4,33 @@ import (
 	"fmt"
 	"iter"
 	"runtime/debug"
-	"sync/atomic"
 	"time"
 
 	"github.com/kekbit-go/kekbit/ports"
 )
 
+// Record is one record a reader hands out.
+type Record struct {
+	// Position is where the record starts in the data region.
+	Position uint64
+	// Next is the position after the record, where the reader goes on.
+	// A consumer that stores Next of each record it handled resumes after
+	// a restart with MoveTo(Next): the next record, never a repeat.
+	Next uint64
+	// Payload is the record's bytes. It aliases the channel's memory (or
+	// the reader's buffer) and is valid only until the handler returns or
+	// the iterator moves on; it must not be modified. Copy what you keep.
+	Payload []byte
+}
+
 // Reader follows one channel from a position of its own. Any number of
 // readers, in any process, may read a channel while its writer appends. A
 // Reader is not safe for concurrent use.
 //
-// Payloads handed out alias the channel's memory when the storage is
-// addressable and a buffer of the reader's otherwise: either way they are
-// valid only until the handler returns (or the iterator moves on) and must
-// not be modified. Copy what you keep.
+// Every way of reading (Read, Records, Follow, FollowRecords) hands out
+// records the same way: a [Record] with its position and the position
+// after it, and Position() is always the position after the last record
+// handed out, inside a handler or a loop body too.
 //
 // A channel file that another process cuts short under a mapped reader:
 // pages past the new end fault, and the reader reports ErrTruncated instead
@@ -27,30 +40,16 @@ import (
 // it idles (at most once a millisecond) and after a truncation, and stops
 // at the new end from then on.
 type Reader struct {
-	st       ports.Storage
-	mem      []byte
-	words    []uint64
-	scratch  []byte
-	hdr      Header
-	capacity uint64
-	maxMsg   uint64
-	fileEnd  uint64 // data-region bytes inside the storage
-	pos      uint64
-	word     uint64 // the last length word examined, for error details
-
-	timeout   time.Duration
-	now       func() time.Time
-	idling    bool      // the last read found nothing new
-	idleSince time.Time // when that started
-
-	faults  ports.FaultProne // the storage, if its memory can vanish
-	live    ports.Liveness   // the storage, if it can tell the writer is alive
-	sizer   ports.Sizer      // the storage, if its size can change under it
-	sizedAt time.Time        // when the size was last asked for
-	wait    Wait             // how Follow waits
-
-	err    error // end of the last Records loop
-	closed bool
+	region
+	hdr     Header
+	fileEnd uint64 // data-region bytes inside the storage
+	pos     uint64 // the position after the last record handed out
+	word    uint64 // the last length word examined, for error details
+	clock   idleClock
+	watch   watch
+	wait    Wait  // how Follow waits
+	err     error // end of the last Records loop
+	closed  bool
 }
 
 // ReaderOption configures a Reader.
@@ -59,7 +58,7 @@ type ReaderOption func(*Reader)
 // WithClock makes the reader measure its timeout with now instead of
 // time.Now.
 func WithClock(now func() time.Time) ReaderOption {
-	return func(r *Reader) { r.now = now }
+	return func(r *Reader) { r.clock.now = now }
 }
 
 // NewReader reads and validates the header of st and returns a reader at
@@ -72,28 +71,12 @@ func NewReader(st ports.Storage, opts ...ReaderOption) (*Reader, error) {
 	}
 	size := st.Size()
 	r := &Reader{
-		st:       st,
-		hdr:      h,
-		capacity: uint64(h.Capacity),
-		maxMsg:   uint64(h.MaxMsgLen),
-		fileEnd:  uint64(max(size-DataOffset, 0)),
-		timeout:  h.TimeoutDuration(),
-		now:      time.Now,
-		wait:     DefaultWait,
-	}
-	r.mem, r.words = addressable(st)
-	if r.mem != nil {
-		r.faults, _ = st.(ports.FaultProne)
-	}
-	r.live, _ = st.(ports.Liveness)
-	if size < h.FileSize() {
-		// A file sized as the Rust crate sizes it: its writer takes no
-		// lock, so a lock probe cannot tell whether it is alive.
-		r.live = nil
-	}
-	r.sizer, _ = st.(ports.Sizer)
-	if r.mem == nil {
-		r.scratch = make([]byte, r.maxMsg)
+		region:  newRegion(st, h),
+		hdr:     h,
+		fileEnd: uint64(max(size-DataOffset, 0)),
+		clock:   idleClock{timeout: h.TimeoutDuration(), now: time.Now},
+		watch:   newWatch(st, size >= h.FileSize()),
+		wait:    DefaultWait,
 	}
 	for _, o := range opts {
 		o(r)
@@ -143,88 +126,83 @@ func Open(vol ports.Volume, channelID uint64, opts ...ReaderOption) (*Reader, er
 //     ErrTruncated or ErrTimeout: the channel ends here. Timeout means a
 //     read found nothing new, not even a heartbeat, and a later read still
 //     nothing once the header's timeout had passed since.
+//   - the error handler returned, as it is: the reader stands after the
+//     record the handler refused.
 //   - ErrReaderClosed, or an I/O error of the storage.
-func (r *Reader) Read(handler func(pos uint64, payload []byte), max int) (int, error) {
+func (r *Reader) Read(handler func(Record) error, max int) (int, error) {
 	if r.closed {
 		return 0, ErrReaderClosed
 	}
 	start := r.pos
-	if err := r.scan(handler, max); err != nil {
+	stop, err := r.scan(handler, max)
+	if stop != nil {
+		r.clock.moved()
+		return int(r.pos - start), stop
+	}
+	if err != nil {
 		return int(r.pos - start), r.end(start, err)
 	}
-	r.idling = false
+	r.clock.moved()
 	return int(r.pos - start), nil
 }
 
-// scan hands out up to max records and returns the sentinel that stopped
-// it, or nil. On a storage whose memory can vanish, a fault touching it
-// (in scan or in the handler) stops the scan with ErrTruncated.
-func (r *Reader) scan(handler func(pos uint64, payload []byte), max int) (err error) {
+// scan hands out up to max records. It returns the handler's error if the
+// handler stopped it, else the sentinel that stopped it, or nil. On a
+// storage whose memory can vanish, a fault touching it (in scan or in the
+// handler) stops the scan with ErrTruncated, the reader left on the record
+// it was handing out.
+func (r *Reader) scan(handler func(Record) error, max int) (stop, err error) {
 	if r.faults != nil {
-		old := debug.SetPanicOnFault(true)
-		defer debug.SetPanicOnFault(old)
-		defer catchFault(r.faults, &err)
+		at := r.pos
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			if e := recover(); e != nil {
+				if !isFault(e, r.faults) {
+					panic(e)
+				}
+				r.pos, err = at, ErrTruncated
+			}
+		}()
+		for n := 0; max <= 0 || n < max; n++ {
+			pos, end, p, err := r.next()
+			if err != nil {
+				return nil, err
+			}
+			at, r.pos = pos, end
+			if err := handler(Record{Position: pos, Next: end, Payload: p}); err != nil {
+				return err, nil
+			}
+			at = r.pos
+		}
+		return nil, nil
 	}
 	for n := 0; max <= 0 || n < max; n++ {
-		pos, payload, end, err := r.next()
+		pos, end, p, err := r.next()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		handler(pos, payload)
 		r.pos = end
+		if err := handler(Record{Position: pos, Next: end, Payload: p}); err != nil {
+			return err, nil
+		}
 	}
-	return nil
-}
-
-// peekGuarded is peek with a fault in the storage's memory turned into
-// ErrTruncated, for the places outside Read that look at the channel.
-func (r *Reader) peekGuarded(pos uint64) (length, end uint64, err error) {
-	if r.faults != nil {
-		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-		defer catchFault(r.faults, &err)
-	}
-	return r.peek(pos)
+	return nil, nil
 }
 
 // refreshSize asks the storage for its size now and, if the file was cut
 // short since the reader last looked, moves the end of what it reads back.
 func (r *Reader) refreshSize(now time.Time) {
-	r.sizedAt = now
-	if r.sizer == nil {
-		return
-	}
-	if n, err := r.sizer.CurrentSize(); err == nil {
+	if n, ok := r.watch.currentSize(now); ok {
 		r.fileEnd = min(r.fileEnd, uint64(max(n-DataOffset, 0)))
 	}
 }
 
-// catchFault, deferred, recovers the panic of a memory fault inside fp's
-// memory and sets *err to ErrTruncated; any other panic goes on.
-func catchFault(fp ports.FaultProne, err *error) {
-	e := recover()
-	if e == nil {
-		return
-	}
-	if !isFault(e, fp) {
-		panic(e)
-	}
-	*err = ErrTruncated
-}
-
-// isFault reports whether e, a recovered panic, is a memory fault inside
-// fp's memory.
-func isFault(e any, fp ports.FaultProne) bool {
-	f, ok := e.(interface{ Addr() uintptr })
-	return ok && fp.Faulted(f.Addr())
-}
-
 // Records returns an iterator over the records available now, from the
-// reader's position: (position, payload) pairs, heartbeats skipped. The
-// loop ends at the writer's end or at the end of the channel; Err then says
-// which. Breaking out of the loop leaves the reader after the last record
-// yielded.
-func (r *Reader) Records() iter.Seq2[uint64, []byte] {
-	return func(yield func(uint64, []byte) bool) {
+// reader's position, heartbeats skipped. The loop ends at the writer's end
+// or at the end of the channel; Err then says which. Breaking out of the
+// loop leaves the reader after the last record yielded.
+func (r *Reader) Records() iter.Seq[Record] {
+	return func(yield func(Record) bool) {
 		r.err = nil
 		if r.closed {
 			r.err = ErrReaderClosed
@@ -251,7 +229,7 @@ func (r *Reader) Records() iter.Seq2[uint64, []byte] {
 			}()
 		}
 		for {
-			pos, payload, end, err := r.next()
+			pos, end, p, err := r.next()
 			if err != nil {
 				if err = r.end(start, err); err != ErrNothingYet {
 					r.err = err
@@ -260,8 +238,8 @@ func (r *Reader) Records() iter.Seq2[uint64, []byte] {
 			}
 			r.pos = end
 			inBody = true
-			if !yield(pos, payload) {
-				r.idling = false
+			if !yield(Record{Position: pos, Next: end, Payload: p}) {
+				r.clock.moved()
 				return
 			}
 			inBody = false
@@ -269,74 +247,37 @@ func (r *Reader) Records() iter.Seq2[uint64, []byte] {
 	}
 }
 
-// Err returns why the last Records loop ended: nil when it caught up with
-// the writer or was broken off, else the *ReadError (ErrClosed,
-// ErrChannelFull, ErrCorrupt, ErrTruncated, ErrTimeout) or I/O error.
+// Err returns why the last Records or FollowRecords loop ended: nil when it
+// caught up with the writer or was broken off, else the *ReadError
+// (ErrClosed, ErrChannelFull, ErrCorrupt, ErrTruncated, ErrTimeout,
+// ErrWriterGone), ctx.Err() for FollowRecords, or an I/O error.
 func (r *Reader) Err() error { return r.err }
 
-// next returns the next record, skipping heartbeats; the caller moves
-// past it (after handing it out, so that a fault while the handler reads
-// the payload leaves the reader on the record). Its error is a bare
-// sentinel (no allocation) or an I/O error.
-func (r *Reader) next() (pos uint64, payload []byte, end uint64, err error) {
+// next returns the next record (its position, the position after it and
+// its payload), skipping heartbeats; the caller moves past it. Its error is
+// a bare sentinel (no allocation) or an I/O error. It returns the fields
+// rather than a Record: a struct result is copied through the stack in a
+// way that stalls the processor, costing more than the whole rest of a
+// read.
+func (r *Reader) next() (pos, end uint64, payload []byte, err error) {
 	for {
 		pos = r.pos
-		length, end, err := r.peek(pos)
+		word, end, err := r.classify(pos, r.fileEnd)
 		if err != nil {
-			return pos, nil, 0, err
+			r.word = word
+			return pos, 0, nil, err
 		}
-		if length == HeartbeatLen {
+		if word == HeartbeatLen {
 			r.pos = end
 			continue
 		}
-		start := DataOffset + pos + RecordHeaderLen
 		if r.mem != nil {
-			return pos, r.mem[start : start+length : start+length], end, nil
+			start := pos + RecordHeaderLen
+			return pos, end, r.mem[start : start+word : start+word], nil
 		}
-		payload = r.scratch[:length]
-		if _, err := r.st.ReadAt(payload, int64(start)); err != nil {
-			return pos, nil, 0, fmt.Errorf("kekbit: reading record at position %d: %w", pos, err)
-		}
-		return pos, payload, end, nil
+		p, err := r.payloadSlow(pos, word)
+		return pos, end, p, err
 	}
-}
-
-// peek returns the length of the whole record or heartbeat at pos, or the
-// sentinel saying why there is none.
-func (r *Reader) peek(pos uint64) (length, end uint64, err error) {
-	if pos+RecordHeaderLen >= r.capacity {
-		return 0, 0, ErrChannelFull
-	}
-	if pos+RecordHeaderLen > r.fileEnd {
-		r.word = 0
-		return 0, 0, ErrTruncated
-	}
-	var word uint64
-	if r.words != nil {
-		word = atomic.LoadUint64(&r.words[(DataOffset+pos)/8])
-	} else {
-		var err error
-		if word, err = r.st.LoadUint64(int64(DataOffset + pos)); err != nil {
-			return 0, 0, fmt.Errorf("kekbit: loading length word at position %d: %w", pos, err)
-		}
-	}
-	r.word = word
-	switch {
-	case word == Watermark:
-		return 0, 0, ErrNothingYet
-	case word == CloseMark:
-		return 0, 0, ErrClosed
-	case word > r.maxMsg:
-		return 0, 0, ErrCorrupt
-	}
-	end = pos + RecordSize(word)
-	if end > r.capacity {
-		return 0, 0, ErrCorrupt
-	}
-	if end > r.fileEnd {
-		return 0, 0, ErrTruncated
-	}
-	return word, end, nil
 }
 
 // end turns the sentinel that stopped a read begun at start into the error
@@ -344,27 +285,23 @@ func (r *Reader) peek(pos uint64) (length, end uint64, err error) {
 func (r *Reader) end(start uint64, err error) error {
 	progressed := r.pos != start
 	if progressed {
-		r.idling = false
+		r.clock.moved()
 	}
 	if err == ErrNothingYet {
 		if progressed {
 			return ErrNothingYet
 		}
-		now := r.now()
-		if now.Sub(r.sizedAt) > time.Millisecond {
+		now := r.clock.now()
+		if r.watch.due(now) {
 			r.refreshSize(now)
 		}
-		if !r.idling {
-			r.idling, r.idleSince = true, now
-			return ErrNothingYet
-		}
-		if now.Sub(r.idleSince) <= r.timeout {
+		if !r.clock.expired(now) {
 			return ErrNothingYet
 		}
 		err = ErrTimeout
 	}
 	if err == ErrTruncated {
-		r.refreshSize(r.now()) // the file may have been cut: later reads stop at its new end
+		r.refreshSize(r.clock.now()) // the file may have been cut: later reads stop at its new end
 	}
 	switch err {
 	case ErrClosed, ErrChannelFull, ErrCorrupt, ErrTruncated, ErrTimeout, ErrWriterGone:
@@ -375,10 +312,11 @@ func (r *Reader) end(start uint64, err error) error {
 
 // MoveTo puts the reader at position pos, which must be the start of a
 // record or the writer's current end, so reading resumes or replays from
-// there. It returns an error wrapping ErrUnaligned for a position that is
-// not a multiple of 8 or falls inside a record, and ErrUnavailable for one
-// past what is written (or past a corrupt or truncated record). The reader
-// is not moved on error.
+// there: the Next of a record handed out resumes with the record after it.
+// It returns an error wrapping ErrUnaligned for a position that is not a
+// multiple of 8 or falls inside a record, and ErrUnavailable for one past
+// what is written (or past a corrupt or truncated record). The reader is
+// not moved on error.
 func (r *Reader) MoveTo(pos uint64) error {
 	if r.closed {
 		return ErrReaderClosed
@@ -391,7 +329,7 @@ func (r *Reader) MoveTo(pos uint64) error {
 		p = r.pos
 	}
 	for p < pos {
-		_, end, err := r.peekGuarded(p)
+		_, end, err := r.classifyGuarded(p, r.fileEnd)
 		if err != nil {
 			if err == ErrNothingYet { // not a read's end: only "not there yet"
 				return fmt.Errorf("%w: position %d: the writer is at %d", ErrUnavailable, pos, p)
@@ -403,7 +341,8 @@ func (r *Reader) MoveTo(pos uint64) error {
 	if p != pos {
 		return fmt.Errorf("%w: position %d is inside the record at %d", ErrUnaligned, pos, last)
 	}
-	r.pos, r.idling = pos, false
+	r.pos = pos
+	r.clock.moved()
 	return nil
 }
 
@@ -414,13 +353,12 @@ func (r *Reader) WriterAlive() (bool, error) {
 	if r.closed {
 		return false, ErrReaderClosed
 	}
-	if r.live == nil {
-		return false, ErrLivenessUnknown
-	}
-	return r.live.WriterAlive()
+	return r.watch.writerAlive()
 }
 
-// Position returns the position of the next record the reader will look at.
+// Position returns the position after the last record handed out: where
+// the next read starts, and inside a handler or a loop body the Next of
+// the record being handled.
 func (r *Reader) Position() uint64 { return r.pos }
 
 // Header returns the channel's header.

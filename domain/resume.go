@@ -2,9 +2,6 @@ package domain
 
 import (
 	"errors"
-	"fmt"
-	"runtime/debug"
-	"sync/atomic"
 
 	"go.uber.org/multierr"
 
@@ -58,35 +55,20 @@ func Resume[T any](st ports.Storage, enc codecs.Encoder[T], opts ...WriterOption
 
 // findEnd walks the records and heartbeats from position 0 and returns the
 // position of the watermark, where the next record goes.
-func (w *Writer[T]) findEnd() (pos uint64, err error) {
-	var word uint64
-	if w.closeFaults != nil {
-		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-		defer func() { // after catchFault: a fault means the file was cut short
-			if err == ErrTruncated {
-				err = &ReadError{Err: ErrTruncated, Position: pos, BytesRead: int(pos)}
-			}
-		}()
-		defer catchFault(w.closeFaults, &err)
-	}
+func (w *Writer[T]) findEnd() (uint64, error) {
+	pos := uint64(0)
 	for {
-		if (w.capacity-pos)&^7 <= RecordHeaderLen {
-			return 0, &ReadError{Err: ErrChannelFull, Position: pos, BytesRead: int(pos)}
-		}
-		if w.words != nil {
-			word = atomic.LoadUint64(&w.words[(DataOffset+pos)/8])
-		} else if word, err = w.st.LoadUint64(int64(DataOffset + pos)); err != nil {
-			return 0, fmt.Errorf("kekbit: loading length word at position %d: %w", pos, err)
-		}
-		switch {
-		case word == Watermark:
+		word, end, err := w.classifyGuarded(pos, w.capacity)
+		switch err {
+		case nil:
+			pos = end
+			continue
+		case ErrNothingYet:
 			return pos, nil
-		case word == CloseMark:
-			return 0, &ReadError{Err: ErrClosed, Position: pos, BytesRead: int(pos)}
-		case word > w.maxMsg || pos+RecordSize(word) > w.capacity:
-			return 0, &ReadError{Err: ErrCorrupt, Position: pos, BytesRead: int(pos), Word: word}
+		case ErrClosed, ErrChannelFull, ErrCorrupt, ErrTruncated:
+			return 0, &ReadError{Err: err, Position: pos, BytesRead: int(pos), Word: word}
 		}
-		pos += RecordSize(word)
+		return 0, err
 	}
 }
 

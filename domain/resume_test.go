@@ -153,7 +153,7 @@ func TestResumeAfterTornWrite(t *testing.T) {
 			t.Fatal(err)
 		}
 		var got []string
-		_, err = r.Read(func(_ uint64, p []byte) { got = append(got, string(p)) }, 0)
+		_, err = r.Read(func(rec domain.Record) error { p := rec.Payload; got = append(got, string(p)); return nil }, 0)
 		if !errors.Is(err, domain.ErrClosed) || len(got) != 2 || got[0] != "first" || got[1] != "second" {
 			t.Fatalf("read %q, %v", got, err)
 		}

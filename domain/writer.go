@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -9,7 +8,6 @@ import (
 	"go.uber.org/multierr"
 
 	"github.com/kekbit-go/kekbit/codecs"
-	"github.com/kekbit-go/kekbit/internal/atomicx"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -32,21 +30,14 @@ func WithFaultGuard() WriterOption { return func(o *options) { o.guard = true } 
 // it is not safe for concurrent use: guard it with a mutex if several
 // goroutines write.
 type Writer[T any] struct {
-	st      ports.Storage
-	mem     []byte           // the storage's bytes when addressable, else nil
-	words   []uint64         // the same memory as words, for atomic length words
-	scratch []byte           // encode buffer when the storage is not addressable
-	faults  ports.FaultProne // the storage, if its memory can vanish and writes are guarded
-	raw     bool             // enc is codecs.Raw: Write copies without calling it
-	options
-
-	closeFaults ports.FaultProne // the storage, if its memory can vanish
-	enc         codecs.Encoder[T]
-	hdr         Header
-	capacity    uint64
-	maxMsg      uint64
-	pos         uint64 // write position: where the next record goes
-	closed      bool
+	region
+	guarded  bool // Write and Heartbeat turn a fault into ErrTruncated (WithFaultGuard)
+	verbatim bool // enc declares that its encoding of a []byte is the bytes themselves
+	enc      codecs.Encoder[T]
+	hdr      Header
+	pos      uint64 // write position: where the next record goes
+	trial    []byte // a max-length buffer, made on first need, to size a refused value
+	closed   bool
 }
 
 // NewWriter makes st, a fresh zero-filled storage of at least
@@ -66,7 +57,7 @@ func NewWriter[T any](st ports.Storage, h Header, enc codecs.Encoder[T], opts ..
 	if _, err := st.WriteAt(hb, 0); err != nil {
 		return nil, fmt.Errorf("kekbit: writing the header: %w", err)
 	}
-	if err := w.publish(HeartbeatLen, RecordHeaderLen); err != nil {
+	if w.pos, err = w.publish(0, HeartbeatLen); err != nil {
 		return nil, err
 	}
 	return w, nil
@@ -78,20 +69,16 @@ func attach[T any](st ports.Storage, h Header, enc codecs.Encoder[T], opts []Wri
 	if st.Size() < h.FileSize() {
 		return nil, fmt.Errorf("%w: %d bytes, channel of capacity %d needs %d", ErrStorageTooSmall, st.Size(), h.Capacity, h.FileSize())
 	}
-	w := &Writer[T]{st: st, enc: enc, hdr: h, capacity: uint64(h.Capacity), maxMsg: uint64(h.MaxMsgLen)}
-	_, w.raw = any(enc).(codecs.Raw)
-	w.mem, w.words = addressable(st)
-	if w.mem == nil {
-		w.scratch = make([]byte, w.maxMsg)
-	} else {
-		w.closeFaults, _ = st.(ports.FaultProne)
+	w := &Writer[T]{region: newRegion(st, h), enc: enc, hdr: h}
+	if v, ok := any(enc).(codecs.Verbatim); ok {
+		_, isBytes := any(enc).(codecs.Encoder[[]byte])
+		w.verbatim = isBytes && v.Verbatim()
 	}
-	for _, o := range opts {
-		o(&w.options)
+	var o options
+	for _, opt := range opts {
+		opt(&o)
 	}
-	if w.guard {
-		w.faults = w.closeFaults
-	}
+	w.guarded = o.guard && w.faults != nil
 	return w, nil
 }
 
@@ -117,13 +104,19 @@ func Create[T any](vol ports.Volume, h Header, enc codecs.Encoder[T], opts ...Wr
 // Write encodes v straight into the channel and publishes it as one record.
 // It returns the bytes the record takes: length word, payload and padding.
 //
-// Errors: ErrChannelFull (terminal: no record fits any more),
-// ErrRecordTooLarge (v needs more than the max record length or the space
-// left; the writer stays usable), ErrEmptyPayload (v encodes to nothing,
-// which the format cannot tell from a heartbeat), ErrEncoding (the encoder
-// failed), ErrWriterClosed. On any error nothing is published.
+// Errors, on which nothing is published:
+//   - ErrChannelFull: no record fits any more (terminal);
+//   - ErrNoSpace: v fits the max record length but not the space left; a
+//     smaller value may still fit (a journal rolls to its next channel here);
+//   - ErrRecordTooLarge: v needs more than the max record length;
+//   - ErrEmptyPayload: v encodes to nothing, which the format cannot tell
+//     from a heartbeat;
+//   - ErrEncoding: the encoder failed;
+//   - ErrWriterClosed.
+//
+// All but ErrChannelFull and ErrWriterClosed leave the writer usable.
 func (w *Writer[T]) Write(v T) (int, error) {
-	if w.faults != nil {
+	if w.guarded {
 		return w.writeGuarded(v)
 	}
 	return w.write(v)
@@ -146,16 +139,10 @@ func (w *Writer[T]) write(v T) (int, error) {
 		return 0, ErrChannelFull
 	}
 	room := min(w.maxMsg, avail-RecordHeaderLen)
-	start := DataOffset + w.pos + RecordHeaderLen
-	var dst []byte
-	if w.mem != nil {
-		dst = w.mem[start : start+room : start+room]
-	} else {
-		dst = w.scratch[:room]
-	}
+	dst := w.room(w.pos, room)
 	var n int
 	var err error
-	if b, ok := any(v).([]byte); w.raw && ok {
+	if b, ok := any(v).([]byte); w.verbatim && ok {
 		if len(b) > len(dst) {
 			err = codecs.ErrShortBuffer
 		} else {
@@ -165,42 +152,31 @@ func (w *Writer[T]) write(v T) (int, error) {
 		n, err = w.enc.Encode(dst, v)
 	}
 	if err != nil || n <= 0 || uint64(n) > room {
-		return 0, w.refuse(dst, n, err, room, avail)
+		return 0, w.refuse(v, dst, n, err, room, avail)
 	}
-	size := RecordSize(uint64(n))
-	if w.words == nil {
-		clear(dst[n : size-RecordHeaderLen])
-		if _, err := w.st.WriteAt(dst[:size-RecordHeaderLen], int64(start)); err != nil {
-			return 0, fmt.Errorf("kekbit: writing record at position %d: %w", w.pos, err)
-		}
-		if err := w.publish(uint64(n), size); err != nil {
-			return 0, err
-		}
-		return int(size), nil
+	end, err := w.publish(w.pos, uint64(n))
+	if err != nil {
+		return 0, err
 	}
-	// The fast path: publish by hand (see publish), zeroing the padding,
-	// the high bytes of the payload's last little-endian word.
-	pos := w.pos
-	if tail := uint64(n) & 7; tail != 0 {
-		w.words[(start+uint64(n))/8] &= 1<<(8*tail) - 1
-	}
-	w.words[(DataOffset+pos+size)/8] = Watermark
-	atomicx.StoreRelease(&w.words[(DataOffset+pos)/8], uint64(n))
-	w.pos = pos + size
+	size := end - w.pos
+	w.pos = end
 	return int(size), nil
 }
 
 // refuse builds the error for a Write whose encoding did not give a
 // publishable payload, and wipes what the encoder may have left in the
 // channel past the write position.
-func (w *Writer[T]) refuse(dst []byte, n int, err error, room, avail uint64) error {
+func (w *Writer[T]) refuse(v T, dst []byte, n int, err error, room, avail uint64) error {
 	if w.mem != nil {
 		clear(dst)
 	}
 	switch {
 	case errors.Is(err, codecs.ErrShortBuffer):
-		return fmt.Errorf("%w: room for %d bytes (max record length %d, space left %d): %w",
-			ErrRecordTooLarge, room, w.maxMsg, avail-RecordHeaderLen, err)
+		if room < w.maxMsg && w.fitsMax(v) {
+			return fmt.Errorf("%w: %d bytes left, the record needs more (max record length %d): %w",
+				ErrNoSpace, avail-RecordHeaderLen, w.maxMsg, err)
+		}
+		return fmt.Errorf("%w: above the max record length, %d bytes: %w", ErrRecordTooLarge, w.maxMsg, err)
 	case err != nil:
 		return fmt.Errorf("%w: %s: %w", ErrEncoding, w.enc.MediaType(), err)
 	case n == 0:
@@ -209,11 +185,25 @@ func (w *Writer[T]) refuse(dst []byte, n int, err error, room, avail uint64) err
 	return fmt.Errorf("%w: encoder reported %d bytes for a room of %d", ErrEncoding, n, room)
 }
 
+// fitsMax reports whether v, refused for the space left, would fit a record
+// of the max length: it encodes v again into a buffer of that length, made
+// on first need (this is the error path only).
+func (w *Writer[T]) fitsMax(v T) bool {
+	if b, ok := any(v).([]byte); w.verbatim && ok {
+		return uint64(len(b)) <= w.maxMsg
+	}
+	if w.trial == nil {
+		w.trial = make([]byte, w.maxMsg)
+	}
+	n, err := w.enc.Encode(w.trial, v)
+	return err == nil && n > 0 && uint64(n) <= w.maxMsg
+}
+
 // Heartbeat appends a heartbeat, a record with no payload that readers skip
 // but that tells them the writer is alive. It returns 8, or ErrChannelFull
 // or ErrWriterClosed.
 func (w *Writer[T]) Heartbeat() (int, error) {
-	if w.faults != nil {
+	if w.guarded {
 		return w.heartbeatGuarded()
 	}
 	return w.heartbeat()
@@ -232,38 +222,12 @@ func (w *Writer[T]) heartbeat() (int, error) {
 	if (w.capacity-w.pos)&^7 <= RecordHeaderLen {
 		return 0, ErrChannelFull
 	}
-	if err := w.publish(HeartbeatLen, RecordHeaderLen); err != nil {
+	end, err := w.publish(w.pos, HeartbeatLen)
+	if err != nil {
 		return 0, err
 	}
+	w.pos = end
 	return RecordHeaderLen, nil
-}
-
-// publish marks the slot after the record as not yet written, then stores
-// the record's length word, which makes it visible to readers.
-func (w *Writer[T]) publish(length, size uint64) error {
-	if w.words != nil {
-		// A plain store is enough for the watermark: no reader can load
-		// this word before it has loaded the length word stored below.
-		w.words[(DataOffset+w.pos+size)/8] = Watermark
-	} else if err := w.store(w.pos+size, Watermark); err != nil {
-		return err
-	}
-	if err := w.store(w.pos, length); err != nil {
-		return err
-	}
-	w.pos += size
-	return nil
-}
-
-func (w *Writer[T]) store(pos, v uint64) error {
-	if w.words != nil {
-		atomicx.StoreRelease(&w.words[(DataOffset+pos)/8], v)
-		return nil
-	}
-	if err := w.st.StoreUint64(int64(DataOffset+pos), v); err != nil {
-		return fmt.Errorf("kekbit: storing word at position %d: %w", pos, err)
-	}
-	return nil
 }
 
 // Flush asks the storage to make what was written durable (msync, fsync).
@@ -289,9 +253,9 @@ func (w *Writer[T]) Close() error {
 
 // markClosed stores the close mark, guarded against a fault.
 func (w *Writer[T]) markClosed() (err error) {
-	if w.closeFaults != nil {
+	if w.faults != nil {
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-		defer catchFault(w.closeFaults, &err)
+		defer catchFault(w.faults, &err)
 	}
 	return w.store(w.pos, CloseMark)
 }
@@ -308,19 +272,3 @@ func (w *Writer[T]) Header() Header { return w.hdr }
 
 // Format returns the channel's data format.
 func (w *Writer[T]) Format() codecs.Format { return w.enc }
-
-// addressable returns the storage's memory views when it offers them on a
-// little-endian machine, where a native word is the file's word.
-func addressable(st ports.Storage) ([]byte, []uint64) {
-	a, ok := st.(ports.Addressable)
-	if !ok || !littleEndian {
-		return nil, nil
-	}
-	return a.Bytes(), a.Words()
-}
-
-var littleEndian = func() bool {
-	var b [2]byte
-	binary.NativeEndian.PutUint16(b[:], 1)
-	return b[0] == 1
-}()

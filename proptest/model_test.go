@@ -51,8 +51,10 @@ func (m *model) write(data []byte) result {
 		return result{Err: "WriterClosed"}
 	case avail <= 8:
 		return result{Err: "ChannelFull"}
-	case n > min(m.maxMsg, avail-8):
+	case n > m.maxMsg:
 		return result{Err: "RecordTooLarge"}
+	case n > avail-8:
+		return result{Err: "NoSpace"}
 	case n == 0:
 		return result{Err: "EmptyPayload"}
 	}

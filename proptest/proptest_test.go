@@ -41,6 +41,7 @@ var sentinels = []struct {
 	{"WriterClosed", domain.ErrWriterClosed},
 	{"ChannelFull", domain.ErrChannelFull},
 	{"RecordTooLarge", domain.ErrRecordTooLarge},
+	{"NoSpace", domain.ErrNoSpace},
 	{"EmptyPayload", domain.ErrEmptyPayload},
 	{"NothingYet", domain.ErrNothingYet},
 	{"Closed", domain.ErrClosed},
@@ -324,8 +325,10 @@ func (c readCmd) Run(sut commands.SystemUnderTest) commands.Result {
 	return s.outcome(s.each(func(b *backend) result {
 		r := b.rs[c.reader]
 		var res result
-		n, err := r.Read(func(pos uint64, p []byte) {
+		n, err := r.Read(func(rec domain.Record) error {
+			pos, p := rec.Position, rec.Payload
 			res.Recs = append(res.Recs, fmt.Sprintf("%d:%x", pos, p))
+			return nil
 		}, c.max)
 		res.N, res.Err, res.Pos = n, errName(err), r.Position()
 		var re *domain.ReadError

@@ -182,7 +182,7 @@ func TestDiskFullKeepsOthersFolder(t *testing.T) {
 			}
 			defer r.Close()
 			var got []string
-			_, err = r.Read(func(_ uint64, p []byte) { got = append(got, string(p)) }, 0)
+			_, err = r.Read(func(rec domain.Record) error { p := rec.Payload; got = append(got, string(p)); return nil }, 0)
 			if !errors.Is(err, domain.ErrClosed) || !slices.Equal(got, []string{"kept"}) {
 				t.Fatalf("the first channel reads %q, %v", got, err)
 			}

@@ -92,7 +92,13 @@ type verifier struct {
 	err     error
 }
 
-func (v *verifier) handle(pos uint64, p []byte) {
+func (v *verifier) handle(rec domain.Record) error {
+	v.check(rec.Position, rec.Payload)
+	return nil
+}
+
+// check checks the record at pos with payload p.
+func (v *verifier) check(pos uint64, p []byte) {
 	if v.err != nil {
 		return
 	}

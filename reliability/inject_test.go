@@ -118,7 +118,11 @@ func runScenario(vol ports.Volume) injectRun {
 	}
 	r.opened = true
 	for failures := 0; failures < 3; failures++ {
-		_, err := rd.Read(func(pos uint64, p []byte) { r.read = append(r.read, rec{pos, bytes.Clone(p)}) }, 0)
+		_, err := rd.Read(func(record domain.Record) error {
+			pos, p := record.Position, record.Payload
+			r.read = append(r.read, rec{pos, bytes.Clone(p)})
+			return nil
+		}, 0)
 		if errors.Is(err, domain.ErrClosed) || errors.Is(err, domain.ErrNothingYet) {
 			r.readEnd = err
 			break
@@ -423,7 +427,11 @@ func reopen(plain ports.Volume, r injectRun, lockLeft bool, stats *injectStats) 
 		problem("reopen of a channel whose create failed succeeded")
 	}
 	var got []rec
-	_, err = rd.Read(func(pos uint64, p []byte) { got = append(got, rec{pos, bytes.Clone(p)}) }, 0)
+	_, err = rd.Read(func(record domain.Record) error {
+		pos, p := record.Position, record.Payload
+		got = append(got, rec{pos, bytes.Clone(p)})
+		return nil
+	}, 0)
 	checkRecords(problem, "reopen", got, r.written, true)
 	switch {
 	case errors.Is(err, domain.ErrClosed):

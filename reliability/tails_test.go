@@ -178,11 +178,13 @@ func readStorage(t *testing.T, st ports.Storage, size int) readResult {
 		defer r.Close()
 		capacity := uint64(r.Header().Capacity)
 		var outside []string
-		n, err := r.Read(func(pos uint64, p []byte) {
+		n, err := r.Read(func(record domain.Record) error {
+			pos, p := record.Position, record.Payload
 			if domain.DataOffset+pos+8+uint64(len(p)) > uint64(size) || pos+domain.RecordSize(uint64(len(p))) > capacity {
 				outside = append(outside, fmt.Sprintf("record at %d of %d bytes", pos, len(p)))
 			}
 			res.recs = append(res.recs, rec{pos, bytes.Clone(p)})
+			return nil
 		}, 0)
 		res.n, res.end, res.pos = n, err, r.Position()
 		var re *domain.ReadError

@@ -191,9 +191,11 @@ func truncatedUnderLiveMapping(t *testing.T, writerProcess bool) {
 	defer cancel()
 	go func() {
 		var v verifier
-		err := r.Follow(ctx, func(pos uint64, p []byte) {
-			v.handle(pos, p)
+		err := r.Follow(ctx, func(rec domain.Record) error {
+			pos, p := rec.Position, rec.Payload
+			v.check(pos, p)
 			readTo.Store(pos + domain.RecordSize(uint64(len(p))))
+			return nil
 		})
 		readerDone <- followEnd{v, err}
 	}()
@@ -346,7 +348,12 @@ func TestReaderMappedBeforeCut(t *testing.T) {
 
 	var v verifier
 	var handed []uint64
-	_, err = stale.Read(func(pos uint64, p []byte) { handed = append(handed, pos); v.handle(pos, p) }, 0)
+	_, err = stale.Read(func(rec domain.Record) error {
+		pos, p := rec.Position, rec.Payload
+		handed = append(handed, pos)
+		v.check(pos, p)
+		return nil
+	}, 0)
 	if !errors.Is(err, domain.ErrTruncated) || v.next != j || len(handed) > j+1 {
 		t.Fatalf("stale reader: %d good records of %d handed out, then %v (bad: %v); want %d good, at most one torn, then ErrTruncated",
 			v.next, len(handed), err, v.err, j)
@@ -356,7 +363,7 @@ func TestReaderMappedBeforeCut(t *testing.T) {
 	}
 
 	time.Sleep(2 * time.Millisecond)
-	if _, err := idle.Read(func(uint64, []byte) {}, 0); !errors.Is(err, domain.ErrTruncated) && err != domain.ErrNothingYet {
+	if _, err := idle.Read(func(domain.Record) error { return nil }, 0); !errors.Is(err, domain.ErrTruncated) && err != domain.ErrNothingYet {
 		t.Fatalf("idle reader after the cut: %v", err)
 	}
 	if err := idle.MoveTo(0); err != nil {
@@ -417,7 +424,7 @@ func faultProcess() error {
 		var got atomic.Uint64
 		done := make(chan error, 1)
 		go func() {
-			done <- r.Follow(context.Background(), func(uint64, []byte) { got.Add(1) })
+			done <- r.Follow(context.Background(), func(domain.Record) error { got.Add(1); return nil })
 		}()
 		for got.Load() < n {
 			time.Sleep(time.Millisecond)

@@ -275,7 +275,7 @@ func TestCreateFileOpenFile(t *testing.T) {
 		}
 		defer r.Close()
 		var got []string
-		if _, err := r.Read(func(_ uint64, p []byte) { got = append(got, string(p)) }, 0); !errors.Is(err, domain.ErrClosed) || !slices.Equal(got, []string{"hello"}) {
+		if _, err := r.Read(func(rec domain.Record) error { p := rec.Payload; got = append(got, string(p)); return nil }, 0); !errors.Is(err, domain.ErrClosed) || !slices.Equal(got, []string{"hello"}) {
 			t.Errorf("read %q, %v", got, err)
 		}
 		if _, err := file.OpenFile(fsys, root+"/missing.kekbit"); !errors.Is(err, ports.ErrChannelNotFound) {
@@ -335,7 +335,7 @@ func TestFileCutShort(t *testing.T) {
 			t.Errorf("LoadUint64 past the new end: %v, want ErrOutOfRange", err)
 		}
 		n := 0
-		if _, err := r.Read(func(uint64, []byte) { n++ }, 0); !errors.Is(err, ports.ErrOutOfRange) && !errors.Is(err, domain.ErrTruncated) {
+		if _, err := r.Read(func(domain.Record) error { n++; return nil }, 0); !errors.Is(err, ports.ErrOutOfRange) && !errors.Is(err, domain.ErrTruncated) {
 			t.Errorf("reading the cut file: %v", err)
 		}
 		if n != 2 {
@@ -383,11 +383,13 @@ func TestFollowLive(t *testing.T) {
 		defer r.Close()
 		next := 0
 		for {
-			_, err := r.Read(func(_ uint64, p []byte) {
+			_, err := r.Read(func(rec domain.Record) error {
+				p := rec.Payload
 				if !bytes.Equal(p, record(next)) {
 					t.Fatalf("record %d: got %x, want %x", next, p, record(next))
 				}
 				next++
+				return nil
 			}, 0)
 			if errors.Is(err, domain.ErrNothingYet) {
 				continue
@@ -419,7 +421,7 @@ func TestMmapWriterFileReader(t *testing.T) {
 	defer r.Close()
 	var got []string
 	read := func() error {
-		_, err := r.Read(func(_ uint64, p []byte) { got = append(got, string(p)) }, 0)
+		_, err := r.Read(func(rec domain.Record) error { p := rec.Payload; got = append(got, string(p)); return nil }, 0)
 		return err
 	}
 	w.Write("one")
@@ -448,7 +450,7 @@ func TestAllocs(t *testing.T) {
 		}
 		defer r.Close()
 		data := make([]byte, 72)
-		handler := func(uint64, []byte) {}
+		handler := func(domain.Record) error { return nil }
 		for name, op := range map[string]func(){
 			"Write":     func() { w.Write(data) },
 			"Heartbeat": func() { w.Heartbeat() },

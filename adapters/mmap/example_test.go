@@ -48,8 +48,10 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer r.Close()
-	_, err = r.Read(func(pos uint64, payload []byte) {
+	_, err = r.Read(func(rec domain.Record) error {
+		pos, payload := rec.Position, rec.Payload
 		fmt.Printf("%d: %s\n", pos, payload)
+		return nil
 	}, 0)
 	fmt.Println(err)
 	// Output:

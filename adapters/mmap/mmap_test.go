@@ -46,7 +46,7 @@ func openReader(t *testing.T, vol *mmap.Volume, id uint64) (*domain.Reader, *mma
 func readAll(t *testing.T, r *domain.Reader) ([]string, error) {
 	t.Helper()
 	var got []string
-	_, err := r.Read(func(_ uint64, p []byte) { got = append(got, string(p)) }, 0)
+	_, err := r.Read(func(rec domain.Record) error { p := rec.Payload; got = append(got, string(p)); return nil }, 0)
 	return got, err
 }
 
@@ -599,7 +599,7 @@ func TestWriteAllocs(t *testing.T) {
 	}); n != 0 {
 		t.Errorf("%v allocations per Write", n)
 	}
-	handler := func(uint64, []byte) {}
+	handler := func(domain.Record) error { return nil }
 	if n := testing.AllocsPerRun(1000, func() {
 		if _, err := r.Read(handler, 1); err != nil {
 			t.Fatal(err)
@@ -638,11 +638,13 @@ func TestReaderSurvivesFileCutShort(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got int
-	_, err = r.Read(func(pos uint64, p []byte) {
+	_, err = r.Read(func(rec domain.Record) error {
+		pos, p := rec.Position, rec.Payload
 		if got >= len(want) || !slices.Equal(p, want[got]) {
 			t.Fatalf("record %d at %d: %x", got, pos, p)
 		}
 		got++
+		return nil
 	}, 0)
 	if !errors.Is(err, domain.ErrTruncated) {
 		t.Fatalf("read %d records, ended with %v; want ErrTruncated", got, err)
@@ -721,7 +723,7 @@ func TestPretouch(t *testing.T) {
 	}
 	defer r.Close()
 	var got string
-	r.Read(func(_ uint64, p []byte) { got = string(p) }, 0)
+	r.Read(func(rec domain.Record) error { p := rec.Payload; got = string(p); return nil }, 0)
 	if got != "after pretouch" {
 		t.Fatalf("read %q", got)
 	}
@@ -779,7 +781,7 @@ func TestHandlerFaultIsNotTruncation(t *testing.T) {
 	var readErr error
 	panicked := func() (v any) {
 		defer func() { v = recover() }()
-		_, readErr = r.Read(func(_ uint64, p []byte) { p[0] = 'R' }, 0)
+		_, readErr = r.Read(func(rec domain.Record) error { p := rec.Payload; p[0] = 'R'; return nil }, 0)
 		return nil
 	}()
 	if panicked == nil {
@@ -812,7 +814,7 @@ func TestCrateChannelLivenessUnknown(t *testing.T) {
 	quick := domain.Wait{MinSleep: time.Millisecond, MaxSleep: time.Millisecond}
 	r2, _ := domain.NewReader(mustOpenFile(t, vs[4].Path), domain.WithWait(quick))
 	defer r2.Close()
-	if err := r2.Follow(ctx, func(uint64, []byte) {}); !errors.Is(err, context.DeadlineExceeded) {
+	if err := r2.Follow(ctx, func(domain.Record) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Follow on a crate channel: %v, want the context's deadline", err)
 	}
 }
@@ -862,7 +864,8 @@ func TestRecordsSurvivesFileCutShort(t *testing.T) {
 	}
 
 	n := 0
-	for pos, p := range cutReader.Records() {
+	for rec := range cutReader.Records() {
+		pos, p := rec.Position, rec.Payload
 		if p[0] != byte(n) || pos != uint64(8+112*n) {
 			t.Fatalf("record %d at %d: first byte %d", n, pos, p[0])
 		}
@@ -882,7 +885,8 @@ func TestRecordsSurvivesFileCutShort(t *testing.T) {
 		body()
 	}
 	mustPanic("fault in the body", func() {
-		for _, p := range bodyFault.Records() {
+		for rec := range bodyFault.Records() {
+			p := rec.Payload
 			p[0] = 'x' // a reader's payload is read-only
 		}
 	})

@@ -180,6 +180,6 @@ func owOpenReader(t *testing.T, vol *mmap.Volume, id uint64) (*domain.Reader, *m
 func owReadAll(t *testing.T, r *domain.Reader) ([]string, error) {
 	t.Helper()
 	var got []string
-	_, err := r.Read(func(_ uint64, p []byte) { got = append(got, string(p)) }, 0)
+	_, err := r.Read(func(rec domain.Record) error { p := rec.Payload; got = append(got, string(p)); return nil }, 0)
 	return got, err
 }

@@ -91,9 +91,11 @@ func scan(path string) (summary, error) {
 	defer r.Close()
 	s := summary{Path: path, Header: r.Header()}
 	var recordBytes uint64
-	n, end := r.Read(func(_ uint64, p []byte) {
+	n, end := r.Read(func(rec domain.Record) error {
+		p := rec.Payload
 		s.Records++
 		recordBytes += domain.RecordSize(uint64(len(p)))
+		return nil
 	}, 0)
 	if end != nil && !isChannelEnd(end) {
 		return s, fmt.Errorf("%s: %w", path, end)

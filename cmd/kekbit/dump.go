@@ -64,7 +64,8 @@ func newDump() *cobra.Command {
 			enc := json.NewEncoder(out)
 			prog := newProgress(cmd.ErrOrStderr(), "records", uint64(r.Header().Capacity))
 			count := 0
-			handler := func(pos uint64, p []byte) {
+			handler := func(rec domain.Record) error {
+				pos, p := rec.Position, rec.Payload
 				if asJSON {
 					enc.Encode(dumpRecord{Pos: pos, Len: len(p), Data: p})
 				} else {
@@ -76,6 +77,7 @@ func newDump() *cobra.Command {
 				} else {
 					prog.update(count, pos)
 				}
+				return nil
 			}
 			var end error
 			if follow {

@@ -203,7 +203,7 @@ func (b *behindCounter) count(s jetstream.ReplicateStats) uint64 {
 			return 0
 		}
 	}
-	b.r.Read(func(uint64, []byte) { b.seen++ }, 0)
+	b.r.Read(func(domain.Record) error { b.seen++; return nil }, 0)
 	if b.seen < s.Acked {
 		return 0
 	}

@@ -47,6 +47,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strings"
@@ -57,7 +58,6 @@ import (
 	"github.com/kekbit-go/kekbit"
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/codecs"
-	"github.com/kekbit-go/kekbit/domain"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -99,10 +99,10 @@ func run() int {
 	header, err := kekbit.NewHeader(kekbit.Hints{
 		WriterID:  uint64(os.Getpid()),
 		ChannelID: myID,
-		Capacity:  uint32(min(*capacity, domain.MaxCapacity)),
-		MaxMsgLen: uint32(min(*maxLen, domain.MaxCapacity)),
+		Capacity:  uint32(min(*capacity, math.MaxUint32)),
+		MaxMsgLen: uint32(min(*maxLen, math.MaxUint32)),
 		Timeout:   uint64(timeout.Milliseconds()),
-		TickUnit:  domain.Millis,
+		TickUnit:  kekbit.Millis,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chat:", err)
@@ -169,11 +169,11 @@ func run() int {
 			}
 			_, err := writer.Write(line)
 			switch {
-			case errors.Is(err, domain.ErrRecordTooLarge):
+			case errors.Is(err, kekbit.ErrRecordTooLarge):
 				fmt.Printf("* not sent: longer than %d bytes\n", writer.Header().MaxMsgLen)
-			case errors.Is(err, domain.ErrEncoding):
+			case errors.Is(err, kekbit.ErrEncoding):
 				fmt.Println("* not sent: not valid UTF-8 text")
-			case errors.Is(err, domain.ErrChannelFull):
+			case errors.Is(err, kekbit.ErrChannelFull):
 				fmt.Println("* your channel is full: start again with --fresh")
 				return 1
 			case err != nil:
@@ -197,7 +197,7 @@ func run() int {
 // becomes of the peer, until ctx is done. When the peer leaves it waits for
 // the peer to come back with a new channel.
 func follow(ctx context.Context, root string, id uint64, peer string) {
-	var last *domain.Header // the peer's previous channel
+	var last *kekbit.Header // the peer's previous channel
 	for {
 		if last == nil {
 			fmt.Printf("* waiting for %s\n", peer)
@@ -215,20 +215,22 @@ func follow(ctx context.Context, root string, id uint64, peer string) {
 		} else {
 			fmt.Printf("* %s is not here; %s's messages of %s:\n", peer, peer, h.Created().Format(time.DateTime))
 		}
-		end := r.Follow(ctx, func(_ uint64, msg []byte) {
+		end := r.Follow(ctx, func(rec kekbit.Record) error {
+			msg := rec.Payload
 			fmt.Printf("%s: %s\n", peer, msg)
+			return nil
 		})
 		r.Close()
 		switch {
 		case ctx.Err() != nil:
 			return
-		case errors.Is(end, domain.ErrClosed):
+		case errors.Is(end, kekbit.ErrClosed):
 			fmt.Printf("* %s left\n", peer)
-		case errors.Is(end, domain.ErrWriterGone):
+		case errors.Is(end, kekbit.ErrWriterGone):
 			fmt.Printf("* %s is gone (their chat ended without closing its channel)\n", peer)
-		case errors.Is(end, domain.ErrTimeout):
+		case errors.Is(end, kekbit.ErrTimeout):
 			fmt.Printf("* %s has been silent for over %s: giving up on them\n", peer, h.TimeoutDuration())
-		case errors.Is(end, domain.ErrChannelFull):
+		case errors.Is(end, kekbit.ErrChannelFull):
 			fmt.Printf("* %s's channel is full\n", peer)
 		default:
 			fmt.Printf("* %s's channel: %v\n", peer, end)
@@ -239,7 +241,7 @@ func follow(ctx context.Context, root string, id uint64, peer string) {
 // openNew waits for channel id under root to be ready and opens it. If
 // last is not nil it skips that channel (a closed channel is still there
 // until its writer starts anew with --fresh) and waits for another.
-func openNew(ctx context.Context, root string, id uint64, last *domain.Header) (*kekbit.Reader, error) {
+func openNew(ctx context.Context, root string, id uint64, last *kekbit.Header) (*kekbit.Reader, error) {
 	for {
 		r, err := kekbit.TryShmReader(ctx, root, id)
 		if err != nil {
@@ -275,7 +277,7 @@ func explainExists(root, me string, id uint64) {
 // removeStale removes channel id from root unless a writer still holds it
 // (kekbit.RemoveAbandoned); a channel that is not there is fine.
 func removeStale(root string, id uint64) error {
-	if err := kekbit.RemoveAbandoned(root, id); err != nil && !errors.Is(err, kekbit.ErrChannelNotFound) {
+	if err := kekbit.RemoveAbandoned(mmap.NewVolume(root), id); err != nil && !errors.Is(err, kekbit.ErrChannelNotFound) {
 		return err
 	}
 	return nil

@@ -41,14 +41,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/kekbit-go/kekbit"
+	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/codecs"
-	"github.com/kekbit-go/kekbit/domain"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -107,10 +108,10 @@ func write(ctx context.Context, args []string) int {
 	header, err := kekbit.NewHeader(kekbit.Hints{
 		WriterID:  uint64(os.Getpid()),
 		ChannelID: *channel,
-		Capacity:  uint32(min(*capacity, domain.MaxCapacity)),
-		MaxMsgLen: uint32(min(*maxLen, domain.MaxCapacity)),
+		Capacity:  uint32(min(*capacity, math.MaxUint32)),
+		MaxMsgLen: uint32(min(*maxLen, math.MaxUint32)),
 		Timeout:   uint64(timeout.Milliseconds()),
-		TickUnit:  domain.Millis,
+		TickUnit:  kekbit.Millis,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "echo write:", err)
@@ -234,33 +235,35 @@ func read(ctx context.Context, args []string) int {
 	// Each payload is written out before the handler returns: it is only
 	// valid until then.
 	var out error
-	end := reader.Follow(ctx, func(_ uint64, payload []byte) {
+	end := reader.Follow(ctx, func(rec kekbit.Record) error {
+		payload := rec.Payload
 		if out == nil {
 			_, out = os.Stdout.Write(payload)
 		}
+		return nil
 	})
 	if out != nil {
 		fmt.Fprintln(os.Stderr, "echo read: writing the output:", out)
 		return 1
 	}
 	switch {
-	case errors.Is(end, domain.ErrClosed):
+	case errors.Is(end, kekbit.ErrClosed):
 		return 0
 	case ctx.Err() != nil:
 		fmt.Fprintln(os.Stderr, "echo read: interrupted")
 		return 0
 	}
-	var re *domain.ReadError
+	var re *kekbit.ReadError
 	if !errors.As(end, &re) {
 		fmt.Fprintln(os.Stderr, "echo read:", end)
 		return 1
 	}
 	switch re.Err {
-	case domain.ErrWriterGone:
+	case kekbit.ErrWriterGone:
 		fmt.Fprintf(os.Stderr, "echo read: the writer is gone without closing the channel (after %d bytes)\n", re.Position)
-	case domain.ErrTimeout:
+	case kekbit.ErrTimeout:
 		fmt.Fprintf(os.Stderr, "echo read: the writer has been silent for over %s (after %d bytes)\n", h.TimeoutDuration(), re.Position)
-	case domain.ErrChannelFull:
+	case kekbit.ErrChannelFull:
 		fmt.Fprintf(os.Stderr, "echo read: the channel is full (%d bytes): the writer could not send everything\n", re.Position)
 	default:
 		fmt.Fprintln(os.Stderr, "echo read:", end)
@@ -271,7 +274,7 @@ func read(ctx context.Context, args []string) int {
 // removeStale removes channel id from root unless a writer still holds it
 // (kekbit.RemoveAbandoned); a channel that is not there is fine.
 func removeStale(root string, id uint64) error {
-	if err := kekbit.RemoveAbandoned(root, id); err != nil && !errors.Is(err, kekbit.ErrChannelNotFound) {
+	if err := kekbit.RemoveAbandoned(mmap.NewVolume(root), id); err != nil && !errors.Is(err, kekbit.ErrChannelNotFound) {
 		return err
 	}
 	return nil

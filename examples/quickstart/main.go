@@ -81,9 +81,11 @@ func run() int {
 	defer reader.Close()
 
 	records := 0
-	end := reader.Follow(ctx, func(pos uint64, payload []byte) {
+	end := reader.Follow(ctx, func(rec domain.Record) error {
+		pos, payload := rec.Position, rec.Payload
 		records++
 		fmt.Printf("position %4d: %s\n", pos, payload)
+		return nil
 	})
 	switch {
 	case errors.Is(end, domain.ErrClosed):

@@ -13,10 +13,10 @@
 //
 // The client prints min, median, p99 and max of the round trips (write a
 // request, see the reply in the reply channel) and the requests per second.
-// Both wait for the other side with a wait strategy (domain.WithWait) that
+// Both wait for the other side with a wait strategy (kekbit.WithWait) that
 // spins --spins times before it yields and sleeps: a reply usually comes
 // within microseconds, and a spinning reader sees it at once. --spins -1
-// spins forever (domain.BusySpin): the lowest latency, one busy core on each
+// spins forever (kekbit.BusySpin): the lowest latency, one busy core on each
 // side, and a dead peer is then noticed only after the channel's timeout
 // instead of at once.
 //
@@ -39,6 +39,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"slices"
@@ -49,7 +50,6 @@ import (
 	"github.com/kekbit-go/kekbit"
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/codecs"
-	"github.com/kekbit-go/kekbit/domain"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -100,13 +100,13 @@ func (c *common) flags(fs *flag.FlagSet) {
 
 // wait is how readers wait for the other side: spin, then yield a little,
 // then sleep briefly. After a sleep a reader asks whether the writer is
-// still alive, so a dead peer is noticed at once (domain.BusySpin never
+// still alive, so a dead peer is noticed at once (kekbit.BusySpin never
 // sleeps, so never asks).
-func (c *common) wait() domain.Wait {
+func (c *common) wait() kekbit.Wait {
 	if c.spins < 0 {
-		return domain.BusySpin
+		return kekbit.BusySpin
 	}
-	return domain.Wait{Spins: c.spins, Yields: 100, MinSleep: 10 * time.Microsecond, MaxSleep: time.Millisecond}
+	return kekbit.Wait{Spins: c.spins, Yields: 100, MinSleep: 10 * time.Microsecond, MaxSleep: time.Millisecond}
 }
 
 // open waits for channel id to be ready, then opens it for following with
@@ -120,7 +120,7 @@ func (c *common) open(ctx context.Context, id uint64) (*kekbit.Reader, error) {
 		return nil, err
 	}
 	r.Close()
-	return kekbit.ShmReader(c.root, id, domain.WithWait(c.wait()))
+	return kekbit.ShmReader(c.root, id, kekbit.WithWait(c.wait()))
 }
 
 func server(ctx context.Context, args []string) int {
@@ -199,7 +199,8 @@ func (c *common) serve(ctx context.Context, requests *kekbit.Reader) (served int
 	}()
 
 	reply := make([]byte, q.MaxMsgLen)
-	for _, request := range requests.FollowRecords(ctx) {
+	for rec := range requests.FollowRecords(ctx) {
+		request := rec.Payload
 		reply = upper(reply[:0], request)
 		if _, err := replies.Write(reply); err != nil {
 			return served, nil, fmt.Errorf("replying to request %d: %w", served, err)
@@ -245,8 +246,8 @@ func client(ctx context.Context, args []string) int {
 	}
 
 	// The request channel holds every request of the session.
-	capacity := uint64(*n)*domain.RecordSize(uint64(maxRequest)) + 4096
-	if capacity > domain.MaxCapacity {
+	capacity := uint64(*n)*kekbit.RecordSize(uint64(maxRequest)) + 4096
+	if capacity > math.MaxUint32 {
 		fmt.Fprintf(os.Stderr, "reqrep client: %d requests do not fit a channel; ask for fewer\n", *n)
 		return 2
 	}
@@ -262,7 +263,7 @@ func client(ctx context.Context, args []string) int {
 		Capacity:  uint32(capacity),
 		MaxMsgLen: uint32(maxRequest),
 		Timeout:   uint64(timeout.Milliseconds()),
-		TickUnit:  domain.Millis,
+		TickUnit:  kekbit.Millis,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "reqrep client:", err)
@@ -308,7 +309,8 @@ func client(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "reqrep client:", err)
 		return 1
 	}
-	for _, reply := range replies.FollowRecords(ctx) {
+	for rec := range replies.FollowRecords(ctx) {
+		reply := rec.Payload
 		rtt = append(rtt, time.Since(sent))
 		if string(reply) != string(want) {
 			fmt.Fprintf(os.Stderr, "reqrep client: reply %d is %q, want %q\n", len(rtt)-1, reply, want)
@@ -342,11 +344,12 @@ func client(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "reqrep client:", err)
 		return 1
 	}
-	for _, reply := range replies.FollowRecords(ctx) {
+	for rec := range replies.FollowRecords(ctx) {
+		reply := rec.Payload
 		fmt.Fprintf(os.Stderr, "reqrep client: unexpected reply %q\n", reply)
 		return 1
 	}
-	if err := replies.Err(); !errors.Is(err, domain.ErrClosed) && ctx.Err() == nil {
+	if err := replies.Err(); !errors.Is(err, kekbit.ErrClosed) && ctx.Err() == nil {
 		fmt.Fprintln(os.Stderr, "reqrep client: the server did not close the reply channel:", err)
 		return 1
 	}
@@ -368,7 +371,7 @@ func printStats(rtt []time.Duration, elapsed time.Duration) {
 // removeStale removes channel id from root unless a writer still holds it
 // (kekbit.RemoveAbandoned); a channel that is not there is fine.
 func removeStale(root string, id uint64) error {
-	if err := kekbit.RemoveAbandoned(root, id); err != nil && !errors.Is(err, kekbit.ErrChannelNotFound) {
+	if err := kekbit.RemoveAbandoned(mmap.NewVolume(root), id); err != nil && !errors.Is(err, kekbit.ErrChannelNotFound) {
 		return err
 	}
 	return nil
@@ -376,15 +379,15 @@ func removeStale(root string, id uint64) error {
 
 // why says why a channel written by who ended.
 func why(end error, who string) string {
-	var re *domain.ReadError
+	var re *kekbit.ReadError
 	switch {
-	case errors.Is(end, domain.ErrClosed):
+	case errors.Is(end, kekbit.ErrClosed):
 		return who + " closed its channel"
-	case errors.Is(end, domain.ErrWriterGone):
+	case errors.Is(end, kekbit.ErrWriterGone):
 		return who + " is gone without closing its channel"
-	case errors.As(end, &re) && re.Err == domain.ErrTimeout:
+	case errors.As(end, &re) && re.Err == kekbit.ErrTimeout:
 		return who + " has been silent for longer than its channel's timeout"
-	case errors.Is(end, domain.ErrChannelFull):
+	case errors.Is(end, kekbit.ErrChannelFull):
 		return who + "'s channel is full"
 	case errors.Is(end, context.Canceled):
 		return "interrupted"

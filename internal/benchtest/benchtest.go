@@ -118,7 +118,7 @@ func Read(b *testing.B, f Factory, iter bool) {
 			w.Close()
 			defer r.Close()
 			var n int
-			handler := func(_ uint64, p []byte) { n += len(p) }
+			handler := func(rec domain.Record) error { p := rec.Payload; n += len(p); return nil }
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -129,7 +129,8 @@ func Read(b *testing.B, f Factory, iter bool) {
 					read += (n - before) / size
 					continue
 				}
-				for _, p := range r.Records() {
+				for rec := range r.Records() {
+					p := rec.Payload
 					n += len(p)
 					if read++; read == b.N {
 						break

@@ -153,11 +153,13 @@ func (c CrossProcess) Run(t *testing.T) {
 	}
 	defer r.Close()
 	var next uint64
-	check := func(_ uint64, p []byte) {
+	check := func(rec domain.Record) error {
+		p := rec.Payload
 		if next >= uint64(c.N) || !bytes.Equal(p, Record(next)) {
 			t.Fatalf("record %d: got %x, want %x", next, p, Record(next))
 		}
 		next++
+		return nil
 	}
 	for next < uint64(c.N) {
 		if _, err := r.Read(check, 0); err != domain.ErrNothingYet {

@@ -183,10 +183,12 @@ func CheckRead(t testing.TB, r *domain.Reader, v Vector) {
 	want, wantPos, wantErr := v.Expect()
 	var got []Message
 	sum := fnv.New64a()
-	n, err := r.Read(func(pos uint64, p []byte) {
+	n, err := r.Read(func(rec domain.Record) error {
+		pos, p := rec.Position, rec.Payload
 		got = append(got, Message{Pos: pos, Hex: hex.EncodeToString(p)})
 		sum.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(p))))
 		sum.Write(p)
+		return nil
 	}, 0)
 	if !errors.Is(err, wantErr) {
 		t.Fatalf("%s: read ended with %v, want %v", v.Name, err, wantErr)

@@ -623,7 +623,11 @@ func testDomain(t *testing.T, h Harness) {
 	}
 	read := func(r *domain.Reader) ([]record, error) {
 		var got []record
-		_, err := r.Read(func(pos uint64, p []byte) { got = append(got, record{pos, string(p)}) }, 0)
+		_, err := r.Read(func(rec domain.Record) error {
+			pos, p := rec.Position, rec.Payload
+			got = append(got, record{pos, string(p)})
+			return nil
+		}, 0)
 		return got, err
 	}
 	if got, err := read(live); len(got) != 0 || !errors.Is(err, domain.ErrNothingYet) {

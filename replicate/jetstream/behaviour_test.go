@@ -101,7 +101,7 @@ func TestIdleMarkers(t *testing.T) {
 	var got []string
 	followed := make(chan error, 1)
 	go func() {
-		followed <- mr.Follow(ctx, func(_ uint64, p []byte) { got = append(got, string(p)) })
+		followed <- mr.Follow(ctx, func(rec domain.Record) error { p := rec.Payload; got = append(got, string(p)); return nil })
 	}()
 	for range 100 { // a second of heartbeats, 3 times the timeout
 		time.Sleep(10 * time.Millisecond)

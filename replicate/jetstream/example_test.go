@@ -54,7 +54,11 @@ func Example() {
 		panic(err)
 	}
 	defer r.Close()
-	_, end := r.Read(func(pos uint64, p []byte) { fmt.Println(pos, string(p)) }, 0)
+	_, end := r.Read(func(rec domain.Record) error {
+		pos, p := rec.Position, rec.Payload
+		fmt.Println(pos, string(p))
+		return nil
+	}, 0)
 	fmt.Println(end)
 	// Output:
 	// 8 one

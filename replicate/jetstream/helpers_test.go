@@ -143,7 +143,11 @@ func readChannel(t testing.TB, path string) (domain.Header, []rec, uint64, error
 	}
 	defer r.Close()
 	var out []rec
-	_, end := r.Read(func(pos uint64, p []byte) { out = append(out, rec{pos, bytes.Clone(p)}) }, 0)
+	_, end := r.Read(func(record domain.Record) error {
+		pos, p := record.Position, record.Payload
+		out = append(out, rec{pos, bytes.Clone(p)})
+		return nil
+	}, 0)
 	return r.Header(), out, r.Position(), end
 }
 

@@ -179,7 +179,7 @@ func TestMirrorKilled(t *testing.T) {
 		}
 		defer r.Close()
 		n := 0
-		r.Read(func(uint64, []byte) { n++ }, 0)
+		r.Read(func(domain.Record) error { n++; return nil }, 0)
 		return fmt.Sprintf("the mirror holds %d records", n)
 	}
 	killAtRandom(t, 10, 500*time.Millisecond, "mirror", url, dst, id, rng, func() { close(finish) }, mirrored)

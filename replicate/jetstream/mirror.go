@@ -333,9 +333,11 @@ func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, 
 	var lastPos, lastEnd uint64
 	var lastData []byte
 	var records uint64
-	_, end := rd.Read(func(pos uint64, p []byte) {
+	_, end := rd.Read(func(rec domain.Record) error {
+		pos, p := rec.Position, rec.Payload
 		lastPos, lastEnd, records = pos, pos+domain.RecordSize(uint64(len(p))), records+1
 		lastData = append(lastData[:0], p...)
+		return nil
 	}, 0)
 	at := rd.Position()
 	last, err := api.get(ctx, 0, m.subject, true)

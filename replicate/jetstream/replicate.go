@@ -422,7 +422,8 @@ func (s *session) skipRecord(e *element) error {
 	if err := s.rd.MoveTo(e.pos); err != nil {
 		return err
 	}
-	for pos, p := range s.rd.Records() {
+	for rec := range s.rd.Records() {
+		pos, p := rec.Position, rec.Payload
 		if pos != e.pos || !bytes.Equal(p, e.data) {
 			return fmt.Errorf("the channel holds %d other bytes at position %d", len(p), pos)
 		}
@@ -481,7 +482,8 @@ func (s *session) follow(ctx context.Context) error {
 	for !s.failed.Load() && ctx.Err() == nil {
 		before, records := rd.Position(), 0
 		limit := s.nc.MaxPayload() // the server's, once connected
-		for pos, p := range rd.Records() {
+		for rec := range rd.Records() {
+			pos, p := rec.Position, rec.Payload
 			if limit > 0 && int64(len(p))+headroom > limit {
 				return stop(fmt.Errorf("kekbit: replicate: the record at position %d has %d bytes, more than the NATS server takes (max_payload %d, less %d for headers)", pos, len(p), limit, headroom))
 			}

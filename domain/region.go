@@ -1,0 +1,205 @@
+package domain
+
+import (
+	"encoding/binary"
+	"fmt"
+	"runtime/debug"
+	"sync/atomic"
+
+	"github.com/kekbit-go/kekbit/internal/atomicx"
+	"github.com/kekbit-go/kekbit/ports"
+)
+
+// region is one channel's data region as a writer or a reader reaches it:
+// its bounds, and the way to its bytes, chosen once when the channel is
+// opened. On an addressable storage (a mapped file, a memory region) the
+// words and bytes are reached through the storage's memory views, with no
+// interface call; on any other storage through its methods, payloads going
+// through a scratch buffer. Writer, Reader and Resume all work through it,
+// so each access is written once, with its fast and slow path side by side.
+type region struct {
+	st       ports.Storage
+	mem      []byte           // the data region's bytes when the storage is addressable, else nil
+	words    []uint64         // the same memory as words, for the length words
+	scratch  []byte           // payload buffer when the storage is not addressable
+	faults   ports.FaultProne // the storage, if its memory can vanish under the process
+	capacity uint64           // bytes in the data region
+	maxMsg   uint64           // the longest payload
+}
+
+// newRegion sets up the region of channel h on st.
+func newRegion(st ports.Storage, h Header) region {
+	g := region{st: st, capacity: uint64(h.Capacity), maxMsg: uint64(h.MaxMsgLen)}
+	if a, ok := st.(ports.Addressable); ok && littleEndian {
+		// Views from the data region on, so that a position is an index.
+		b, w := a.Bytes(), a.Words()
+		g.mem, g.words = b[min(DataOffset, len(b)):], w[min(DataOffset/8, len(w)):]
+		g.faults, _ = st.(ports.FaultProne)
+	} else {
+		g.scratch = make([]byte, g.maxMsg)
+	}
+	return g
+}
+
+// loadSlow reads the word at position pos through the storage's method
+// (classify reads it straight from the words when it can).
+func (g *region) loadSlow(pos uint64) (uint64, error) {
+	w, err := g.st.LoadUint64(int64(DataOffset + pos))
+	if err != nil {
+		return 0, fmt.Errorf("kekbit: loading the word at position %d: %w", pos, err)
+	}
+	return w, nil
+}
+
+// store writes the word v at position pos with release ordering.
+func (g *region) store(pos, v uint64) error {
+	if g.words != nil {
+		atomicx.StoreRelease(&g.words[pos/8], v)
+		return nil
+	}
+	if err := g.st.StoreUint64(int64(DataOffset+pos), v); err != nil {
+		return fmt.Errorf("kekbit: storing the word at position %d: %w", pos, err)
+	}
+	return nil
+}
+
+// room returns where a payload of up to n bytes for the record at pos is
+// encoded: the channel's memory itself, or the scratch buffer.
+func (g *region) room(pos, n uint64) []byte {
+	if g.mem == nil {
+		return g.scratch[:n]
+	}
+	start := pos + RecordHeaderLen
+	return g.mem[start : start+n : start+n]
+}
+
+// publish makes the record at pos, whose n-byte payload is in room(pos, ..),
+// visible: it zeroes the padding, marks the word after the record as not
+// written yet and only then stores the length word (release). It returns
+// the position after the record.
+func (g *region) publish(pos, n uint64) (uint64, error) {
+	size := RecordSize(n)
+	if g.words == nil {
+		return g.publishSlow(pos, n, size)
+	}
+	if tail := n & 7; tail != 0 {
+		// The padding is the high bytes of the payload's last
+		// little-endian word.
+		g.words[(pos+RecordHeaderLen+n)/8] &= 1<<(8*tail) - 1
+	}
+	// A plain store is enough for the watermark: no reader loads this word
+	// before it has loaded the length word stored after it.
+	g.words[(pos+size)/8] = Watermark
+	atomicx.StoreRelease(&g.words[pos/8], n)
+	return pos + size, nil
+}
+
+func (g *region) publishSlow(pos, n, size uint64) (uint64, error) {
+	if n > 0 {
+		body := g.scratch[:size-RecordHeaderLen]
+		clear(body[n:])
+		if _, err := g.st.WriteAt(body, int64(DataOffset+pos+RecordHeaderLen)); err != nil {
+			return 0, fmt.Errorf("kekbit: writing the record at position %d: %w", pos, err)
+		}
+	}
+	if err := g.store(pos+size, Watermark); err != nil {
+		return 0, err
+	}
+	if err := g.store(pos, n); err != nil {
+		return 0, err
+	}
+	return pos + size, nil
+}
+
+// payloadSlow returns a copy, in the scratch buffer, of the n-byte
+// payload of the record at pos, for a storage that is not addressable (on
+// one that is, the reader hands out a view of mem).
+func (g *region) payloadSlow(pos, n uint64) ([]byte, error) {
+	p := g.scratch[:n]
+	if _, err := g.st.ReadAt(p, int64(DataOffset+pos+RecordHeaderLen)); err != nil {
+		return nil, fmt.Errorf("kekbit: reading the record at position %d: %w", pos, err)
+	}
+	return p, nil
+}
+
+// The kinds of word a position can hold, as classify tells them.
+//
+// classify returns for the word at pos the end of the record or heartbeat
+// it starts and nil, or the sentinel saying why no record starts there:
+//   - ErrChannelFull: no record fits at pos (pos+8 >= capacity);
+//   - ErrTruncated: the word, or the record it starts, is not wholly in
+//     the first fileEnd bytes of the data region;
+//   - ErrNothingYet: the watermark, nothing written yet;
+//   - ErrClosed: the close mark;
+//   - ErrCorrupt: a length above the max record length, or a record that
+//     would cross the capacity.
+//
+// It is the one place that reads a length word: the reader's reads,
+// follows and moves and the writer's resume all step through a channel
+// with it.
+func (g *region) classify(pos, fileEnd uint64) (word, end uint64, err error) {
+	if pos+RecordHeaderLen >= g.capacity {
+		return 0, 0, ErrChannelFull
+	}
+	if pos+RecordHeaderLen > fileEnd {
+		return 0, 0, ErrTruncated
+	}
+	if g.words != nil {
+		word = atomic.LoadUint64(&g.words[pos/8]) // acquire
+	} else if word, err = g.loadSlow(pos); err != nil {
+		return 0, 0, err
+	}
+	switch {
+	case word == Watermark:
+		return word, 0, ErrNothingYet
+	case word == CloseMark:
+		return word, 0, ErrClosed
+	case word > g.maxMsg:
+		return word, 0, ErrCorrupt
+	}
+	end = pos + RecordSize(word)
+	if end > g.capacity {
+		return word, 0, ErrCorrupt
+	}
+	if end > fileEnd {
+		return word, 0, ErrTruncated
+	}
+	return word, end, nil
+}
+
+// classifyGuarded is classify with a fault in the storage's memory turned
+// into ErrTruncated, for the places outside a read loop that look at the
+// channel.
+func (g *region) classifyGuarded(pos, fileEnd uint64) (word, end uint64, err error) {
+	if g.faults != nil {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer catchFault(g.faults, &err)
+	}
+	return g.classify(pos, fileEnd)
+}
+
+// catchFault, deferred, recovers the panic of a memory fault inside fp's
+// memory and sets *err to ErrTruncated; any other panic goes on.
+func catchFault(fp ports.FaultProne, err *error) {
+	e := recover()
+	if e == nil {
+		return
+	}
+	if !isFault(e, fp) {
+		panic(e)
+	}
+	*err = ErrTruncated
+}
+
+// isFault reports whether e, a recovered panic, is a memory fault inside
+// fp's memory.
+func isFault(e any, fp ports.FaultProne) bool {
+	f, ok := e.(interface{ Addr() uintptr })
+	return ok && fp.Faulted(f.Addr())
+}
+
+var littleEndian = func() bool {
+	var b [2]byte
+	binary.NativeEndian.PutUint16(b[:], 1)
+	return b[0] == 1
+}()
