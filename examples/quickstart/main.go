@@ -29,7 +29,6 @@ import (
 
 	"github.com/kekbit-go/kekbit"
 	"github.com/kekbit-go/kekbit/codecs"
-	"github.com/kekbit-go/kekbit/domain"
 )
 
 func main() { os.Exit(run()) }
@@ -81,14 +80,14 @@ func run() int {
 	defer reader.Close()
 
 	records := 0
-	end := reader.Follow(ctx, func(rec domain.Record) error {
+	end := reader.Follow(ctx, func(rec kekbit.Record) error {
 		pos, payload := rec.Position, rec.Payload
 		records++
 		fmt.Printf("position %4d: %s\n", pos, payload)
 		return nil
 	})
 	switch {
-	case errors.Is(end, domain.ErrClosed):
+	case errors.Is(end, kekbit.ErrClosed):
 		fmt.Printf("the writer closed the channel after %d records (%d bytes)\n", records, reader.Position())
 	default:
 		fmt.Println("the channel ended:", end)
@@ -98,7 +97,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "quickstart: writer:", err)
 		return 1
 	}
-	if !errors.Is(end, domain.ErrClosed) || records != *n {
+	if !errors.Is(end, kekbit.ErrClosed) || records != *n {
 		fmt.Fprintf(os.Stderr, "quickstart: read %d of %d records\n", records, *n)
 		return 1
 	}
@@ -115,7 +114,7 @@ func write(ctx context.Context, root string, id uint64, n int) (err error) {
 		Capacity:  64 * 1024, // bytes of records the channel can ever hold
 		MaxMsgLen: 1024,      // the longest record
 		Timeout:   10,        // readers give the writer up after 10 s of silence
-		TickUnit:  domain.Secs,
+		TickUnit:  kekbit.Secs,
 	})
 	if err != nil {
 		return err
