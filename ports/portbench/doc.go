@@ -3,15 +3,19 @@
 // domain's Writer and Reader over a backend's storages, record sizes 8, 72,
 // 1024 and 4096 bytes, with b.SetBytes (MB/s) and b.ReportAllocs.
 //
-// A backend hands [Run] a [Factory] that makes a fresh, zero-filled storage
-// of a given size for a writer and opens more storages of the same channel
-// for readers; the benchmark is three lines:
+// A backend's benchmark is three lines, handing [Run] a [Factory]:
 //
 //	func BenchmarkMemory(b *testing.B) {
-//		portbench.Run(b, func(b *testing.B, size int64) (ports.Storage, func() ports.Storage) {
-//			st := memory.New(size)
-//			return st, func() ports.Storage { return st.Share() }
-//		})
+//		portbench.Run(b, newChannel)
+//	}
+//
+// where the factory makes a fresh, zero-filled storage of a given size for
+// a writer and returns a function that opens more storages of the same
+// channel for readers:
+//
+//	func newChannel(b *testing.B, size int64) (ports.Storage, func() ports.Storage) {
+//		st := memory.New(size)
+//		return st, func() ports.Storage { return st.Share() }
 //	}
 //
 // The benchmarks are named Write/size=N, Heartbeat, Read/size=N and
