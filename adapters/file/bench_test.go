@@ -7,8 +7,8 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/kekbit-go/kekbit/adapters/file"
-	"github.com/kekbit-go/kekbit/internal/benchtest"
 	"github.com/kekbit-go/kekbit/ports"
+	"github.com/kekbit-go/kekbit/ports/portbench"
 )
 
 // BenchmarkFile runs the shared benchmarks on channel files on the disk
@@ -24,7 +24,7 @@ func benchmark(b *testing.B, fsys afero.Fs, dir string) {
 		b.Fatal(err)
 	}
 	n := 0
-	benchtest.Run(b, func(b *testing.B, size int64) (ports.Storage, func() ports.Storage) {
+	portbench.Run(b, func(b *testing.B, size int64) (ports.Storage, func() ports.Storage) {
 		n++
 		path := fmt.Sprintf("%s/%d.kekbit", dir, n)
 		w, err := file.CreateFile(fsys, path, size, func(ports.Storage) error { return nil })

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/kekbit-go/kekbit/adapters/mmap"
-	"github.com/kekbit-go/kekbit/internal/benchtest"
 	"github.com/kekbit-go/kekbit/ports"
+	"github.com/kekbit-go/kekbit/ports/portbench"
 )
 
 // BenchmarkMmap runs the shared benchmarks on channel files mapped from
@@ -24,7 +24,7 @@ func BenchmarkMmap(b *testing.B) {
 		}
 	}
 	n := 0
-	benchtest.Run(b, func(b *testing.B, size int64) (ports.Storage, func() ports.Storage) {
+	portbench.Run(b, func(b *testing.B, size int64) (ports.Storage, func() ports.Storage) {
 		n++
 		path := filepath.Join(dir, fmt.Sprintf("%d.kekbit", n))
 		w, err := mmap.CreateFile(path, size, func(ports.Storage) error { return nil })

@@ -1,7 +1,4 @@
-// Package benchtest holds the write and read benchmarks every backend runs
-// the same way: record sizes 8, 72, 1024 and 4096 bytes, b.SetBytes and
-// b.ReportAllocs, one line of code per backend.
-package benchtest
+package portbench
 
 import (
 	"errors"
