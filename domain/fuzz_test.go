@@ -127,7 +127,7 @@ func FuzzWriteThenRead(f *testing.F) {
 			p := bytes.Repeat([]byte{byte(i)}, int(l))
 			if _, err := w.Write(p); err == nil {
 				want = append(want, p)
-			} else if !isOneOf(err, []error{domain.ErrEmptyPayload, domain.ErrRecordTooLarge, domain.ErrChannelFull}) {
+			} else if !isOneOf(err, []error{domain.ErrEmptyPayload, domain.ErrRecordTooLarge, domain.ErrNoSpace, domain.ErrChannelFull}) {
 				t.Fatalf("write of %d: %v", l, err)
 			}
 		}

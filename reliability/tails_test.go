@@ -108,7 +108,7 @@ func buildTail(t *testing.T, dir, fill string) tailImage {
 			}
 			write(tailPayload(i, n))
 		}
-		if _, err := w.Write([]byte{1}); !errors.Is(err, domain.ErrChannelFull) && !errors.Is(err, domain.ErrRecordTooLarge) {
+		if _, err := w.Write([]byte{1}); !errors.Is(err, domain.ErrChannelFull) && !errors.Is(err, domain.ErrNoSpace) {
 			t.Fatalf("write to a full channel: %v", err)
 		}
 	}

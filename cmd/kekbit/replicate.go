@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kekbit-go/kekbit"
 	"io"
 	"os"
 	"os/signal"
@@ -64,9 +65,17 @@ func newReplicate() *cobra.Command {
 				MinBackoff: nf.minBackoff, MaxBackoff: nf.maxBackoff,
 			}
 			if ch.root != "" {
-				cfg.Root, cfg.ChannelID = ch.root, id
+				cfg.Volume, cfg.ChannelID = mmap.NewVolume(ch.root), id
 			} else {
-				cfg.Path = path
+				vol := mmap.NewFileVolume(path)
+				ids, err := vol.List() // a file names its id in its header
+				if err != nil {
+					return err
+				}
+				if len(ids) == 0 {
+					return fmt.Errorf("%s: %w", path, kekbit.ErrChannelNotFound)
+				}
+				cfg.Volume, cfg.ChannelID = vol, ids[0]
 			}
 			stderr := cmd.ErrOrStderr()
 			st := newStatus(stderr)
@@ -128,16 +137,16 @@ func newMirror() *cobra.Command {
 			name := ch.root
 			switch {
 			case len(args) == 0 && ch.root != "" && ch.channel == "":
-				cfg.Root = ch.root
+				cfg.Volume = mmap.NewVolume(ch.root)
 			default:
 				path, id, known, err := ch.resolve(args)
 				if err != nil {
 					return err
 				}
 				if ch.root != "" {
-					cfg.Root = ch.root
+					cfg.Volume = mmap.NewVolume(ch.root)
 				} else {
-					cfg.Path = path
+					cfg.Volume = mmap.NewFileVolume(path)
 				}
 				if known {
 					cfg.ChannelID = id

@@ -171,6 +171,8 @@ func run() int {
 			switch {
 			case errors.Is(err, kekbit.ErrRecordTooLarge):
 				fmt.Printf("* not sent: longer than %d bytes\n", writer.Header().MaxMsgLen)
+			case errors.Is(err, kekbit.ErrNoSpace):
+				fmt.Println("* not sent: your channel has no room left for it; start again with --fresh")
 			case errors.Is(err, kekbit.ErrEncoding):
 				fmt.Println("* not sent: not valid UTF-8 text")
 			case errors.Is(err, kekbit.ErrChannelFull):

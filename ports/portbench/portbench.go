@@ -58,7 +58,7 @@ func Write(b *testing.B, f Factory) {
 			b.ResetTimer()
 			for range b.N {
 				if _, err := w.Write(data); err != nil {
-					if !errors.Is(err, domain.ErrChannelFull) && !errors.Is(err, domain.ErrRecordTooLarge) {
+					if !errors.Is(err, domain.ErrChannelFull) && !errors.Is(err, domain.ErrNoSpace) {
 						b.Fatal(err)
 					}
 					if w, err = domain.NewWriter(st, h, codecs.Raw{}); err != nil {

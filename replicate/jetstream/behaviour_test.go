@@ -40,17 +40,17 @@ func TestFullChannel(t *testing.T) {
 	for i := 0; ; i++ {
 		if _, err := w.Write(payloadOf(i)); errors.Is(err, domain.ErrChannelFull) {
 			break
-		} else if errors.Is(err, domain.ErrRecordTooLarge) {
+		} else if errors.Is(err, domain.ErrNoSpace) {
 			if _, err := w.Heartbeat(); errors.Is(err, domain.ErrChannelFull) {
 				break
 			}
 		}
 	}
 	ctx := testCtx(t)
-	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Root: src, ChannelID: id, URL: url}); err != nil {
+	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url}); err != nil {
 		t.Fatal(err)
 	}
-	if err := jetstream.Mirror(ctx, jetstream.MirrorConfig{Root: dst, Stream: jetstream.StreamName(id), URL: url}); err != nil {
+	if err := jetstream.Mirror(ctx, jetstream.MirrorConfig{Volume: mmap.NewVolume(dst), Stream: jetstream.StreamName(id), URL: url}); err != nil {
 		t.Fatal(err)
 	}
 	path := mmap.ChannelPath(src, id)
@@ -85,11 +85,11 @@ func TestIdleMarkers(t *testing.T) {
 	var repErr, mirErr error
 	go func() {
 		defer wg.Done()
-		repErr = jetstream.Replicate(ctx, jetstream.ReplicateConfig{Root: src, ChannelID: id, URL: url, KeepAlive: 30 * time.Millisecond})
+		repErr = jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url, KeepAlive: 30 * time.Millisecond})
 	}()
 	go func() {
 		defer wg.Done()
-		mirErr = jetstream.Mirror(ctx, jetstream.MirrorConfig{Root: dst, Stream: jetstream.StreamName(id), URL: url})
+		mirErr = jetstream.Mirror(ctx, jetstream.MirrorConfig{Volume: mmap.NewVolume(dst), Stream: jetstream.StreamName(id), URL: url})
 	}()
 	w.Write([]byte("before the pause"))
 	// A reader of the mirror, which must not time out during the pause.
@@ -147,7 +147,7 @@ func TestWriterGoneThenResumed(t *testing.T) {
 	}
 	ctx := testCtx(t)
 	done := make(chan error, 1)
-	rep, _ := jetstream.NewReplicator(jetstream.ReplicateConfig{Root: src, ChannelID: id, URL: url})
+	rep, _ := jetstream.NewReplicator(jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url})
 	go func() { done <- rep.Run(ctx) }()
 	for rep.Stats().Acked < 1000 {
 		time.Sleep(5 * time.Millisecond)
@@ -168,13 +168,13 @@ func TestWriterGoneThenResumed(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Root: src, ChannelID: id, URL: url}); err != nil {
+	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url}); err != nil {
 		t.Fatal(err)
 	}
 	if n := checkStream(t, url, jetstream.StreamName(id), jetstream.Subject(id), path); n != 2000 {
 		t.Fatalf("%d records", n)
 	}
-	if err := jetstream.Mirror(ctx, jetstream.MirrorConfig{Root: dst, Stream: jetstream.StreamName(id), URL: url}); err != nil {
+	if err := jetstream.Mirror(ctx, jetstream.MirrorConfig{Volume: mmap.NewVolume(dst), Stream: jetstream.StreamName(id), URL: url}); err != nil {
 		t.Fatal(err)
 	}
 	sameChannels(t, path, mmap.ChannelPath(dst, id))
@@ -197,10 +197,10 @@ func TestServerLate(t *testing.T) {
 	}
 	errs := make(chan error, 2)
 	go func() {
-		errs <- jetstream.Replicate(ctx, jetstream.ReplicateConfig{Root: src, ChannelID: id, URL: url, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Logf: logf("replicate")})
+		errs <- jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Logf: logf("replicate")})
 	}()
 	go func() {
-		errs <- jetstream.Mirror(ctx, jetstream.MirrorConfig{Root: dst, Stream: jetstream.StreamName(id), URL: url, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Logf: logf("mirror")})
+		errs <- jetstream.Mirror(ctx, jetstream.MirrorConfig{Volume: mmap.NewVolume(dst), Stream: jetstream.StreamName(id), URL: url, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Logf: logf("mirror")})
 	}()
 	time.Sleep(700 * time.Millisecond)
 	startServerWith(t, serverOptions(t.TempDir(), port))
@@ -224,7 +224,7 @@ func TestUnreachableServerBoundedByContext(t *testing.T) {
 	defer w.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Root: src, ChannelID: 11, URL: "nats://127.0.0.1:" + strconv.Itoa(freePort(t)), MinBackoff: 10 * time.Millisecond})
+	err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: 11, URL: "nats://127.0.0.1:" + strconv.Itoa(freePort(t)), MinBackoff: 10 * time.Millisecond})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v", err)
 	}
@@ -241,7 +241,7 @@ func TestMismatches(t *testing.T) {
 	w, path := newChannel(t, src, id, 100)
 	writeRecords(w, 0, 100, false)
 	w.Close()
-	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Root: src, ChannelID: id, URL: url}); err != nil {
+	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -255,7 +255,7 @@ func TestMismatches(t *testing.T) {
 	}
 	writeRecords(w2, 0, 10, false)
 	w2.Close()
-	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Root: other, ChannelID: id, URL: url}); !errors.Is(err, jetstream.ErrMismatch) {
+	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(other), ChannelID: id, URL: url}); !errors.Is(err, jetstream.ErrMismatch) {
 		t.Fatalf("another channel into the stream: %v", err)
 	}
 
@@ -269,7 +269,7 @@ func TestMismatches(t *testing.T) {
 	w3.Write(payloadOf(0))
 	w3.Write([]byte("not record 1 ............"))
 	w3.Release()
-	if err := jetstream.Mirror(ctx, jetstream.MirrorConfig{Root: dst, Stream: jetstream.StreamName(id), URL: url}); !errors.Is(err, jetstream.ErrMismatch) {
+	if err := jetstream.Mirror(ctx, jetstream.MirrorConfig{Volume: mmap.NewVolume(dst), Stream: jetstream.StreamName(id), URL: url}); !errors.Is(err, jetstream.ErrMismatch) {
 		t.Fatalf("mirror onto other records: %v", err)
 	}
 
@@ -286,17 +286,17 @@ func TestMismatches(t *testing.T) {
 	if _, err := js.Publish(ctx, "shared.other", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Root: src, ChannelID: id, URL: url, Stream: "SHARED", Subject: "shared.kekbit"}); !errors.Is(err, jetstream.ErrMismatch) {
+	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url, Stream: "SHARED", Subject: "shared.kekbit"}); !errors.Is(err, jetstream.ErrMismatch) {
 		t.Fatalf("a shared stream: %v", err)
 	}
 	// A stream that does not take the subject.
-	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Root: src, ChannelID: id, URL: url, Stream: "SHARED"}); !errors.Is(err, jetstream.ErrMismatch) || !strings.Contains(err.Error(), "does not take subject") {
+	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url, Stream: "SHARED"}); !errors.Is(err, jetstream.ErrMismatch) || !strings.Contains(err.Error(), "does not take subject") {
 		t.Fatalf("a stream without the subject: %v", err)
 	}
 	// No stream and NoCreate: it waits for the stream to be made.
 	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
-	if err := jetstream.Replicate(short, jetstream.ReplicateConfig{Root: src, ChannelID: id, URL: url, Stream: "NONE", NoCreate: true, MaxBackoff: 50 * time.Millisecond}); !errors.Is(err, context.DeadlineExceeded) {
+	if err := jetstream.Replicate(short, jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url, Stream: "NONE", NoCreate: true, MaxBackoff: 50 * time.Millisecond}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("replicating into a stream that does not exist: %v", err)
 	}
 }
@@ -311,11 +311,11 @@ func TestMirrorResumeAfterStop(t *testing.T) {
 	writeRecords(w, 0, 50_000, false)
 	w.Close()
 	ctx := testCtx(t)
-	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Root: src, ChannelID: id, URL: url}); err != nil {
+	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url}); err != nil {
 		t.Fatal(err)
 	}
 	stopCtx, stopMirror := context.WithCancel(ctx)
-	m1, _ := jetstream.NewMirrorer(jetstream.MirrorConfig{Root: dst, Stream: jetstream.StreamName(id), URL: url})
+	m1, _ := jetstream.NewMirrorer(jetstream.MirrorConfig{Volume: mmap.NewVolume(dst), Stream: jetstream.StreamName(id), URL: url})
 	done := make(chan error, 1)
 	go func() { done <- m1.Run(stopCtx) }()
 	for m1.Stats().Records < 10_000 {
@@ -335,7 +335,7 @@ func TestMirrorResumeAfterStop(t *testing.T) {
 	}
 
 	// A second mirror resumes where the first stopped.
-	m2, _ := jetstream.NewMirrorer(jetstream.MirrorConfig{Root: dst, Stream: jetstream.StreamName(id), URL: url})
+	m2, _ := jetstream.NewMirrorer(jetstream.MirrorConfig{Volume: mmap.NewVolume(dst), Stream: jetstream.StreamName(id), URL: url})
 	if err := m2.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -356,14 +356,14 @@ func TestMirrorRefusedWhileAnotherRuns(t *testing.T) {
 	defer w.Close()
 	ctx := testCtx(t)
 	runCtx, cancel := context.WithCancel(ctx)
-	go jetstream.Replicate(runCtx, jetstream.ReplicateConfig{Root: src, ChannelID: id, URL: url})
-	m1, _ := jetstream.NewMirrorer(jetstream.MirrorConfig{Root: dst, Stream: jetstream.StreamName(id), URL: url})
+	go jetstream.Replicate(runCtx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url})
+	m1, _ := jetstream.NewMirrorer(jetstream.MirrorConfig{Volume: mmap.NewVolume(dst), Stream: jetstream.StreamName(id), URL: url})
 	done := make(chan error, 1)
 	go func() { done <- m1.Run(runCtx) }()
 	for m1.Stats().Records < 50 {
 		time.Sleep(time.Millisecond)
 	}
-	err := jetstream.Mirror(ctx, jetstream.MirrorConfig{Root: dst, Stream: jetstream.StreamName(id), URL: url})
+	err := jetstream.Mirror(ctx, jetstream.MirrorConfig{Volume: mmap.NewVolume(dst), Stream: jetstream.StreamName(id), URL: url})
 	if !errors.Is(err, mmap.ErrWriterAlive) {
 		t.Fatalf("second mirror: %v", err)
 	}
@@ -377,14 +377,16 @@ func TestConfigErrors(t *testing.T) {
 	if _, err := jetstream.NewReplicator(jetstream.ReplicateConfig{}); err == nil {
 		t.Error("replicator without a channel")
 	}
-	if _, err := jetstream.NewMirrorer(jetstream.MirrorConfig{Root: "x"}); err == nil {
+	if _, err := jetstream.NewMirrorer(jetstream.MirrorConfig{Volume: mmap.NewVolume("x")}); err == nil {
 		t.Error("mirror without a stream")
 	}
 	if _, err := jetstream.NewMirrorer(jetstream.MirrorConfig{Stream: "x"}); err == nil {
 		t.Error("mirror without a channel")
 	}
-	if err := jetstream.Replicate(context.Background(), jetstream.ReplicateConfig{Path: "/nonexistent/x.kekbit"}); err == nil {
-		t.Error("replicating a missing file")
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := jetstream.Replicate(short, jetstream.ReplicateConfig{Volume: mmap.NewFileVolume("/nonexistent/x.kekbit"), ChannelID: 1}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("replicating a missing file: %v, want it to wait for the file until ctx is done", err)
 	}
 	if jetstream.MsgID(0x2a, 16) != "000000000000002a:16" || jetstream.Subject(0x2a) != "kekbit.000000000000002a" || jetstream.StreamName(0x2a) != "KEKBIT_000000000000002a" {
 		t.Error("names")
@@ -408,15 +410,15 @@ func TestPathChannels(t *testing.T) {
 	writeRecords(w, 0, 300, false)
 	w.Close()
 	ctx := testCtx(t)
-	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Path: src, URL: url}); err != nil {
+	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewFileVolume(src), ChannelID: 15, URL: url}); err != nil {
 		t.Fatal(err)
 	}
 	mir := dir + "/sub/mirror.kekbit"
-	if err := jetstream.Mirror(ctx, jetstream.MirrorConfig{Path: mir, Stream: jetstream.StreamName(15), URL: url, ChannelID: 15}); err != nil {
+	if err := jetstream.Mirror(ctx, jetstream.MirrorConfig{Volume: mmap.NewFileVolume(mir), Stream: jetstream.StreamName(15), URL: url, ChannelID: 15}); err != nil {
 		t.Fatal(err)
 	}
 	sameChannels(t, src, mir)
-	if err := jetstream.Mirror(ctx, jetstream.MirrorConfig{Path: dir + "/other.kekbit", Stream: jetstream.StreamName(15), URL: url, ChannelID: 16}); !errors.Is(err, jetstream.ErrMismatch) {
+	if err := jetstream.Mirror(ctx, jetstream.MirrorConfig{Volume: mmap.NewFileVolume(dir + "/other.kekbit"), Stream: jetstream.StreamName(15), URL: url, ChannelID: 16}); !errors.Is(err, jetstream.ErrMismatch) {
 		t.Fatalf("mirror of the wrong channel id: %v", err)
 	}
 	if _, err := os.Stat(dir + "/other.kekbit"); err == nil {
@@ -438,7 +440,7 @@ func TestRecordAboveMaxPayload(t *testing.T) {
 	w.Write([]byte("small"))
 	w.Write(make([]byte, 3000))
 	w.Close()
-	err = jetstream.Replicate(testCtx(t), jetstream.ReplicateConfig{Root: src, ChannelID: 16, URL: url})
+	err = jetstream.Replicate(testCtx(t), jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: 16, URL: url})
 	if err == nil || !strings.Contains(err.Error(), "max_payload 1024") {
 		t.Fatalf("got %v", err)
 	}

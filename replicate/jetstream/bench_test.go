@@ -40,7 +40,7 @@ func BenchmarkReplicate(b *testing.B) {
 			b.SetBytes(72)
 			b.ResetTimer()
 			start := time.Now()
-			err = jetstream.Replicate(ctx, jetstream.ReplicateConfig{Root: root, ChannelID: id, URL: url, Window: window})
+			err = jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(root), ChannelID: id, URL: url, Window: window})
 			elapsed := time.Since(start)
 			b.StopTimer()
 			if err != nil {
@@ -71,13 +71,13 @@ func BenchmarkMirror(b *testing.B) {
 	w.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Root: src, ChannelID: id, URL: url}); err != nil {
+	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url}); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(72)
 	b.ResetTimer()
 	start := time.Now()
-	err = jetstream.Mirror(ctx, jetstream.MirrorConfig{Root: dst, Stream: jetstream.StreamName(id), URL: url})
+	err = jetstream.Mirror(ctx, jetstream.MirrorConfig{Volume: mmap.NewVolume(dst), Stream: jetstream.StreamName(id), URL: url})
 	elapsed := time.Since(start)
 	b.StopTimer()
 	if err != nil {

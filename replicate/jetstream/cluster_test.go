@@ -149,14 +149,14 @@ func TestClusterServerStopped(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	rep, err := jetstream.NewReplicator(jetstream.ReplicateConfig{Root: src, ChannelID: id, URL: c.url(), Replicas: 3,
+	rep, err := jetstream.NewReplicator(jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: c.url(), Replicas: 3,
 		AckTimeout: 2 * time.Second, MaxBackoff: time.Second, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
 	replicated := make(chan error, 1)
 	go func() { replicated <- rep.Run(ctx) }()
-	mir, err := jetstream.NewMirrorer(jetstream.MirrorConfig{Root: dst, Stream: jetstream.StreamName(id), URL: c.url(),
+	mir, err := jetstream.NewMirrorer(jetstream.MirrorConfig{Volume: mmap.NewVolume(dst), Stream: jetstream.StreamName(id), URL: c.url(),
 		MaxBackoff: time.Second, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)

@@ -41,10 +41,10 @@ func Example() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Root: dir + "/here", ChannelID: 42, URL: ns.ClientURL()}); err != nil {
+	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(dir + "/here"), ChannelID: 42, URL: ns.ClientURL()}); err != nil {
 		panic(err)
 	}
-	if err := jetstream.Mirror(ctx, jetstream.MirrorConfig{Root: dir + "/there", Stream: jetstream.StreamName(42), URL: ns.ClientURL()}); err != nil {
+	if err := jetstream.Mirror(ctx, jetstream.MirrorConfig{Volume: mmap.NewVolume(dir + "/there"), Stream: jetstream.StreamName(42), URL: ns.ClientURL()}); err != nil {
 		panic(err)
 	}
 

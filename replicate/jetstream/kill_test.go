@@ -44,9 +44,9 @@ func TestChildProcess(t *testing.T) {
 	var err error
 	switch mode {
 	case "replicate":
-		err = jetstream.Replicate(ctx, jetstream.ReplicateConfig{Root: os.Getenv(childRoot), ChannelID: id, URL: os.Getenv(childURL), Window: 1024})
+		err = jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(os.Getenv(childRoot)), ChannelID: id, URL: os.Getenv(childURL), Window: 1024})
 	case "mirror":
-		err = jetstream.Mirror(ctx, jetstream.MirrorConfig{Root: os.Getenv(childRoot), Stream: jetstream.StreamName(id), URL: os.Getenv(childURL)})
+		err = jetstream.Mirror(ctx, jetstream.MirrorConfig{Volume: mmap.NewVolume(os.Getenv(childRoot)), Stream: jetstream.StreamName(id), URL: os.Getenv(childURL)})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
@@ -165,7 +165,7 @@ func TestMirrorKilled(t *testing.T) {
 	defer cancel()
 	replicated := make(chan error, 1)
 	go func() {
-		replicated <- jetstream.Replicate(ctx, jetstream.ReplicateConfig{Root: src, ChannelID: id, URL: url})
+		replicated <- jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url})
 	}()
 	mirrored := func() string {
 		st, err := mmap.OpenFile(mmap.ChannelPath(dst, id))

@@ -5,9 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -15,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/codecs"
 	"github.com/kekbit-go/kekbit/domain"
 	"github.com/kekbit-go/kekbit/ports"
@@ -29,12 +25,12 @@ type MirrorConfig struct {
 	Stream  string
 	Subject string
 
-	// The mirror channel: Path, its file; or Root, a folder where it goes
-	// as channel id's file (root/HHHH_HHHH/LLLL_LLLL.kekbit, the id being
-	// the replicated channel's). If ChannelID is not 0, the stream must
-	// replicate that channel.
-	Path      string
-	Root      string
+	// The mirror channel goes into Volume (required) under the replicated
+	// channel's id: mmap.NewVolume(root) for a folder of channels,
+	// mmap.NewFileVolume(path) for one file. To resume a mirror the volume
+	// must open channels for writing (ports.WriteOpener). If ChannelID is
+	// not 0, the stream must replicate that channel.
+	Volume    ports.Volume
 	ChannelID uint64
 
 	// The NATS server, as in ReplicateConfig.
@@ -89,8 +85,8 @@ func NewMirrorer(cfg MirrorConfig) (*Mirrorer, error) {
 	if cfg.Stream == "" {
 		return nil, errors.New("kekbit: jetstream: name the stream to mirror")
 	}
-	if cfg.Path == "" && cfg.Root == "" {
-		return nil, errors.New("kekbit: jetstream: name the mirror channel: Path or Root")
+	if cfg.Volume == nil {
+		return nil, errors.New("kekbit: jetstream: name the mirror channel's Volume")
 	}
 	return &Mirrorer{cfg: cfg}, nil
 }
@@ -240,11 +236,10 @@ func (m *Mirrorer) open(ctx context.Context, api *streamAPI) (done bool, err err
 	first, err := api.get(ctx, 1, m.subject, false)
 	if errors.Is(err, errNoMessage) {
 		// Nothing replicated yet: the header marker, when it comes, makes
-		// the channel. A mirror channel at Path must not exist then.
-		if m.cfg.Path != "" {
-			if _, serr := os.Stat(m.cfg.Path); serr == nil {
-				return false, stop(fmt.Errorf("%w: %s exists and stream %s holds nothing on %s", ErrMismatch, m.cfg.Path, m.cfg.Stream, m.subject))
-			}
+		// the channel. A mirror channel named in advance must not exist
+		// then.
+		if m.cfg.ChannelID != 0 && m.exists(m.cfg.ChannelID) {
+			return false, stop(fmt.Errorf("%w: channel %s exists and stream %s holds nothing on %s", ErrMismatch, hexID(m.cfg.ChannelID), m.cfg.Stream, m.subject))
 		}
 		m.nextSeq = 0
 		return false, nil
@@ -267,7 +262,7 @@ func (m *Mirrorer) open(ctx context.Context, api *streamAPI) (done bool, err err
 		return false, stop(fmt.Errorf("%w: stream %s replicates channel %s, not %s", ErrMismatch, m.cfg.Stream, hexID(h.ChannelID), hexID(m.cfg.ChannelID)))
 	}
 	path := m.path(h)
-	if _, serr := os.Stat(path); errors.Is(serr, fs.ErrNotExist) {
+	if !m.exists(h.ChannelID) {
 		if err := m.create(h); err != nil {
 			return false, err
 		}
@@ -277,12 +272,19 @@ func (m *Mirrorer) open(ctx context.Context, api *streamAPI) (done bool, err err
 	return m.resume(ctx, api, h, e.seq, path)
 }
 
-// path is where the mirror channel of h goes.
+// path names the mirror channel of h in messages.
 func (m *Mirrorer) path(h domain.Header) string {
-	if m.cfg.Path != "" {
-		return m.cfg.Path
+	return "mirror channel " + hexID(h.ChannelID)
+}
+
+// exists reports whether the volume has channel id, ready or not.
+func (m *Mirrorer) exists(id uint64) bool {
+	st, err := m.cfg.Volume.Open(id)
+	if err == nil {
+		st.Close()
+		return true
 	}
-	return mmap.ChannelPath(m.cfg.Root, h.ChannelID)
+	return !errors.Is(err, ports.ErrChannelNotFound)
 }
 
 // create makes the mirror channel with header h.
@@ -290,20 +292,7 @@ func (m *Mirrorer) create(h domain.Header) error {
 	if m.cfg.ChannelID != 0 && h.ChannelID != m.cfg.ChannelID {
 		return stop(fmt.Errorf("%w: stream %s replicates channel %s, not %s", ErrMismatch, m.cfg.Stream, hexID(h.ChannelID), hexID(m.cfg.ChannelID)))
 	}
-	var w *domain.Writer[[]byte]
-	var err error
-	if m.cfg.Path != "" {
-		if err := os.MkdirAll(filepath.Dir(m.cfg.Path), 0o755); err != nil {
-			return stop(err)
-		}
-		_, err = mmap.CreateFile(m.cfg.Path, h.FileSize(), func(st ports.Storage) error {
-			var err error
-			w, err = domain.NewWriter(st, h, codecs.Raw{})
-			return err
-		})
-	} else {
-		w, err = domain.Create(mmap.NewVolume(m.cfg.Root), h, codecs.Raw{})
-	}
+	w, err := domain.Create(m.cfg.Volume, h, codecs.Raw{})
 	if err != nil {
 		return stop(fmt.Errorf("kekbit: mirror: creating %s: %w", m.path(h), err))
 	}
@@ -317,13 +306,8 @@ func (m *Mirrorer) create(h domain.Header) error {
 // checks its last record against the stream, takes it over for writing
 // and finds the stream sequence to go on from.
 func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, headerSeq uint64, path string) (done bool, err error) {
-	st, err := mmap.OpenFile(path)
+	rd, err := domain.Open(m.cfg.Volume, h.ChannelID)
 	if err != nil {
-		return false, stop(err)
-	}
-	rd, err := domain.NewReader(st)
-	if err != nil {
-		st.Close()
 		return false, stop(fmt.Errorf("kekbit: mirror: %s: %w", path, err))
 	}
 	defer rd.Close()
@@ -335,7 +319,7 @@ func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, 
 	var records uint64
 	_, end := rd.Read(func(rec domain.Record) error {
 		pos, p := rec.Position, rec.Payload
-		lastPos, lastEnd, records = pos, pos+domain.RecordSize(uint64(len(p))), records+1
+		lastPos, lastEnd, records = pos, rec.Next, records+1
 		lastData = append(lastData[:0], p...)
 		return nil
 	}, 0)
@@ -370,7 +354,11 @@ func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, 
 	case end != domain.ErrNothingYet && !errors.Is(end, domain.ErrTimeout):
 		return false, stop(fmt.Errorf("kekbit: mirror: %s: %w", path, end))
 	}
-	wst, err := mmap.OpenForWrite(path)
+	wo, ok := m.cfg.Volume.(ports.WriteOpener)
+	if !ok {
+		return false, stop(fmt.Errorf("kekbit: mirror: %s: %T cannot open a channel for writing, so the mirror cannot resume", path, m.cfg.Volume))
+	}
+	wst, err := wo.OpenForWrite(h.ChannelID)
 	if err != nil {
 		return false, stop(fmt.Errorf("kekbit: mirror: %w", err))
 	}

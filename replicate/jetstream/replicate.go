@@ -13,16 +13,17 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/domain"
+	"github.com/kekbit-go/kekbit/ports"
 )
 
 // ReplicateConfig says which channel Replicate copies into which stream.
 type ReplicateConfig struct {
-	// The channel: Path, its file; or Root and ChannelID, the channel in
-	// the mmap volume at Root (Replicate then waits for it to be created).
-	Path      string
-	Root      string
+	// The channel: ChannelID in Volume (required), any ports.Volume:
+	// mmap.NewVolume(root) for a folder of channels,
+	// mmap.NewFileVolume(path) for one file. Replicate waits for the
+	// channel to be created.
+	Volume    ports.Volume
 	ChannelID uint64
 
 	// The NATS server: URL (several, comma-separated, for a cluster; the
@@ -97,8 +98,8 @@ type Replicator struct {
 
 // NewReplicator checks cfg and returns a replicator; Run starts it.
 func NewReplicator(cfg ReplicateConfig) (*Replicator, error) {
-	if cfg.Path == "" && cfg.Root == "" {
-		return nil, errors.New("kekbit: jetstream: name the channel: Path, or Root and ChannelID")
+	if cfg.Volume == nil {
+		return nil, errors.New("kekbit: jetstream: name the channel: Volume and ChannelID")
 	}
 	if cfg.Window <= 0 {
 		cfg.Window = DefaultWindow
@@ -142,22 +143,9 @@ func (r *Replicator) logf(format string, args ...any) {
 	}
 }
 
-// openReader opens the channel, waiting for it to be created when it is
-// named by Root and ChannelID.
+// openReader opens the channel, waiting for it to be created.
 func (r *Replicator) openReader(ctx context.Context) (*domain.Reader, error) {
-	if r.cfg.Path != "" {
-		st, err := mmap.OpenFile(r.cfg.Path)
-		if err != nil {
-			return nil, err
-		}
-		rd, err := domain.NewReader(st)
-		if err != nil {
-			st.Close()
-			return nil, fmt.Errorf("%s: %w", r.cfg.Path, err)
-		}
-		return rd, nil
-	}
-	return domain.OpenWhenReady(ctx, mmap.NewVolume(r.cfg.Root), r.cfg.ChannelID)
+	return domain.OpenWhenReady(ctx, r.cfg.Volume, r.cfg.ChannelID)
 }
 
 // Run replicates until the channel's end is in the stream (nil), ctx is

@@ -34,13 +34,13 @@ func TestReplicateAndMirror(t *testing.T) {
 		}
 		wrote <- err
 	}()
-	rep, err := jetstream.NewReplicator(jetstream.ReplicateConfig{Root: src, ChannelID: id, URL: url, Logf: t.Logf})
+	rep, err := jetstream.NewReplicator(jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
 	replicated := make(chan error, 1)
 	go func() { replicated <- rep.Run(ctx) }()
-	mir, err := jetstream.NewMirrorer(jetstream.MirrorConfig{Root: dst, Stream: jetstream.StreamName(id), URL: url, Logf: t.Logf})
+	mir, err := jetstream.NewMirrorer(jetstream.MirrorConfig{Volume: mmap.NewVolume(dst), Stream: jetstream.StreamName(id), URL: url, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,10 +74,10 @@ func TestReplicateAndMirror(t *testing.T) {
 	checkStream(t, url, jetstream.StreamName(id), jetstream.Subject(id), srcPath)
 
 	// Both again: nothing to do, nothing added.
-	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Root: src, ChannelID: id, URL: url}); err != nil {
+	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url}); err != nil {
 		t.Fatal("replicate again:", err)
 	}
-	if err := jetstream.Mirror(ctx, jetstream.MirrorConfig{Root: dst, Stream: jetstream.StreamName(id), URL: url}); err != nil {
+	if err := jetstream.Mirror(ctx, jetstream.MirrorConfig{Volume: mmap.NewVolume(dst), Stream: jetstream.StreamName(id), URL: url}); err != nil {
 		t.Fatal("mirror again:", err)
 	}
 	sameChannels(t, srcPath, mmap.ChannelPath(dst, id))
