@@ -47,7 +47,25 @@ type Decoder[T any] interface {
 	Decode(payload []byte) (T, error)
 }
 
-// Raw is the raw-bytes format: the payload is the value, byte for byte.
+// Verbatim is an optional ability of an Encoder[[]byte]: its encoding of a
+// value is the value's bytes, unchanged, so a writer may copy them itself
+// without calling Encode.
+//
+// An encoder whose Verbatim returns true promises that, for every v,
+// Encode(dst, v) does exactly what copy(dst, v) does when len(v) <=
+// len(dst) (it returns len(v) and a nil error, and has no other effect),
+// and returns ErrShortBuffer otherwise. A writer that finds the ability
+// may skip Encode altogether, so an encoder that validates, transforms,
+// counts or logs must not declare it. Mind embedding: a type that embeds
+// [Raw] inherits its Verbatim method, so a wrapper that changes Encode
+// must also define Verbatim returning false, or its Encode is never called.
+type Verbatim interface {
+	// Verbatim reports whether the encoder's output is its input's bytes.
+	Verbatim() bool
+}
+
+// Raw is the raw-bytes format: the payload is the value, byte for byte. It
+// is [Verbatim].
 type Raw struct{}
 
 // ID returns 2.
@@ -64,12 +82,16 @@ func (Raw) Encode(dst []byte, v []byte) (int, error) {
 	return copy(dst, v), nil
 }
 
+// Verbatim returns true: Encode is copy.
+func (Raw) Verbatim() bool { return true }
+
 // Decode returns a copy of the payload.
 func (Raw) Decode(payload []byte) ([]byte, error) {
 	return append([]byte(nil), payload...), nil
 }
 
 // Text is the plain-text format: the payload is the string's UTF-8 bytes.
+// It is not [Verbatim]: Encode refuses a string that is not valid UTF-8.
 type Text struct{}
 
 // ID returns 3.
@@ -113,6 +135,7 @@ func invalidText(s string) error {
 var (
 	_ Encoder[[]byte] = Raw{}
 	_ Decoder[[]byte] = Raw{}
+	_ Verbatim        = Raw{}
 	_ Encoder[string] = Text{}
 	_ Decoder[string] = Text{}
 )
