@@ -22,9 +22,18 @@ var ErrShortBuffer = errors.New("codecs: value does not fit the room given")
 // valid UTF-8.
 var ErrInvalidText = errors.New("codecs: text is not valid UTF-8")
 
+// The ids of the built-in formats. They are fixed: a channel's writer and
+// readers agree on a format by its id, so an id is never reused or changed.
+// Ids 2 and 3 are the Rust crate's; 4 is this library's, the next free one.
+const (
+	RawID  = 2 // [Raw], application/octet-stream
+	TextID = 3 // [Text], text/plain
+	JSONID = 4 // [JSON], application/json
+)
+
 // Format names a data format.
 type Format interface {
-	// ID is the format's numeric id (2 raw, 3 text, ...).
+	// ID is the format's numeric id (see [RawID] and the others).
 	ID() uint64
 	// MediaType is the format's MIME type, such as "text/plain".
 	MediaType() string
@@ -64,12 +73,13 @@ type Verbatim interface {
 	Verbatim() bool
 }
 
-// Raw is the raw-bytes format: the payload is the value, byte for byte. It
+// Raw is the raw-bytes format, id 2 ([RawID]), media type
+// "application/octet-stream": the payload is the value, byte for byte. It
 // is [Verbatim].
 type Raw struct{}
 
 // ID returns 2.
-func (Raw) ID() uint64 { return 2 }
+func (Raw) ID() uint64 { return RawID }
 
 // MediaType returns "application/octet-stream".
 func (Raw) MediaType() string { return "application/octet-stream" }
@@ -90,12 +100,13 @@ func (Raw) Decode(payload []byte) ([]byte, error) {
 	return append([]byte(nil), payload...), nil
 }
 
-// Text is the plain-text format: the payload is the string's UTF-8 bytes.
-// It is not [Verbatim]: Encode refuses a string that is not valid UTF-8.
+// Text is the plain-text format, id 3 ([TextID]), media type "text/plain":
+// the payload is the string's UTF-8 bytes. It is not [Verbatim]: Encode
+// refuses a string that is not valid UTF-8.
 type Text struct{}
 
 // ID returns 3.
-func (Text) ID() uint64 { return 3 }
+func (Text) ID() uint64 { return TextID }
 
 // MediaType returns "text/plain".
 func (Text) MediaType() string { return "text/plain" }
