@@ -1,10 +1,3 @@
-// Package codecs holds the data formats of kekbit channels: how a value is
-// encoded into a record's payload and decoded back.
-//
-// A format has a numeric id and a media type. The id is not stored in the
-// channel file (format 1.0.0 has no field for it); writer and readers agree
-// on it out of band. Two formats are built in: [Raw] (id 2, raw bytes) and
-// [Text] (id 3, UTF-8 text), with the same ids as the Rust crate's.
 package codecs
 
 import (
@@ -24,11 +17,13 @@ var ErrInvalidText = errors.New("codecs: text is not valid UTF-8")
 
 // The ids of the built-in formats. They are fixed: a channel's writer and
 // readers agree on a format by its id, so an id is never reused or changed.
-// Ids 2 and 3 are the Rust crate's; 4 is this library's, the next free one.
+// Ids 2 and 3 are the Rust crate's; 4 and 5 are this library's, the next
+// free ones.
 const (
-	RawID  = 2 // [Raw], application/octet-stream
-	TextID = 3 // [Text], text/plain
-	JSONID = 4 // [JSON], application/json
+	RawID   = 2 // [Raw], application/octet-stream
+	TextID  = 3 // [Text], text/plain
+	JSONID  = 4 // [JSON], application/json
+	ProtoID = 5 // protocodec.Proto, application/x-protobuf
 )
 
 // Format names a data format.
