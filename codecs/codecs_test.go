@@ -109,3 +109,31 @@ func TestVerbatimEmbedded(t *testing.T) {
 		t.Fatal(n, err, calls)
 	}
 }
+
+// Each format's id and media type are the ones the package doc lists, and
+// fixed: channels written with them must stay readable.
+func TestFormats(t *testing.T) {
+	cases := []struct {
+		format    codecs.Format
+		id        uint64
+		mediaType string
+		verbatim  bool
+	}{
+		{codecs.Raw{}, 2, "application/octet-stream", true},
+		{codecs.Text{}, 3, "text/plain", false},
+		{codecs.JSON[any]{}, 4, "application/json", false},
+		{codecs.JSON[[]byte]{}, 4, "application/json", false}, // base64, not the bytes
+	}
+	for _, c := range cases {
+		if c.format.ID() != c.id || c.format.MediaType() != c.mediaType {
+			t.Errorf("%T: id %d, media type %q; want %d, %q", c.format, c.format.ID(), c.format.MediaType(), c.id, c.mediaType)
+		}
+		v, ok := c.format.(codecs.Verbatim)
+		if ok && v.Verbatim() != c.verbatim || !ok && c.verbatim {
+			t.Errorf("%T: Verbatim %v, want %v", c.format, ok && v.Verbatim(), c.verbatim)
+		}
+	}
+	if codecs.RawID != 2 || codecs.TextID != 3 || codecs.JSONID != 4 || codecs.ProtoID != 5 {
+		t.Error("the id constants changed")
+	}
+}
