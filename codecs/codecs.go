@@ -1,10 +1,3 @@
-// Package codecs holds the data formats of kekbit channels: how a value is
-// encoded into a record's payload and decoded back.
-//
-// A format has a numeric id and a media type. The id is not stored in the
-// channel file (format 1.0.0 has no field for it); writer and readers agree
-// on it out of band. Two formats are built in: [Raw] (id 2, raw bytes) and
-// [Text] (id 3, UTF-8 text), with the same ids as the Rust crate's.
 package codecs
 
 import (
@@ -22,9 +15,20 @@ var ErrShortBuffer = errors.New("codecs: value does not fit the room given")
 // valid UTF-8.
 var ErrInvalidText = errors.New("codecs: text is not valid UTF-8")
 
+// The ids of the built-in formats. They are fixed: a channel's writer and
+// readers agree on a format by its id, so an id is never reused or changed.
+// Ids 2 and 3 are the Rust crate's; 4 and 5 are this library's, the next
+// free ones.
+const (
+	RawID   = 2 // [Raw], application/octet-stream
+	TextID  = 3 // [Text], text/plain
+	JSONID  = 4 // [JSON], application/json
+	ProtoID = 5 // protocodec.Proto, application/x-protobuf
+)
+
 // Format names a data format.
 type Format interface {
-	// ID is the format's numeric id (2 raw, 3 text, ...).
+	// ID is the format's numeric id (see [RawID] and the others).
 	ID() uint64
 	// MediaType is the format's MIME type, such as "text/plain".
 	MediaType() string
@@ -47,11 +51,30 @@ type Decoder[T any] interface {
 	Decode(payload []byte) (T, error)
 }
 
-// Raw is the raw-bytes format: the payload is the value, byte for byte.
+// Verbatim is an optional ability of an Encoder[[]byte]: its encoding of a
+// value is the value's bytes, unchanged, so a writer may copy them itself
+// without calling Encode.
+//
+// An encoder whose Verbatim returns true promises that, for every v,
+// Encode(dst, v) does exactly what copy(dst, v) does when len(v) <=
+// len(dst) (it returns len(v) and a nil error, and has no other effect),
+// and returns ErrShortBuffer otherwise. A writer that finds the ability
+// may skip Encode altogether, so an encoder that validates, transforms,
+// counts or logs must not declare it. Mind embedding: a type that embeds
+// [Raw] inherits its Verbatim method, so a wrapper that changes Encode
+// must also define Verbatim returning false, or its Encode is never called.
+type Verbatim interface {
+	// Verbatim reports whether the encoder's output is its input's bytes.
+	Verbatim() bool
+}
+
+// Raw is the raw-bytes format, id 2 ([RawID]), media type
+// "application/octet-stream": the payload is the value, byte for byte. It
+// is [Verbatim].
 type Raw struct{}
 
 // ID returns 2.
-func (Raw) ID() uint64 { return 2 }
+func (Raw) ID() uint64 { return RawID }
 
 // MediaType returns "application/octet-stream".
 func (Raw) MediaType() string { return "application/octet-stream" }
@@ -64,16 +87,21 @@ func (Raw) Encode(dst []byte, v []byte) (int, error) {
 	return copy(dst, v), nil
 }
 
+// Verbatim returns true: Encode is copy.
+func (Raw) Verbatim() bool { return true }
+
 // Decode returns a copy of the payload.
 func (Raw) Decode(payload []byte) ([]byte, error) {
 	return append([]byte(nil), payload...), nil
 }
 
-// Text is the plain-text format: the payload is the string's UTF-8 bytes.
+// Text is the plain-text format, id 3 ([TextID]), media type "text/plain":
+// the payload is the string's UTF-8 bytes. It is not [Verbatim]: Encode
+// refuses a string that is not valid UTF-8.
 type Text struct{}
 
 // ID returns 3.
-func (Text) ID() uint64 { return 3 }
+func (Text) ID() uint64 { return TextID }
 
 // MediaType returns "text/plain".
 func (Text) MediaType() string { return "text/plain" }
@@ -113,6 +141,7 @@ func invalidText(s string) error {
 var (
 	_ Encoder[[]byte] = Raw{}
 	_ Decoder[[]byte] = Raw{}
+	_ Verbatim        = Raw{}
 	_ Encoder[string] = Text{}
 	_ Decoder[string] = Text{}
 )

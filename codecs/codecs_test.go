@@ -51,3 +51,89 @@ func TestText(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestVerbatim(t *testing.T) {
+	if v, ok := any(codecs.Raw{}).(codecs.Verbatim); !ok || !v.Verbatim() {
+		t.Fatal("Raw must be Verbatim")
+	}
+	if _, ok := any(codecs.Text{}).(codecs.Verbatim); ok {
+		t.Fatal("Text validates UTF-8: it must not be Verbatim")
+	}
+	// Raw keeps the promise: Encode is copy for every value that fits, and
+	// ErrShortBuffer for every value that does not.
+	var f codecs.Raw
+	for _, size := range []int{0, 1, 7, 8, 64} {
+		for _, n := range []int{0, 1, size - 1, size, size + 1} {
+			if n < 0 {
+				continue
+			}
+			v := bytes.Repeat([]byte{0xA5}, n)
+			dst := bytes.Repeat([]byte{0x5A}, size)
+			want := bytes.Repeat([]byte{0x5A}, size)
+			got, err := f.Encode(dst, v)
+			if n > size {
+				if !errors.Is(err, codecs.ErrShortBuffer) {
+					t.Errorf("Encode(%d bytes into %d): %v, want ErrShortBuffer", n, size, err)
+				}
+				continue
+			}
+			wantN := copy(want, v)
+			if got != wantN || err != nil || !bytes.Equal(dst, want) {
+				t.Errorf("Encode(%d bytes into %d) = %d, %v, dst %x; copy gives %d, dst %x", n, size, got, err, dst, wantN, want)
+			}
+		}
+	}
+}
+
+// A wrapper that embeds Raw but changes Encode must switch Verbatim off,
+// or a writer may copy the value without calling its Encode.
+type countingRaw struct {
+	codecs.Raw
+	calls *int
+}
+
+func (c countingRaw) Encode(dst, v []byte) (int, error) {
+	*c.calls++
+	return c.Raw.Encode(dst, v)
+}
+
+func (countingRaw) Verbatim() bool { return false }
+
+func TestVerbatimEmbedded(t *testing.T) {
+	var calls int
+	var enc codecs.Encoder[[]byte] = countingRaw{calls: &calls}
+	if v, ok := enc.(codecs.Verbatim); ok && v.Verbatim() {
+		t.Fatal("countingRaw switched Verbatim off")
+	}
+	if n, err := enc.Encode(make([]byte, 4), []byte("ab")); n != 2 || err != nil || calls != 1 {
+		t.Fatal(n, err, calls)
+	}
+}
+
+// Each format's id and media type are the ones the package doc lists, and
+// fixed: channels written with them must stay readable.
+func TestFormats(t *testing.T) {
+	cases := []struct {
+		format    codecs.Format
+		id        uint64
+		mediaType string
+		verbatim  bool
+	}{
+		{codecs.Raw{}, 2, "application/octet-stream", true},
+		{codecs.Text{}, 3, "text/plain", false},
+		{codecs.JSON[any]{}, 4, "application/json", false},
+		{codecs.JSON[[]byte]{}, 4, "application/json", false}, // base64, not the bytes
+	}
+	for _, c := range cases {
+		if c.format.ID() != c.id || c.format.MediaType() != c.mediaType {
+			t.Errorf("%T: id %d, media type %q; want %d, %q", c.format, c.format.ID(), c.format.MediaType(), c.id, c.mediaType)
+		}
+		v, ok := c.format.(codecs.Verbatim)
+		if ok && v.Verbatim() != c.verbatim || !ok && c.verbatim {
+			t.Errorf("%T: Verbatim %v, want %v", c.format, ok && v.Verbatim(), c.verbatim)
+		}
+	}
+	if codecs.RawID != 2 || codecs.TextID != 3 || codecs.JSONID != 4 || codecs.ProtoID != 5 {
+		t.Error("the id constants changed")
+	}
+}
