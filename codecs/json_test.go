@@ -251,8 +251,8 @@ func TestJSONWriterErrors(t *testing.T) {
 	}
 	defer r.Close()
 	var got []string
-	for _, p := range r.Records() {
-		got = append(got, string(p))
+	for rec := range r.Records() {
+		got = append(got, string(rec.Payload))
 	}
 	if !reflect.DeepEqual(got, []string{"[1,2]"}) {
 		t.Errorf("records %q, want only [1,2]", got)

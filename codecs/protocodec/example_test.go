@@ -11,10 +11,10 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/kekbit-go/kekbit"
 	"github.com/kekbit-go/kekbit/adapters/memory"
 	"github.com/kekbit-go/kekbit/codecs"
 	"github.com/kekbit-go/kekbit/codecs/protocodec"
-	"github.com/kekbit-go/kekbit/domain"
 )
 
 // A channel of protocol buffer messages: the writer marshals each one
@@ -24,11 +24,11 @@ func ExampleProto() {
 	var format protocodec.Proto[*timestamppb.Timestamp]
 
 	vol := memory.NewVolume()
-	h, err := domain.NewHeader(domain.Hints{ChannelID: 1, MaxMsgLen: 64, Timeout: 10, TickUnit: domain.Secs})
+	h, err := kekbit.NewHeader(kekbit.Hints{ChannelID: 1, MaxMsgLen: 64, Timeout: 10, TickUnit: kekbit.Secs})
 	if err != nil {
 		panic(err)
 	}
-	w, err := domain.Create(vol, h, format)
+	w, err := kekbit.Create(vol, h, format)
 	if err != nil {
 		panic(err)
 	}
@@ -37,24 +37,23 @@ func ExampleProto() {
 		w.Write(timestamppb.New(start.Add(time.Duration(i) * 1500 * time.Millisecond)))
 	}
 	_, err = w.Write(nil)
-	fmt.Println(errors.Is(err, domain.ErrEncoding), errors.Is(err, protocodec.ErrNilMessage))
+	fmt.Println(errors.Is(err, kekbit.ErrEncoding), errors.Is(err, protocodec.ErrNilMessage))
 	w.Close()
 
-	r, err := domain.Open(vol, 1)
+	r, err := kekbit.Open(vol, 1)
 	if err != nil {
 		panic(err)
 	}
 	defer r.Close()
-	for pos, payload := range r.Records() {
-		ts, err := format.Decode(payload)
-		fmt.Println(pos, len(payload), ts.AsTime().Format(time.StampMilli), err)
+	for ts, err := range kekbit.Decode(r.Records(), format) {
+		fmt.Println(ts.Position, ts.Next-ts.Position, ts.Value.AsTime().Format(time.StampMilli), err)
 	}
 	fmt.Println(format.ID(), format.MediaType(), format.ID() == codecs.ProtoID)
 	// Output:
 	// true true
-	// 8 6 May  1 12:00:00.000 <nil>
-	// 24 12 May  1 12:00:01.500 <nil>
-	// 48 6 May  1 12:00:03.000 <nil>
+	// 8 16 May  1 12:00:00.000 <nil>
+	// 24 24 May  1 12:00:01.500 <nil>
+	// 48 16 May  1 12:00:03.000 <nil>
 	// 5 application/x-protobuf true
 }
 

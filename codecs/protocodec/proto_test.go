@@ -355,8 +355,8 @@ func TestWriter(t *testing.T) {
 	}
 	defer r.Close()
 	var got []string
-	for _, payload := range r.Records() {
-		m, err := p.Decode(payload)
+	for rec := range r.Records() {
+		m, err := p.Decode(rec.Payload)
 		if err != nil {
 			t.Fatal(err)
 		}
