@@ -1,0 +1,5 @@
+//go:build !race
+
+package kekbit_test
+
+const raceEnabled = false
