@@ -17,6 +17,10 @@ import (
 // Header is a channel's metadata, the first 128 bytes of its file. Build
 // one with NewHeader; a Writer's or Reader's Header says what the channel
 // holds.
+//
+// Header, Hints and Wait have the fields of their namesakes in package
+// domain, declared here so that go doc shows them; the conversions between
+// the two keep them the same (a field added to one only fails to compile).
 type Header struct {
 	Version      Version  // the format the channel was written in
 	WriterID     uint64   // the writer's id, as the writer chose it

@@ -1,7 +1,18 @@
 // Package domain is kekbit's pure logic: the channel header, record framing
 // and markers, tick units, the format version, and the Writer and Reader that
 // work over any [ports.Storage]. It does no I/O of its own and uses no
-// unsafe; adapters provide the bytes.
+// unsafe; adapters provide the bytes. Programs use it through the front
+// door, package kekbit.
+//
+// Writer, Reader and Resume reach a channel through one region: its bounds
+// and the way to its bytes, chosen once when the channel is opened (the
+// storage's memory views when it is addressable, else its methods). One
+// function, region.classify, reads a length word and says what it is (a
+// record and its end, a heartbeat, the watermark, the close mark, corrupt,
+// truncated, full); reads, follows, MoveTo and Resume all step through a
+// channel with it. A reader's timeout clock (idleClock) and what it asks its
+// storage beside reading (watch: writer liveness, the file's size) are
+// separate from the read loop.
 //
 // A channel file (format 1.0.0, little endian):
 //
