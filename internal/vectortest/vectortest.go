@@ -1,5 +1,5 @@
 // Package vectortest loads the channel files written by the Rust kekbit
-// crate (shared/vectors beside the repository) and their JSON sidecars, for
+// crate (testdata/vectors in the repository) and their JSON sidecars, for
 // the tests of every backend.
 package vectortest
 
@@ -12,6 +12,7 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -74,25 +75,22 @@ func (m Message) Bytes() []byte {
 	return b
 }
 
-// Dir returns the vectors folder: $KEKBIT_VECTORS if set, else the first
-// shared/vectors found walking up from the working directory.
+// Dir returns the vectors folder: $KEKBIT_VECTORS if set, else the
+// repository's testdata/vectors, found from this file's place in the
+// repository (so a test in any package, run from anywhere, finds it).
 func Dir() (string, error) {
 	if d := os.Getenv("KEKBIT_VECTORS"); d != "" {
 		return d, nil
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
+	_, self, _, ok := runtime.Caller(0)
+	if !ok {
+		return "", errors.New("vectortest: cannot tell where the repository is (set KEKBIT_VECTORS)")
 	}
-	for d := wd; ; d = filepath.Dir(d) {
-		cand := filepath.Join(d, "shared", "vectors")
-		if st, err := os.Stat(cand); err == nil && st.IsDir() {
-			return cand, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", errors.New("vectortest: no shared/vectors above " + wd + " (set KEKBIT_VECTORS)")
-		}
+	dir := filepath.Join(filepath.Dir(self), "..", "..", "testdata", "vectors")
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return "", fmt.Errorf("vectortest: no vectors at %s (set KEKBIT_VECTORS): %v", dir, err)
 	}
+	return dir, nil
 }
 
 // Load returns every vector, sorted by name. It fails if there are none.
