@@ -18,8 +18,8 @@
 // # Records and positions
 //
 // Every way of reading (Reader.Read with a handler, Records, Follow,
-// FollowRecords) hands out a Record: its Position, the Position after it
-// (Next) and its Payload. Reader.Position is always the Next of the last
+// FollowRecords) hands out a Record: its Position, its Payload, and Next(),
+// the position after it. Reader.Position is always the Next of the last
 // record handed out. A consumer that stores Next of each record it handled
 // resumes after a restart with MoveTo(Next): the next record, never one
 // twice. A handler returns an error to stop a read or a follow; the call

@@ -121,11 +121,11 @@ func TestPositionIsOneRule(t *testing.T) {
 	defer r.Close()
 	var nexts []uint64
 	check := func(how string, rec kekbit.Record) {
-		if r.Position() != rec.Next || rec.Next != rec.Position+kekbit.RecordSize(uint64(len(rec.Payload))) {
-			t.Errorf("%s: record at %d, Next %d, Position() %d", how, rec.Position, rec.Next, r.Position())
+		if r.Position() != rec.Next() || rec.Next() != rec.Position+kekbit.RecordSize(uint64(len(rec.Payload))) {
+			t.Errorf("%s: record at %d, Next %d, Position() %d", how, rec.Position, rec.Next(), r.Position())
 		}
 	}
-	r.Read(func(rec kekbit.Record) error { check("Read", rec); nexts = append(nexts, rec.Next); return nil }, 0)
+	r.Read(func(rec kekbit.Record) error { check("Read", rec); nexts = append(nexts, rec.Next()); return nil }, 0)
 	r.MoveTo(0)
 	for rec := range r.Records() {
 		check("Records", rec)

@@ -112,14 +112,15 @@ type Version = domain.Version
 // CurrentVersion is the format this package writes: 1.0.0.
 const CurrentVersion = domain.CurrentVersion
 
-// Record is one record a reader hands out, with three fields:
+// Record is one record a reader hands out:
 //
 //	Position uint64 // where the record starts in the data region
-//	Next     uint64 // the position after it: store it, MoveTo(Next) resumes with the next record
 //	Payload  []byte // the bytes; valid until the handler returns or the loop moves on
 //
-// Every way of reading hands out Records, and Reader.Position() is always
-// the Next of the last one handed out.
+// and its method Next() uint64, the position after it: store it, and
+// MoveTo(Next()) after a restart resumes with the next record. Every way
+// of reading hands out Records, and Reader.Position() is always the Next
+// of the last one handed out.
 type Record = domain.Record
 
 // Wait is how a following reader waits for the writer: it spins (re-reading
@@ -453,7 +454,7 @@ func Decode[T any](records iter.Seq[Record], dec codecs.Decoder[T]) iter.Seq2[Va
 			if err != nil {
 				err = fmt.Errorf("%w: %s at position %d: %w", ErrDecoding, dec.MediaType(), rec.Position, err)
 			}
-			if !yield(Value[T]{Position: rec.Position, Next: rec.Next, Value: v}, err) {
+			if !yield(Value[T]{Position: rec.Position, Next: rec.Next(), Value: v}, err) {
 				return
 			}
 		}

@@ -117,7 +117,7 @@ func TestRestartResumesExactlyOnce(t *testing.T) {
 					return err
 				}
 				handled = append(handled, seq)
-				stored = rec.Next
+				stored = rec.Next()
 				return nil
 			}
 			for run := 0; ; run++ {
@@ -235,7 +235,7 @@ func TestRestartConsumerProcess(t *testing.T) {
 		// write: a kill leaves both or neither.
 		line = strconv.AppendUint(line[:0], seq, 10)
 		line = append(line, ' ')
-		line = strconv.AppendUint(line, rec.Next, 10)
+		line = strconv.AppendUint(line, rec.Next(), 10)
 		line = append(line, '\n')
 		_, err = f.Write(line)
 		return err

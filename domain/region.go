@@ -82,6 +82,14 @@ func (g *region) publish(pos, n uint64) (uint64, error) {
 	if g.words == nil {
 		return g.publishSlow(pos, n, size)
 	}
+	g.publishWords(pos, n, size)
+	return pos + size, nil
+}
+
+// publishWords is publish on the words of an addressable storage. Write
+// has its own copy of these lines: at an inlining cost of 114 the compiler
+// will not inline them, and the call costs a Write about 2ns.
+func (g *region) publishWords(pos, n, size uint64) {
 	if tail := n & 7; tail != 0 {
 		// The padding is the high bytes of the payload's last
 		// little-endian word.
@@ -91,7 +99,6 @@ func (g *region) publish(pos, n uint64) (uint64, error) {
 	// before it has loaded the length word stored after it.
 	g.words[(pos+size)/8] = Watermark
 	atomicx.StoreRelease(&g.words[pos/8], n)
-	return pos + size, nil
 }
 
 func (g *region) publishSlow(pos, n, size uint64) (uint64, error) {

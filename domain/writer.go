@@ -8,6 +8,7 @@ import (
 	"go.uber.org/multierr"
 
 	"github.com/kekbit-go/kekbit/codecs"
+	"github.com/kekbit-go/kekbit/internal/atomicx"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -154,12 +155,20 @@ func (w *Writer[T]) write(v T) (int, error) {
 	if err != nil || n <= 0 || uint64(n) > room {
 		return 0, w.refuse(v, dst, n, err, room, avail)
 	}
-	end, err := w.publish(w.pos, uint64(n))
-	if err != nil {
-		return 0, err
+	size := RecordSize(uint64(n))
+	if w.words == nil {
+		if _, err := w.publishSlow(w.pos, uint64(n), size); err != nil {
+			return 0, err
+		}
+	} else { // publishWords, inlined by hand (see there)
+		pos, n := w.pos, uint64(n)
+		if tail := n & 7; tail != 0 {
+			w.words[(pos+RecordHeaderLen+n)/8] &= 1<<(8*tail) - 1
+		}
+		w.words[(pos+size)/8] = Watermark
+		atomicx.StoreRelease(&w.words[pos/8], n)
 	}
-	size := end - w.pos
-	w.pos = end
+	w.pos += size
 	return int(size), nil
 }
 

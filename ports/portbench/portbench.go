@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/kekbit-go/kekbit"
 	"github.com/kekbit-go/kekbit/codecs"
-	"github.com/kekbit-go/kekbit/domain"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -32,8 +32,8 @@ func Run(b *testing.B, f Factory) {
 	b.Run("Records", func(b *testing.B) { Read(b, f, true) })
 }
 
-func header(b *testing.B, size int) domain.Header {
-	h, err := domain.NewHeader(domain.Hints{WriterID: 1, ChannelID: 1, Capacity: Capacity, MaxMsgLen: uint32(size), Timeout: 3600, TickUnit: domain.Secs})
+func header(b *testing.B, size int) kekbit.Header {
+	h, err := kekbit.NewHeader(kekbit.Hints{WriterID: 1, ChannelID: 1, Capacity: Capacity, MaxMsgLen: uint32(size), Timeout: 3600, TickUnit: kekbit.Secs})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func Write(b *testing.B, f Factory) {
 		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
 			h := header(b, size)
 			st, _ := f(b, h.FileSize())
-			w, err := domain.NewWriter(st, h, codecs.Raw{})
+			w, err := kekbit.NewWriter(st, h, codecs.Raw{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -58,10 +58,10 @@ func Write(b *testing.B, f Factory) {
 			b.ResetTimer()
 			for range b.N {
 				if _, err := w.Write(data); err != nil {
-					if !errors.Is(err, domain.ErrChannelFull) && !errors.Is(err, domain.ErrNoSpace) {
+					if !errors.Is(err, kekbit.ErrChannelFull) && !errors.Is(err, kekbit.ErrNoSpace) {
 						b.Fatal(err)
 					}
-					if w, err = domain.NewWriter(st, h, codecs.Raw{}); err != nil {
+					if w, err = kekbit.NewWriter(st, h, codecs.Raw{}); err != nil {
 						b.Fatal(err)
 					}
 					w.Write(data)
@@ -75,16 +75,16 @@ func Write(b *testing.B, f Factory) {
 func Heartbeat(b *testing.B, f Factory) {
 	h := header(b, 8)
 	st, _ := f(b, h.FileSize())
-	w, err := domain.NewWriter(st, h, codecs.Raw{})
+	w, err := kekbit.NewWriter(st, h, codecs.Raw{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.SetBytes(domain.RecordHeaderLen)
+	b.SetBytes(8) // a heartbeat is its length word
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
 		if _, err := w.Heartbeat(); err != nil {
-			if w, err = domain.NewWriter(st, h, codecs.Raw{}); err != nil {
+			if w, err = kekbit.NewWriter(st, h, codecs.Raw{}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -98,7 +98,7 @@ func Read(b *testing.B, f Factory, iter bool) {
 		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
 			h := header(b, size)
 			st, open := f(b, h.FileSize())
-			w, err := domain.NewWriter(st, h, codecs.Raw{})
+			w, err := kekbit.NewWriter(st, h, codecs.Raw{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -108,14 +108,14 @@ func Read(b *testing.B, f Factory, iter bool) {
 					break
 				}
 			}
-			r, err := domain.NewReader(open())
+			r, err := kekbit.NewReader(open())
 			if err != nil {
 				b.Fatal(err)
 			}
 			w.Close()
 			defer r.Close()
 			var n int
-			handler := func(rec domain.Record) error { p := rec.Payload; n += len(p); return nil }
+			handler := func(rec kekbit.Record) error { p := rec.Payload; n += len(p); return nil }
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			b.ResetTimer()

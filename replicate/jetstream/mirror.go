@@ -319,7 +319,7 @@ func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, 
 	var records uint64
 	_, end := rd.Read(func(rec domain.Record) error {
 		pos, p := rec.Position, rec.Payload
-		lastPos, lastEnd, records = pos, rec.Next, records+1
+		lastPos, lastEnd, records = pos, rec.Next(), records+1
 		lastData = append(lastData[:0], p...)
 		return nil
 	}, 0)
