@@ -19,11 +19,8 @@ package kekbit
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/codecs"
@@ -95,52 +92,19 @@ func TryShmReader(ctx context.Context, root string, channelID uint64, opts ...do
 	return domain.OpenWhenReady(ctx, mmap.NewVolume(root), channelID, opts...)
 }
 
-// RemoveAbandoned removes channel channelID under root if no writer holds
-// it (it was closed, or its writer died), so the id can be used again. It
-// refuses, with ErrWriterAlive, a channel whose writer is still running,
-// and returns ErrChannelNotFound if there is none.
+// RemoveAbandoned removes channel channelID under root if nobody is at
+// work on it (its writer closed it, released it or died; or its creator
+// died before it was ready), so the id can be used again. It refuses, with
+// ErrWriterAlive, a channel whose writer is still running, with
+// ErrChannelNotReady one a live creator is still making, and returns
+// ErrChannelNotFound if there is none. See mmap.Volume.RemoveAbandoned.
 func RemoveAbandoned(root string, channelID uint64) error {
-	vol := mmap.NewVolume(root)
-	// OpenFile ignores the lock file, so a creator still at work (which
-	// holds the file's flock from the start) counts as alive too.
-	st, err := mmap.OpenFile(vol.Path(channelID))
-	switch {
-	case err == nil:
-		alive, lerr := st.WriterAlive()
-		st.Close()
-		if lerr != nil {
-			return lerr
-		}
-		if alive {
-			return fmt.Errorf("%w: channel %#x under %s", ErrWriterAlive, channelID, root)
-		}
-	case !errors.Is(err, ports.ErrChannelNotFound):
-		return err
-	case lockFileAlone(vol.Path(channelID)):
-		// A creator between its lock file and its channel file, or one
-		// that died there: only the age of the lock file can tell.
-		if st, err := os.Stat(mmap.LockPath(vol.Path(channelID))); err == nil && time.Since(st.ModTime()) < staleLock {
-			return fmt.Errorf("%w: channel %#x under %s is being created", ErrChannelNotReady, channelID, root)
-		}
-	}
-	return vol.Remove(channelID) // the channel, or a lock file a creator left
+	return mmap.NewVolume(root).RemoveAbandoned(channelID)
 }
 
 // ErrWriterAlive is returned by RemoveAbandoned for a channel whose writer
-// still holds it (the same error as mmap.OpenForWrite's).
-var ErrWriterAlive = mmap.ErrWriterAlive
-
-// staleLock is how old a lock file without its channel file must be for
-// RemoveAbandoned to take it for one a dead creator left (a live one makes
-// the channel file within microseconds).
-const staleLock = 10 * time.Second
-
-// lockFileAlone reports whether channelPath's lock file exists without it.
-func lockFileAlone(channelPath string) bool {
-	_, errLock := os.Stat(mmap.LockPath(channelPath))
-	_, errFile := os.Stat(channelPath)
-	return errLock == nil && errors.Is(errFile, os.ErrNotExist)
-}
+// still holds it (ports.ErrWriterAlive, as mmap.OpenForWrite returns it).
+var ErrWriterAlive = ports.ErrWriterAlive
 
 // DefaultRoot is a folder for channels on this machine: kekbit under
 // /dev/shm (RAM) where it exists, else under the temporary folder.
