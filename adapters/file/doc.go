@@ -13,26 +13,63 @@
 //	    LLLL_LLLL.kekbit   low 32 bits: the channel file
 //	    LLLL_LLLL.lock     exists only while the channel is being created
 //
-// The paths are the mmap package's (mmap.ChannelPath, mmap.LockPath).
+// The paths are the mmap package's too ([ChannelPath], [LockPath]).
 //
-// # Creating a channel
+// # The channel-file protocol
 //
-// [Volume.Create] (and [CreateFile] for a path of your own):
+// Creating, opening, opening for write and removing a channel follow the
+// protocol this backend shares with the mmap backend, so that either can
+// use a folder the other made; its steps are written down once, in the
+// documentation of package internal/layout. What is this backend's own:
+// [Volume.Create] (and [CreateFile] for a path of your own) gives the new
+// file its full size by writing zeros, so that its blocks are allocated
+// now and a full disk fails the Create (syscall.ENOSPC) leaving nothing
+// behind; and it syncs the file (File.Sync, fsync on OsFs) after init,
+// before the channel becomes ready. If any step fails, what Create made
+// (channel file, lock file) is removed; a lock file or channel file that
+// was already there is left alone and gives ports.ErrChannelExists.
 //
-//  1. creates the .lock file exclusively (O_EXCL): while it exists,
-//     [Volume.Open] returns ports.ErrChannelNotReady and another Create
-//     ports.ErrChannelExists;
-//  2. creates the channel file exclusively (O_EXCL);
-//  3. gives it its full size by writing zeros, so that its blocks are
-//     allocated now: a full disk fails the Create (syscall.ENOSPC) and
-//     leaves nothing behind;
-//  4. runs init, which writes the header and the first heartbeat;
-//  5. syncs the file (File.Sync, fsync on OsFs);
-//  6. removes the .lock file: the channel is ready.
+// [Volume.Open] refuses a channel removed while being opened where the
+// file system can tell: on OsFs by device and inode, on MemMapFs by the
+// file's data; on other file systems it cannot.
 //
-// If any step fails, what Create made (channel file, lock file) is removed
-// and the error is returned, wrapped with %w; a lock file or channel file
-// that was already there is left alone and gives ports.ErrChannelExists.
+// # Locks
+//
+// The protocol's two locks: the writer's, exclusive, on the channel file,
+// held by Create (or [Volume.OpenForWrite]) until the writer's Storage is
+// closed; the creator's, exclusive, on the .lock file, held by Create until
+// the channel is ready (while the lock file is removed, at the very end,
+// the writer's lock stands in for it). They are taken according to the
+// file:
+//
+//   - On afero.NewOsFs, whose files are *os.File: flock(2), exactly as the
+//     mmap backend takes them, on the same files. They work across
+//     processes and between the two backends, and the kernel drops the
+//     locks of a process that dies, even by SIGKILL: [Volume.RemoveAbandoned]
+//     removes at once what a dead creator or writer left, and an mmap
+//     reader of the file can tell whether this backend's writer is alive.
+//   - On any other file system (afero.NewMemMapFs, or a wrapping afero.Fs
+//     whose files are not *os.File): a lock table of this process, keyed by
+//     the file (MemMapFs's file data; the device and inode of an
+//     operating-system file; else the file system's name and the path),
+//     with flock's rules. OpenForWrite then still refuses a channel whose
+//     writer's Storage is open in this process, and RemoveAbandoned one a
+//     goroutine of this process is creating; nothing outside the process
+//     sees these locks.
+//
+// This backend's own readers do not ask the writer's lock: a [Storage] is no
+// ports.Liveness (see below).
+//
+// # Errors
+//
+// A Volume's errors are *ports.ChannelError: they name the operation, the
+// channel id and the file's path once, and wrap the reason (a sentinel of
+// ports, the file system's error with its path stripped, or both):
+//
+//	kekbit: open channel 0x8 (live/0000_0000/0000_0008.kekbit): channel not found: no such file or directory
+//
+// The functions that take a path ([OpenFile], [CreateFile], [OpenForWrite])
+// name the path alone.
 //
 // # Storage
 //
@@ -90,9 +127,9 @@
 //   - No liveness for this backend's readers. A reader of this backend
 //     cannot tell whether the writer is alive (domain.Reader.WriterAlive
 //     returns domain.ErrLivenessUnknown): it relies on heartbeats and the
-//     header's timeout. On OsFs under Unix the writer does take the same
-//     flock as the mmap backend's writer, so an mmap reader of the same
-//     file can tell. Create is exclusive through O_EXCL, but nothing stops
+//     header's timeout. On OsFs the writer does hold the writer's flock
+//     (see Locks), so an mmap reader of the same file can tell. Create is
+//     exclusive through O_EXCL, and the locks are advisory: nothing stops
 //     another program opening the file read-write.
 //   - Network file systems (NFS, SMB) and FUSE file systems may not keep
 //     the read-after-write rule between processes, above all across

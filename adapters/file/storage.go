@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/afero"
 
+	"github.com/kekbit-go/kekbit/internal/layout"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -15,22 +16,20 @@ import (
 // with ReadAt and WriteAt, words as aligned 8-byte little-endian ReadAt and
 // WriteAt. It implements ports.Storage, and deliberately not
 // ports.Addressable: its bytes are in the file, not in this process's
-// memory. A writer's Storage has the file open read-write; a reader's
-// read-only. Like every ports.Storage it is used by one goroutine at a
-// time.
+// memory. A writer's Storage has the file open read-write and holds the
+// writer's lock on it until Close (see the package documentation); a
+// reader's has it open read-only. Like every ports.Storage it is used by
+// one goroutine at a time.
 type Storage struct {
-	file     afero.File
-	name     string // the file's path, for error messages
+	file     afero.File // a *channelFile: its Close releases its lock
+	name     string     // the file's path, for error messages
 	size     int64
 	writable bool
 	closed   bool
 	word     [8]byte // LoadUint64 and StoreUint64 buffer, so they do not allocate
 }
 
-var (
-	_ ports.Storage = (*Storage)(nil)
-	_ ports.Volume  = (*Volume)(nil)
-)
+var _ ports.Storage = (*Storage)(nil)
 
 // Name returns the path of the file.
 func (s *Storage) Name() string { return s.name }
@@ -45,13 +44,7 @@ func (s *Storage) Size() int64 { return s.size }
 
 // check returns the error for an access of n bytes at off, or nil.
 func (s *Storage) check(off int64, n int) error {
-	if s.closed {
-		return ports.ErrStorageClosed
-	}
-	if off < 0 || off > s.size || int64(n) > s.size-off {
-		return fmt.Errorf("%w: %d bytes at offset %d, size %d (%s)", ports.ErrOutOfRange, n, off, s.size, s.name)
-	}
-	return nil
+	return layout.CheckAccess(s.closed, off, n, s.size, s.name)
 }
 
 // writeCheck is check for a write: a reader's storage refuses it.
@@ -146,26 +139,29 @@ func (s *Storage) StoreUint64(off int64, v uint64) error {
 // Flush commits the file to stable storage (File.Sync: fsync on OsFs). On
 // a reader's storage it does nothing.
 func (s *Storage) Flush() error {
-	if s.closed {
+	switch {
+	case s.closed:
 		return ports.ErrStorageClosed
-	}
-	if !s.writable {
+	case !s.writable:
 		return nil
 	}
-	if err := s.file.Sync(); err != nil {
-		return fmt.Errorf("kekbit: file: flushing %s: %w", s.name, err)
-	}
-	return nil
+	return s.failed("flushing", s.file.Sync())
 }
 
-// Close closes the file. It does not flush. A second Close returns nil.
+// Close closes the file, which releases a writer's lock. It does not
+// flush. A second Close returns nil.
 func (s *Storage) Close() error {
 	if s.closed {
 		return nil
 	}
 	s.closed = true
-	if err := s.file.Close(); err != nil {
-		return fmt.Errorf("kekbit: file: closing %s: %w", s.name, err)
+	return s.failed("closing", s.file.Close())
+}
+
+// failed returns err, if not nil, as the failure of doing what to the file.
+func (s *Storage) failed(what string, err error) error {
+	if err == nil {
+		return nil
 	}
-	return nil
+	return fmt.Errorf("kekbit: file: %s %s: %w", what, s.name, err)
 }

@@ -18,15 +18,18 @@ import (
 // ports.Addressable. Several handles may share a region: one writes, the
 // others read, each from its own goroutine.
 type Storage struct {
-	bytes  []byte
-	words  []uint64
-	closed bool
+	bytes   []byte
+	words   []uint64
+	closed  bool
+	release func() // a Volume's writer handle: lets go of the channel at Close
 }
 
 var (
-	_ ports.Storage     = (*Storage)(nil)
-	_ ports.Addressable = (*Storage)(nil)
-	_ ports.Volume      = (*Volume)(nil)
+	_ ports.Storage          = (*Storage)(nil)
+	_ ports.Addressable      = (*Storage)(nil)
+	_ ports.Volume           = (*Volume)(nil)
+	_ ports.WriteOpener      = (*Volume)(nil)
+	_ ports.AbandonedRemover = (*Volume)(nil)
 )
 
 // New returns a storage of size zero bytes.
@@ -135,36 +138,66 @@ func (s *Storage) Flush() error {
 }
 
 // Close marks the handle closed. The region lives on for other handles.
+// Closing the writer's handle of a Volume's channel lets a new writer open
+// it (Volume.OpenForWrite).
 func (s *Storage) Close() error {
+	if !s.closed && s.release != nil {
+		s.release()
+	}
 	s.closed = true
 	return nil
 }
 
-// Volume is a set of memory channels by id, safe for concurrent use.
+// Volume is a set of memory channels by id, safe for concurrent use. It
+// implements ports.Volume, ports.WriteOpener and ports.AbandonedRemover;
+// its errors are *ports.ChannelError with no Path. A channel's writer is
+// the handle Create or OpenForWrite returned, until it is closed: nothing
+// here outlives the process, so a writer is gone only when its handle is
+// closed.
 type Volume struct {
 	mu       sync.Mutex
 	channels map[uint64]*channel
 }
 
 type channel struct {
-	bytes []byte
-	words []uint64
-	ready bool
+	bytes  []byte
+	words  []uint64
+	ready  bool // init has run
+	writer bool // a writer's handle is open
 }
 
 // NewVolume returns an empty volume.
 func NewVolume() *Volume { return &Volume{channels: make(map[uint64]*channel)} }
 
+// channelError is the error of op on channel id.
+func channelError(op string, id uint64, err error) error {
+	return &ports.ChannelError{Op: op, ChannelID: id, Err: err}
+}
+
+// writerHandle returns a writer's handle on ch, which holds it until
+// closed. The caller holds v.mu.
+func (v *Volume) writerHandle(ch *channel) *Storage {
+	ch.writer = true
+	return &Storage{bytes: ch.bytes, words: ch.words, release: func() {
+		v.mu.Lock()
+		ch.writer = false
+		v.mu.Unlock()
+	}}
+}
+
 // Create makes a zero-filled channel of size bytes and runs init on it
-// before readers may open it.
+// before readers may open it. The handle it returns is the channel's
+// writer until it is closed. It returns ports.ErrChannelExists if the id
+// is taken.
 func (v *Volume) Create(channelID uint64, size int64, init func(ports.Storage) error) (ports.Storage, error) {
 	v.mu.Lock()
 	if _, ok := v.channels[channelID]; ok {
 		v.mu.Unlock()
-		return nil, fmt.Errorf("%w: channel %#x", ports.ErrChannelExists, channelID)
+		return nil, channelError("create", channelID, ports.ErrChannelExists)
 	}
-	st := New(size)
-	ch := &channel{bytes: st.bytes, words: st.words}
+	b, w := newRegion(max(size, 0))
+	ch := &channel{bytes: b, words: w}
+	st := v.writerHandle(ch)
 	v.channels[channelID] = ch
 	v.mu.Unlock()
 
@@ -172,7 +205,8 @@ func (v *Volume) Create(channelID uint64, size int64, init func(ports.Storage) e
 		v.mu.Lock()
 		delete(v.channels, channelID)
 		v.mu.Unlock()
-		return nil, err
+		st.Close()
+		return nil, channelError("create", channelID, err)
 	}
 	v.mu.Lock()
 	ch.ready = true
@@ -180,18 +214,44 @@ func (v *Volume) Create(channelID uint64, size int64, init func(ports.Storage) e
 	return st, nil
 }
 
-// Open returns a new handle on the channel.
-func (v *Volume) Open(channelID uint64) (ports.Storage, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
+// lookup returns channel channelID if it is there and ready, or the error
+// of op on it. The caller holds v.mu.
+func (v *Volume) lookup(op string, channelID uint64) (*channel, error) {
 	ch, ok := v.channels[channelID]
 	switch {
 	case !ok:
-		return nil, fmt.Errorf("%w: channel %#x", ports.ErrChannelNotFound, channelID)
+		return nil, channelError(op, channelID, ports.ErrChannelNotFound)
 	case !ch.ready:
-		return nil, fmt.Errorf("%w: channel %#x", ports.ErrChannelNotReady, channelID)
+		return nil, channelError(op, channelID, ports.ErrChannelNotReady)
+	}
+	return ch, nil
+}
+
+// Open returns a new handle on the channel, for reading.
+func (v *Volume) Open(channelID uint64) (ports.Storage, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	ch, err := v.lookup("open", channelID)
+	if err != nil {
+		return nil, err
 	}
 	return &Storage{bytes: ch.bytes, words: ch.words}, nil
+}
+
+// OpenForWrite returns a writer's handle on the channel, for a new writer
+// to carry it on (domain.Resume): it holds the channel until it is closed.
+// It returns ports.ErrWriterAlive while another writer's handle is open.
+func (v *Volume) OpenForWrite(channelID uint64) (ports.Storage, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	ch, err := v.lookup("open for write", channelID)
+	if err != nil {
+		return nil, err
+	}
+	if ch.writer {
+		return nil, channelError("open for write", channelID, ports.ErrWriterAlive)
+	}
+	return v.writerHandle(ch), nil
 }
 
 // Remove forgets the channel; open handles keep their memory.
@@ -199,7 +259,25 @@ func (v *Volume) Remove(channelID uint64) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if _, ok := v.channels[channelID]; !ok {
-		return fmt.Errorf("%w: channel %#x", ports.ErrChannelNotFound, channelID)
+		return channelError("remove", channelID, ports.ErrChannelNotFound)
+	}
+	delete(v.channels, channelID)
+	return nil
+}
+
+// RemoveAbandoned forgets the channel if no writer's handle on it is
+// open. It returns ports.ErrWriterAlive while one is, and
+// ports.ErrChannelNotReady while the channel's Create runs (its creator is
+// in this process, so it is alive).
+func (v *Volume) RemoveAbandoned(channelID uint64) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	ch, err := v.lookup("remove abandoned", channelID)
+	if err != nil {
+		return err
+	}
+	if ch.writer {
+		return channelError("remove abandoned", channelID, ports.ErrWriterAlive)
 	}
 	delete(v.channels, channelID)
 	return nil

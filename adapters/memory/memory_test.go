@@ -130,3 +130,106 @@ func TestVolume(t *testing.T) {
 		t.Fatal("an open handle lost its memory on Remove")
 	}
 }
+
+// wantChannelError checks that err is a *ports.ChannelError of op on
+// channel id, with no path, wrapping want.
+func wantChannelError(t *testing.T, what string, err error, op string, id uint64, want error) {
+	t.Helper()
+	var ce *ports.ChannelError
+	if !errors.Is(err, want) || !errors.As(err, &ce) || ce.Op != op || ce.ChannelID != id || ce.Path != "" {
+		t.Errorf("%s: %#v (%v), want a ChannelError of %q on %#x wrapping %v", what, err, err, op, id, want)
+	}
+}
+
+func TestVolumeErrors(t *testing.T) {
+	vol := memory.NewVolume()
+	_, err := vol.Open(8)
+	wantChannelError(t, "Open of a missing channel", err, "open", 8, ports.ErrChannelNotFound)
+	if got, want := err.Error(), "kekbit: open channel 0x8: channel not found"; got != want {
+		t.Errorf("message %q, want %q", got, want)
+	}
+	st, err := vol.Create(8, 64, func(ports.Storage) error {
+		_, err := vol.Open(8)
+		wantChannelError(t, "Open during Create", err, "open", 8, ports.ErrChannelNotReady)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_, err = vol.Create(8, 64, func(ports.Storage) error { return nil })
+	wantChannelError(t, "second Create", err, "create", 8, ports.ErrChannelExists)
+	boom := errors.New("boom")
+	_, err = vol.Create(9, 64, func(ports.Storage) error { return boom })
+	wantChannelError(t, "Create whose init fails", err, "create", 9, boom)
+	wantChannelError(t, "Remove of a missing channel", vol.Remove(9), "remove", 9, ports.ErrChannelNotFound)
+}
+
+// TestOpenForWrite: the handle Create returns holds the channel until it is
+// closed; then OpenForWrite's does.
+func TestOpenForWrite(t *testing.T) {
+	vol := memory.NewVolume()
+	_, err := vol.OpenForWrite(1)
+	wantChannelError(t, "OpenForWrite of a missing channel", err, "open for write", 1, ports.ErrChannelNotFound)
+	w, err := vol.Create(1, 64, func(st ports.Storage) error {
+		_, err := vol.OpenForWrite(1)
+		wantChannelError(t, "OpenForWrite during Create", err, "open for write", 1, ports.ErrChannelNotReady)
+		return st.StoreUint64(0, 42)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = vol.OpenForWrite(1)
+	wantChannelError(t, "OpenForWrite while Create's handle is open", err, "open for write", 1, ports.ErrWriterAlive)
+	r, err := vol.Open(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.Close() // a reader's Close lets nothing go
+	_, err = vol.OpenForWrite(1)
+	wantChannelError(t, "OpenForWrite after a reader closed", err, "open for write", 1, ports.ErrWriterAlive)
+	w.Close()
+	w.Close() // a second Close changes nothing
+	w2, err := vol.OpenForWrite(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := w2.LoadUint64(0); v != 42 || err != nil {
+		t.Fatalf("the new writer's handle reads %d, %v", v, err)
+	}
+	_, err = vol.OpenForWrite(1)
+	wantChannelError(t, "second OpenForWrite", err, "open for write", 1, ports.ErrWriterAlive)
+	w2.Close()
+	w3, err := vol.OpenForWrite(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w3.Close()
+}
+
+func TestRemoveAbandoned(t *testing.T) {
+	vol := memory.NewVolume()
+	wantChannelError(t, "RemoveAbandoned of a missing channel", vol.RemoveAbandoned(2), "remove abandoned", 2, ports.ErrChannelNotFound)
+	w, err := vol.Create(2, 64, func(ports.Storage) error {
+		wantChannelError(t, "RemoveAbandoned during Create", vol.RemoveAbandoned(2), "remove abandoned", 2, ports.ErrChannelNotReady)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantChannelError(t, "RemoveAbandoned while the writer holds it", vol.RemoveAbandoned(2), "remove abandoned", 2, ports.ErrWriterAlive)
+	w.Close()
+	if err := vol.RemoveAbandoned(2); err != nil {
+		t.Fatalf("RemoveAbandoned after the writer closed: %v", err)
+	}
+	_, err = vol.Open(2)
+	wantChannelError(t, "Open after RemoveAbandoned", err, "open", 2, ports.ErrChannelNotFound)
+	// The id is free again; the old writer's handle lets go of nothing new.
+	w2, err := vol.Create(2, 64, func(ports.Storage) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Close()
+	wantChannelError(t, "RemoveAbandoned of the new channel", vol.RemoveAbandoned(2), "remove abandoned", 2, ports.ErrWriterAlive)
+}

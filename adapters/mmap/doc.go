@@ -15,23 +15,54 @@
 //
 // Channel 0xC2 lives at root/0000_0000/0000_00c2.kekbit ([ChannelPath]).
 //
-// # Creating a channel
+// # The channel-file protocol
 //
-// [Volume.Create] (and [CreateFile] for a path of your own):
+// Creating, opening, opening for write and removing a channel follow the
+// protocol that this backend shares with the file backend
+// (adapters/file), so that either can use a folder the other made; its
+// steps are written down once, in the documentation of package
+// internal/layout. What is this backend's own: [Volume.Create] (and
+// [CreateFile] for a path of your own) reserves the new file's blocks with
+// fallocate, sized 1024 + capacity + 32 by the domain, so that a full disk
+// fails the Create with an error wrapping syscall.ENOSPC, never later as a
+// SIGBUS on a store; then it maps the file read-write, shared, for init
+// and the writer. If any step fails, the channel file and the lock file
+// are removed.
 //
-//  1. creates the .lock file exclusively: while it exists, [Volume.Open]
-//     returns ports.ErrChannelNotReady and another Create
-//     ports.ErrChannelExists;
-//  2. creates the channel file exclusively (O_EXCL) and takes an exclusive
-//     flock on it, held for the writer's whole life;
-//  3. reserves the file's blocks with fallocate, sized 1024 + capacity + 32
-//     by the domain: a full disk fails here with an error wrapping
-//     syscall.ENOSPC, never later as a SIGBUS on a store;
-//  4. maps it read-write, shared, and runs init, which writes the header
-//     and the first heartbeat;
-//  5. removes the .lock file: the channel is ready.
+// # Locks
 //
-// If any step fails, the channel file and the lock file are removed.
+// Both locks are flock(2) locks, which belong to an open file and which
+// the kernel drops when the process that holds them dies, even by SIGKILL:
+//
+//   - the writer's: exclusive, on the channel file, taken by Create when it
+//     makes the file (or by [Volume.OpenForWrite]) and held until the
+//     writer's Storage is closed;
+//   - the creator's: exclusive, on the .lock file, held by Create from the
+//     moment it makes the lock file until the channel is ready (at the very
+//     end the writer's flock, held since the channel file exists, stands in
+//     for it while the lock file is removed).
+//
+// A reader tells at once whether the writer is alive ([Storage.WriterAlive]
+// tries a shared flock on the channel file for an instant), across
+// processes, and also after the writer crashed. Anyone can tell a creator
+// that died in the middle of a Create (its lock file is there, its lock
+// free) from one at work: [Volume.RemoveAbandoned] removes what the first
+// left, at once, and refuses the second. Readers get
+// ports.ErrChannelNotReady while any lock file exists. The file backend
+// takes the same flocks on the same files, so each sees the other's
+// writers and creators. The Rust crate takes neither: its writers are
+// never seen alive.
+//
+// # Errors
+//
+// A Volume's errors are *ports.ChannelError: they name the operation, the
+// channel id and the file's path once, and wrap the reason (a sentinel of
+// ports, the system's error, or both):
+//
+//	kekbit: open channel 0x8 (live/0000_0000/0000_0008.kekbit): channel not found: no such file or directory
+//
+// The functions that take a path ([OpenFile], [CreateFile], [OpenForWrite])
+// name the path alone.
 //
 // # Guarantees
 //
@@ -41,9 +72,6 @@
 //   - Records are visible to readers in this and other processes as soon as
 //     they are published: all share the same pages. Flush (msync) is needed
 //     only for durability.
-//   - [Storage.WriterAlive] tells a reader at once whether the writer still
-//     holds the channel open, by probing its flock; the kernel drops the
-//     lock of a process that dies, even by SIGKILL.
 //   - Files shorter than their header says (a crate-sized file, a partial
 //     copy) and empty files open; the domain reader reports the truncation.
 //   - The Storage methods turn the memory fault (SIGBUS) of a file cut short

@@ -6,11 +6,12 @@ import (
 	"io/fs"
 
 	"github.com/kekbit-go/kekbit/internal/layout"
+	"github.com/kekbit-go/kekbit/ports"
 )
 
-// Errors of the mmap backend. The errors of ports (ErrChannelExists,
-// ErrChannelNotFound, ...) and of the operating system are wrapped with %w,
-// so callers test every error with errors.Is.
+// Errors of the mmap backend. A Volume's errors are *ports.ChannelError,
+// which wrap the errors of ports (ErrChannelExists, ErrChannelNotFound, ...)
+// and of the operating system, so callers test every error with errors.Is.
 var (
 	// ErrReadOnly is returned by WriteAt and StoreUint64 on a storage opened
 	// for reading: its mapping is read-only. It matches fs.ErrPermission.
@@ -22,4 +23,7 @@ var (
 	// when the mapped memory cannot be accessed any more, typically because
 	// someone cut the file short under the mapping.
 	ErrFault = errors.New("kekbit: mmap: memory fault in the mapping (file cut short?)")
+	// ErrWriterAlive is ports.ErrWriterAlive, under the name it had here
+	// before ports had it: test for that one.
+	ErrWriterAlive = ports.ErrWriterAlive
 )

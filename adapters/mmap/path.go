@@ -32,8 +32,12 @@ func ParseChannelPath(root, path string) (uint64, error) {
 	return layout.ParseChannelPath(root, path)
 }
 
-// osFS is the operating system's file system, for layout.Remove and List.
+// osFS is the operating system's file system, this backend's half of the
+// channel-file protocol (layout.Backend): os calls, flock through
+// layout.OSFile, fallocate and mmap.
 type osFS struct{}
+
+var _ layout.Backend[layout.OSFile, *Storage] = osFS{}
 
 func (osFS) Remove(name string) error                    { return os.Remove(name) }
 func (osFS) ReadDir(dir string) ([]fs.DirEntry, error)   { return os.ReadDir(dir) }
@@ -41,3 +45,25 @@ func (osFS) Stat(name string) (fs.FileInfo, error)       { return os.Lstat(name)
 func (osFS) MkdirAll(dir string, perm fs.FileMode) error { return os.MkdirAll(dir, perm) }
 func (osFS) Mkdir(dir string, perm fs.FileMode) error    { return os.Mkdir(dir, perm) }
 func (osFS) RemoveEmptyDir(dir string)                   { os.Remove(dir) } // rmdir refuses a folder that is not empty
+
+func (osFS) CreateExclusive(name string) (layout.OSFile, error) {
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, layout.FileMode)
+	return layout.OSFile{File: f}, err
+}
+
+func (osFS) OpenFile(name string, write bool) (layout.OSFile, error) {
+	flag := os.O_RDONLY
+	if write {
+		flag = os.O_RDWR
+	}
+	f, err := os.OpenFile(name, flag, 0)
+	return layout.OSFile{File: f}, err
+}
+
+// Reserve allocates the new file's blocks with fallocate.
+func (osFS) Reserve(f layout.OSFile, size int64) error { return reserve(f.File, size) }
+
+// NewStorage maps the file.
+func (osFS) NewStorage(f layout.OSFile, path string, size int64, writable bool) (*Storage, error) {
+	return newStorage(path, f, size, writable)
+}

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/multierr"
 
+	"github.com/kekbit-go/kekbit/internal/layout"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -19,7 +20,7 @@ import (
 // time.
 type Storage struct {
 	path     string
-	file     *os.File
+	file     layout.OSFile
 	mapping  []byte   // what mmap returned; nil for an empty file
 	words    []uint64 // the mapping as words
 	size     int64
@@ -34,14 +35,14 @@ var (
 	_ ports.Liveness    = (*Storage)(nil)
 	_ ports.Pretoucher  = (*Storage)(nil)
 	_ ports.Sizer       = (*Storage)(nil)
-	_ ports.Volume      = (*Volume)(nil)
 )
 
-// newStorage maps the first size bytes of f. The storage owns f.
-func newStorage(path string, f *os.File, size int64, writable bool) (*Storage, error) {
-	m, err := mapFile(f, size, writable)
+// newStorage maps the first size bytes of f. The storage owns f if it
+// returns no error; its errors do not name the path.
+func newStorage(path string, f layout.OSFile, size int64, writable bool) (*Storage, error) {
+	m, err := mapFile(f.File, size, writable)
 	if err != nil {
-		return nil, fmt.Errorf("kekbit: mmap: mapping %s (%d bytes): %w", path, size, err)
+		return nil, fmt.Errorf("mapping %d bytes: %w", size, layout.StripPath(err))
 	}
 	return &Storage{path: path, file: f, mapping: m, words: wordsOf(m), size: size, writable: writable}, nil
 }
@@ -98,13 +99,7 @@ func (s *Storage) Faulted(addr uintptr) bool {
 
 // check returns the error for an access of n bytes at off, or nil.
 func (s *Storage) check(off int64, n int) error {
-	if s.closed {
-		return ports.ErrStorageClosed
-	}
-	if off < 0 || off > s.size || int64(n) > s.size-off {
-		return fmt.Errorf("%w: %d bytes at offset %d, size %d (%s)", ports.ErrOutOfRange, n, off, s.size, s.path)
-	}
-	return nil
+	return layout.CheckAccess(s.closed, off, n, s.size, s.path)
 }
 
 // ReadAt copies from the mapping into p. A part past Size is not read and
@@ -259,8 +254,17 @@ func (s *Storage) Pretouch() error {
 	if s.closed {
 		return ports.ErrStorageClosed
 	}
+	if err := s.populate(); err != nil {
+		return fmt.Errorf("kekbit: mmap: %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// populate is Pretouch on an open storage, with an error that does not
+// name the path.
+func (s *Storage) populate() error {
 	if err := populate(s.mapping, s.words, s.writable); err != nil {
-		return fmt.Errorf("kekbit: mmap: pretouching %s: %w", s.path, err)
+		return fmt.Errorf("pretouching: %w", layout.StripPath(err))
 	}
 	return nil
 }
@@ -278,7 +282,7 @@ func (s *Storage) WriterAlive() (bool, error) {
 	if s.writable {
 		return true, nil
 	}
-	alive, err := writerHoldsLock(s.file)
+	alive, err := layout.WriterHolds(s.file)
 	if err != nil {
 		return false, fmt.Errorf("kekbit: mmap: probing the writer's lock on %s: %w", s.path, err)
 	}

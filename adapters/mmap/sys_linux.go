@@ -4,16 +4,17 @@ package mmap
 
 import (
 	"errors"
-	"io/fs"
 	"os"
 	"sync/atomic"
-	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kekbit-go/kekbit/internal/layout"
 )
 
 // This file holds every system call of the package: mmap, munmap, msync,
-// flock and fallocate (golang.org/x/sys/unix). sys_other.go stands in for it
+// madvise and fallocate (golang.org/x/sys/unix); the flock of the
+// channel-file protocol is layout.OSFile's. sys_other.go stands in for it
 // where they are not available.
 
 // fallocate reserves the blocks of the first size bytes of fd and sets its
@@ -34,13 +35,7 @@ func reserve(f *os.File, size int64) error {
 	if !errors.Is(err, errors.ErrUnsupported) {
 		return os.NewSyscallError("fallocate", err)
 	}
-	zeros := make([]byte, min(size, 1<<20))
-	for off := int64(0); off < size; off += int64(len(zeros)) {
-		if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off); err != nil {
-			return err
-		}
-	}
-	return nil
+	return layout.WriteZeros(f, size)
 }
 
 // mapFile maps the first size bytes of f, shared, read-write or read-only.
@@ -77,38 +72,6 @@ func syncMapping(b []byte) error {
 		return nil
 	}
 	return os.NewSyscallError("msync", unix.Msync(b, unix.MS_SYNC))
-}
-
-// lockExclusive takes the writer's flock on f without waiting. It returns
-// an error matching syscall.EWOULDBLOCK if another open file holds a lock.
-// The lock is released when f is closed.
-func lockExclusive(f *os.File) error {
-	return os.NewSyscallError("flock", retryEINTR(func() error {
-		return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-	}))
-}
-
-// writerHoldsLock reports whether some other open file holds an exclusive
-// flock on f's file: it tries to take a shared lock on f and, if that
-// works, releases it at once. flock locks belong to the open file, so the
-// probe works from another process and from another open file of this one.
-func writerHoldsLock(f *os.File) (bool, error) {
-	fd := int(f.Fd())
-	err := retryEINTR(func() error { return unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB) })
-	switch {
-	case errors.Is(err, unix.EWOULDBLOCK):
-		return true, nil
-	case err != nil:
-		return false, os.NewSyscallError("flock", err)
-	}
-	return false, os.NewSyscallError("flock", unix.Flock(fd, unix.LOCK_UN))
-}
-
-// unlinked reports whether the file described by fi has no name left: it
-// was removed after it was opened.
-func unlinked(fi fs.FileInfo) bool {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	return ok && st.Nlink == 0
 }
 
 // retryEINTR calls f again while it fails with EINTR: fallocate on tmpfs

@@ -5,14 +5,13 @@ package mmap
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 )
 
 // This file stands in for sys_linux.go where this backend is not yet ported:
 // creating and opening channels fail with an error matching
-// errors.ErrUnsupported. Porting means mmap, flock and a way to reserve a
-// file's blocks (posix_fallocate, F_PREALLOCATE).
+// errors.ErrUnsupported. Porting means mmap and a way to reserve a file's
+// blocks (posix_fallocate, F_PREALLOCATE); the flock is layout.OSFile's.
 
 var errUnsupported = fmt.Errorf("kekbit: mmap: this backend runs on Linux only: %w", errors.ErrUnsupported)
 
@@ -20,7 +19,4 @@ func reserve(*os.File, int64) error                 { return errUnsupported }
 func mapFile(*os.File, int64, bool) ([]byte, error) { return nil, errUnsupported }
 func unmap([]byte) error                            { return errUnsupported }
 func syncMapping([]byte) error                      { return errUnsupported }
-func lockExclusive(*os.File) error                  { return errUnsupported }
-func writerHoldsLock(*os.File) (bool, error)        { return false, errUnsupported }
-func unlinked(fs.FileInfo) bool                     { return false }
 func populate([]byte, []uint64, bool) error         { return errUnsupported }

@@ -82,10 +82,14 @@ const (
 // processID is the channel a cross-process test writes.
 const processID = 0xCAFE_0000_0001
 
-// HelperProcess runs the writer process of CrossProcess when the test
-// binary was started as one, and exits; otherwise it skips. Each backend's
+// HelperProcess runs the writer process of CrossProcess (or the creator
+// process of KilledCreator) when the test binary was started as one, and
+// exits; otherwise it skips. Each backend's
 // tests have a TestHelperProcess that calls it.
 func HelperProcess(t *testing.T, newVolume func(root string) ports.Volume) {
+	if root := os.Getenv(envCreatorRoot); root != "" {
+		creatorProcess(newVolume(root), os.Stdin)
+	}
 	root := os.Getenv(envRoot)
 	if root == "" {
 		t.Skip("helper process for CrossProcess")

@@ -1,8 +1,3 @@
-// Package layout is where channels live on a file system, shared by the
-// mmap and file backends: the Rust crate's paths (root/HHHH_HHHH/
-// LLLL_LLLL.kekbit, a .lock file beside it while the channel is made) and
-// the Remove and List of a volume, over a small FS interface each backend
-// implements for its own file system.
 package layout
 
 import (
@@ -86,11 +81,13 @@ func parseHalf(s string) (uint32, bool) {
 	return v, true
 }
 
-// FS is what this package needs from a backend's file system.
+// FS is what the protocol needs from a backend's file system besides its
+// files (see Files).
 type FS interface {
 	Remove(name string) error
 	ReadDir(dir string) ([]fs.DirEntry, error)
-	// Stat describes a file without following a symbolic link.
+	// Stat describes a file (without following a symbolic link where the
+	// file system has them).
 	Stat(name string) (fs.FileInfo, error)
 	MkdirAll(dir string, perm fs.FileMode) error
 	Mkdir(dir string, perm fs.FileMode) error
@@ -101,30 +98,9 @@ type FS interface {
 // DirMode is the permission of the folders Create makes.
 const DirMode = 0o755
 
-// Create runs create, a backend's creation protocol for the channel file
-// at path (name names it in errors), after making the channel's folder; if create fails, it removes
-// the folder again if it made it and it is empty. A failed Create of
-// another channel may remove the folder between the two: create's error
-// then matches fs.ErrNotExist, and Create tries again, three times at most.
-func Create(fsys FS, backend, name, path string, create func() (ports.Storage, error)) (ports.Storage, error) {
-	dir := filepath.Dir(path)
-	for try := 1; ; try++ {
-		made, err := mkdir(fsys, dir)
-		if err != nil {
-			return nil, fmt.Errorf("kekbit: %s: creating %s: %w", backend, name, err)
-		}
-		st, err := create()
-		if err == nil {
-			return st, nil
-		}
-		if made {
-			fsys.RemoveEmptyDir(dir)
-		}
-		if try == 3 || !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-	}
-}
+// FileMode is the permission of the files Create makes: anyone may read a
+// channel, only its writer's user may write it.
+const FileMode = 0o644
 
 // mkdir makes the folder dir and its parents, and reports whether it made
 // dir itself.
@@ -139,20 +115,6 @@ func mkdir(fsys FS, dir string) (made bool, err error) {
 	return err == nil, err
 }
 
-// NotReady returns ports.ErrChannelNotReady (naming the channel) while the
-// lock file of the channel file at path exists, nil when it does not.
-func NotReady(fsys FS, backend, name, path string) error {
-	lock := LockPath(path)
-	_, err := fsys.Stat(lock)
-	switch {
-	case err == nil:
-		return fmt.Errorf("%w: %s (lock file %s exists)", ports.ErrChannelNotReady, name, lock)
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
-	}
-	return fmt.Errorf("kekbit: %s: checking the lock file of %s: %w", backend, name, err)
-}
-
 // RemoveIfExists removes path; a path already gone is not an error.
 func RemoveIfExists(fsys FS, path string) error {
 	if err := fsys.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -163,23 +125,21 @@ func RemoveIfExists(fsys FS, path string) error {
 
 // Remove deletes channel id's file and lock file under root; what is
 // already gone is no error, but ports.ErrChannelNotFound if both are.
-// backend names the backend in errors ("mmap", "file").
-func Remove(fsys FS, backend, root string, id uint64) error {
-	path := ChannelPath(root, id)
-	name := fmt.Sprintf("channel %#x (%s)", id, path)
-	errFile := fsys.Remove(path)
-	errLock := fsys.Remove(LockPath(path))
+func Remove(fsys FS, root string, id uint64) error {
+	c := VolumeChannel(root, id)
+	errFile := fsys.Remove(c.Path)
+	errLock := fsys.Remove(LockPath(c.Path))
 	goneFile, goneLock := errors.Is(errFile, fs.ErrNotExist), errors.Is(errLock, fs.ErrNotExist)
 	switch {
 	case goneFile && goneLock:
-		return fmt.Errorf("%w: %s", ports.ErrChannelNotFound, name)
+		return c.Error(OpRemove, ports.ErrChannelNotFound)
 	case goneFile:
 		errFile = nil
 	case goneLock:
 		errLock = nil
 	}
-	if err := multierr.Combine(errFile, errLock); err != nil {
-		return fmt.Errorf("kekbit: %s: removing %s: %w", backend, name, err)
+	if err := multierr.Combine(StripPath(errFile), step("removing its lock file", errLock)); err != nil {
+		return c.Error(OpRemove, err)
 	}
 	return nil
 }
@@ -187,14 +147,14 @@ func Remove(fsys FS, backend, root string, id uint64) error {
 // List returns the ids of the ready channels under root (channel files
 // with no lock file), in increasing order. A root that does not exist
 // holds no channels.
-func List(fsys FS, backend, root string) ([]uint64, error) {
+func List(fsys FS, root string) ([]uint64, error) {
 	ids := []uint64{}
 	folders, err := fsys.ReadDir(root)
 	if errors.Is(err, fs.ErrNotExist) {
 		return ids, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("kekbit: %s: listing %s: %w", backend, root, err)
+		return nil, listError(root, err)
 	}
 	for _, folder := range folders {
 		hi, ok := parseHalf(folder.Name())
@@ -206,7 +166,7 @@ func List(fsys FS, backend, root string) ([]uint64, error) {
 			continue // removed meanwhile
 		}
 		if err != nil {
-			return nil, fmt.Errorf("kekbit: %s: listing %s: %w", backend, root, err)
+			return nil, listError(root, err)
 		}
 		locked := make(map[string]bool)
 		for _, f := range files {
@@ -224,4 +184,14 @@ func List(fsys FS, backend, root string) ([]uint64, error) {
 	}
 	slices.Sort(ids)
 	return ids, nil
+}
+
+// listError is the error of a List of root: it names root once, and the
+// folder under it that failed, if it is not root.
+func listError(root string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && filepath.Clean(pe.Path) == filepath.Clean(root) {
+		err = StripPath(err)
+	}
+	return fmt.Errorf("kekbit: list channels in %s: %w", root, err)
 }

@@ -1,0 +1,51 @@
+//go:build unix
+
+package layout
+
+import (
+	"io/fs"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Flock tells whether OSFile's locks work on this system: flock(2).
+const Flock = true
+
+// TryLock takes flock's exclusive lock on the file without waiting.
+func (f OSFile) TryLock() error { return f.flock(unix.LOCK_EX | unix.LOCK_NB) }
+
+// TryRLock takes flock's shared lock on the file without waiting.
+func (f OSFile) TryRLock() error { return f.flock(unix.LOCK_SH | unix.LOCK_NB) }
+
+// Unlock releases the open file's flock.
+func (f OSFile) Unlock() error { return f.flock(unix.LOCK_UN) }
+
+// flock calls flock(2), again while a signal interrupts it; EWOULDBLOCK
+// becomes ErrLocked.
+func (f OSFile) flock(how int) error {
+	for {
+		err := unix.Flock(int(f.Fd()), how)
+		switch err {
+		case nil:
+			return nil
+		case unix.EINTR:
+			continue
+		case unix.EWOULDBLOCK:
+			return ErrLocked
+		}
+		return os.NewSyscallError("flock", err)
+	}
+}
+
+// OSFileID returns what tells the file fi describes from any other (its
+// device and inode) if fi comes from the operating system, which is
+// comparable with ==.
+func OSFileID(fi fs.FileInfo) (any, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil, false
+	}
+	return [2]uint64{uint64(st.Dev), uint64(st.Ino)}, true
+}

@@ -1,0 +1,107 @@
+package layout_test
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/kekbit-go/kekbit/internal/layout"
+	"github.com/kekbit-go/kekbit/ports"
+)
+
+func TestStripPath(t *testing.T) {
+	err := &fs.PathError{Op: "open", Path: "/x/y.kekbit", Err: os.NewSyscallError("fallocate", syscall.ENOSPC)}
+	got := layout.StripPath(err)
+	if got != syscall.ENOSPC || !errors.Is(got, syscall.ENOSPC) {
+		t.Errorf("StripPath(%v) = %#v", err, got)
+	}
+	if layout.StripPath(nil) != nil {
+		t.Errorf("StripPath(nil) is not nil")
+	}
+	other := errors.New("other")
+	if layout.StripPath(other) != other {
+		t.Errorf("StripPath changed an error with no path")
+	}
+}
+
+func TestChannelError(t *testing.T) {
+	path := filepath.Join("live", "0000_0000", "0000_0008.kekbit")
+	_, openErr := os.Open(path)
+	reason := fmt.Errorf("%w: %w", ports.ErrChannelNotFound, layout.StripPath(openErr))
+	for _, c := range []struct {
+		ch   layout.Channel
+		want string
+	}{
+		{layout.VolumeChannel("live", 8), "kekbit: open channel 0x8 (" + path + "): channel not found: no such file or directory"},
+		{layout.FileChannel(path), "kekbit: open channel file " + path + ": channel not found: no such file or directory"},
+	} {
+		err := c.ch.Error(layout.OpOpen, reason)
+		if err.Error() != c.want {
+			t.Errorf("%+v: %q, want %q", c.ch, err, c.want)
+		}
+		if !errors.Is(err, reason) {
+			t.Errorf("%+v: %v does not wrap the reason", c.ch, err)
+		}
+	}
+	var ce *ports.ChannelError
+	if err := layout.VolumeChannel("live", 8).Error(layout.OpCreate, ports.ErrChannelExists); !errors.As(err, &ce) ||
+		ce.Op != "create" || ce.ChannelID != 8 || ce.Path != path {
+		t.Errorf("VolumeChannel's error: %#v", err)
+	}
+}
+
+// TestOSFileLocks: flock's locks belong to the open file: two open files
+// of one file conflict, in one process too.
+func TestOSFileLocks(t *testing.T) {
+	if !layout.Flock {
+		t.Skip("no flock here")
+	}
+	path := filepath.Join(t.TempDir(), "f")
+	open := func() layout.OSFile {
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return layout.OSFile{File: f}
+	}
+	a, b := open(), open()
+	if err := a.TryLock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.TryLock(); !errors.Is(err, layout.ErrLocked) {
+		t.Fatalf("second exclusive lock: %v, want ErrLocked", err)
+	}
+	if held, err := layout.WriterHolds(b); !held || err != nil {
+		t.Fatalf("WriterHolds while a holds the lock = %v, %v", held, err)
+	}
+	if err := a.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if held, err := layout.WriterHolds(b); held || err != nil {
+		t.Fatalf("WriterHolds with no lock = %v, %v", held, err)
+	}
+	if err := b.TryLock(); err != nil {
+		t.Fatalf("exclusive lock after the probe: %v", err)
+	}
+	b.Close() // Close releases
+	if err := a.TryLock(); err != nil {
+		t.Fatalf("exclusive lock after the holder closed: %v", err)
+	}
+
+	if linked, err := a.LinkedAt(path); !linked || err != nil {
+		t.Fatalf("LinkedAt its own path = %v, %v", linked, err)
+	}
+	os.Remove(path)
+	if linked, err := a.LinkedAt(path); linked || err != nil {
+		t.Fatalf("LinkedAt after Remove = %v, %v", linked, err)
+	}
+	open()
+	if linked, err := a.LinkedAt(path); linked || err != nil {
+		t.Fatalf("LinkedAt after Remove and a new file = %v, %v", linked, err)
+	}
+}
