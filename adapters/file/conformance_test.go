@@ -23,9 +23,6 @@ func conformance(t *testing.T, newVolume func(*testing.T) ports.Volume) {
 	porttest.Run(t, porttest.Harness{
 		NewVolume:    newVolume,
 		ReadOnlyOpen: true,
-		// TODO: the adapters branch makes the volume return
-		// *ports.ChannelError; drop this line when it lands.
-		SkipChannelErrors: true,
 	})
 	endtoend.Run(t, newVolume)
 }

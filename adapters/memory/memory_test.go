@@ -14,9 +14,6 @@ func TestConformance(t *testing.T) {
 	newVolume := func(*testing.T) ports.Volume { return memory.NewVolume() }
 	porttest.Run(t, porttest.Harness{
 		NewVolume: newVolume,
-		// TODO: the adapters branch makes the volume return
-		// *ports.ChannelError; drop this line when it lands.
-		SkipChannelErrors: true,
 	})
 	endtoend.Run(t, newVolume)
 }

@@ -16,9 +16,6 @@ func TestConformance(t *testing.T) {
 	porttest.Run(t, porttest.Harness{
 		NewVolume:    newVolume,
 		ReadOnlyOpen: true,
-		// TODO: the adapters branch makes the volume return
-		// *ports.ChannelError; drop this line when it lands.
-		SkipChannelErrors: true,
 	})
 	endtoend.Run(t, newVolume)
 }

@@ -72,7 +72,7 @@ var faults = map[string][]string{
 
 	// The errors.
 	"bare errors": {
-		"ChannelError: Open of a missing channel: error \"kekbit: channel not found: channel 0x404\" (*fmt.wrapError) is not a *ports.ChannelError",
+		"ChannelError: Open of a missing channel: error \"kekbit: channel not found\" (*errors.errorString) is not a *ports.ChannelError",
 		"ChannelError: OpenForWrite of a channel whose writer is alive: error",
 	},
 	"wrong channel in errors": {"ChannelError: Create of an existing channel: ChannelID 0xe0, want 0xe1"},
@@ -166,7 +166,13 @@ func newRefVolume() *refVolume {
 // path is where the volume says channel id lives.
 func path(id uint64) string { return fmt.Sprintf("mem:/%016x", id) }
 
+// fail is the reference volume's error for op on channel id: the memory
+// volume's *ports.ChannelError, given the path, or a new one.
 func fail(op string, id uint64, err error) error {
+	var ce *ports.ChannelError
+	if errors.As(err, &ce) {
+		err = ce.Err
+	}
 	return &ports.ChannelError{Op: op, ChannelID: id, Path: path(id), Err: err}
 }
 
