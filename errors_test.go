@@ -163,3 +163,57 @@ func TestPositionIsOneRule(t *testing.T) {
 		t.Fatalf("Follow with a handler error: %v", err)
 	}
 }
+
+// TestResumeOnEveryBackend: a writer that released its channel (as a dead
+// one leaves it) is carried on by Resume on every backend, after its last
+// record; a live one is refused, and a closed one stays closed.
+func TestResumeOnEveryBackend(t *testing.T) {
+	everyBackend(t, func(t *testing.T, vol ports.Volume) {
+		w, err := kekbit.Create(vol, typedHeader(t, 11), codecs.Text{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write("one")
+		w.Write("two")
+		if _, err := kekbit.Resume(vol, 11, codecs.Text{}); !errors.Is(err, kekbit.ErrWriterAlive) {
+			t.Fatalf("Resume of a live channel: %v", err)
+		}
+		end := w.WriteOffset()
+		if err := w.Release(); err != nil {
+			t.Fatal(err)
+		}
+		w2, err := kekbit.Resume(vol, 11, codecs.Text{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w2.WriteOffset() != end {
+			t.Fatalf("resumed at %d, the old writer stopped at %d", w2.WriteOffset(), end)
+		}
+		w2.Write("three")
+		w2.Close()
+		r, err := kekbit.Open(vol, 11)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		var got []string
+		for v, err := range kekbit.Decode(r.Records(), codecs.Text{}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, v.Value)
+		}
+		if strings.Join(got, " ") != "one two three" || !errors.Is(r.Err(), kekbit.ErrClosed) {
+			t.Fatalf("read %q, then %v", got, r.Err())
+		}
+		if _, err := kekbit.Resume(vol, 11, codecs.Text{}); !errors.Is(err, kekbit.ErrClosed) {
+			t.Fatalf("Resume of a closed channel: %v", err)
+		}
+		if err := kekbit.RemoveAbandoned(vol, 11); err != nil {
+			t.Fatalf("RemoveAbandoned of a closed channel: %v", err)
+		}
+		if _, err := kekbit.Open(vol, 11); !errors.Is(err, kekbit.ErrChannelNotFound) {
+			t.Fatalf("Open after RemoveAbandoned: %v", err)
+		}
+	})
+}
