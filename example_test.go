@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kekbit-go/kekbit"
+	"github.com/kekbit-go/kekbit/adapters/memory"
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/codecs"
 )
@@ -41,8 +42,7 @@ func ExampleShmWriter() {
 	}
 	defer reader.Close()
 	for rec := range reader.Records() {
-		pos, msg := rec.Position, rec.Payload
-		fmt.Println(pos, string(msg))
+		fmt.Println(rec.Position, string(rec.Payload))
 	}
 	fmt.Println(reader.Err())
 	// Output:
@@ -78,7 +78,10 @@ func ExampleTryShmReader() {
 		panic(err)
 	}
 	defer r.Close()
-	err = r.Follow(ctx, func(rec kekbit.Record) error { p := rec.Payload; fmt.Println(string(p)); return nil })
+	err = r.Follow(ctx, func(rec kekbit.Record) error {
+		fmt.Println(string(rec.Payload))
+		return nil
+	})
 	fmt.Println(errors.Is(err, kekbit.ErrClosed))
 	// Output:
 	// one
@@ -103,4 +106,91 @@ func ExampleRemoveAbandoned() {
 	// true
 	// <nil>
 	// <nil>
+}
+
+// Any volume works the same way; here the in-process one. A consumer that
+// stores the Next of each record it handled resumes after a restart with
+// MoveTo: the next record, never one twice.
+func ExampleReader_MoveTo() {
+	vol := memory.NewVolume()
+	h, _ := kekbit.NewHeader(kekbit.Hints{ChannelID: 1, MaxMsgLen: 64, Timeout: 10, TickUnit: kekbit.Secs})
+	w, _ := kekbit.Create(vol, h, codecs.Text{})
+	for _, s := range []string{"a", "b", "c", "d"} {
+		w.Write(s)
+	}
+	w.Close()
+
+	var saved uint64 // what the consumer stores, say in a file
+	r, _ := kekbit.Open(vol, 1)
+	for rec := range r.Records() {
+		fmt.Println("handled", string(rec.Payload))
+		saved = rec.Next()
+		if string(rec.Payload) == "b" {
+			break // the consumer stops here
+		}
+	}
+	r.Close()
+
+	r, _ = kekbit.Open(vol, 1) // after a restart
+	defer r.Close()
+	r.MoveTo(saved)
+	for rec := range r.Records() {
+		fmt.Println("handled", string(rec.Payload))
+	}
+	fmt.Println(errors.Is(r.Err(), kekbit.ErrClosed))
+	// Output:
+	// handled a
+	// handled b
+	// handled c
+	// handled d
+	// true
+}
+
+// Decode reads typed values as the writer's encoder wrote them.
+func ExampleDecode() {
+	type Order struct {
+		ID   int    `json:"id"`
+		Item string `json:"item"`
+	}
+	vol := memory.NewVolume()
+	h, _ := kekbit.NewHeader(kekbit.Hints{ChannelID: 2, MaxMsgLen: 64, Timeout: 10, TickUnit: kekbit.Secs})
+	w, _ := kekbit.Create(vol, h, codecs.JSON[Order]{})
+	w.Write(Order{ID: 1, Item: "tea"})
+	w.Write(Order{ID: 2, Item: "cake"})
+	w.Close()
+
+	r, _ := kekbit.Open(vol, 2)
+	defer r.Close()
+	for v, err := range kekbit.Decode(r.Records(), codecs.JSON[Order]{}) {
+		fmt.Println(v.Position, v.Value.ID, v.Value.Item, err)
+	}
+	// Output:
+	// 8 1 tea <nil>
+	// 40 2 cake <nil>
+}
+
+// A writer that died (here: gave the channel up with Release) is carried on
+// by Resume, after its last record.
+func ExampleResume() {
+	vol := memory.NewVolume()
+	h, _ := kekbit.NewHeader(kekbit.Hints{ChannelID: 3, MaxMsgLen: 64, Timeout: 10, TickUnit: kekbit.Secs})
+	w, _ := kekbit.Create(vol, h, codecs.Text{})
+	w.Write("before")
+	w.Release()
+
+	w, err := kekbit.Resume(vol, 3, codecs.Text{})
+	if err != nil {
+		panic(err)
+	}
+	w.Write("after")
+	w.Close()
+
+	r, _ := kekbit.Open(vol, 3)
+	defer r.Close()
+	for rec := range r.Records() {
+		fmt.Println(rec.Position, string(rec.Payload))
+	}
+	// Output:
+	// 8 before
+	// 24 after
 }

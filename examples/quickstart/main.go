@@ -81,9 +81,8 @@ func run() int {
 
 	records := 0
 	end := reader.Follow(ctx, func(rec kekbit.Record) error {
-		pos, payload := rec.Position, rec.Payload
 		records++
-		fmt.Printf("position %4d: %s\n", pos, payload)
+		fmt.Printf("position %4d: %s\n", rec.Position, rec.Payload)
 		return nil
 	})
 	switch {
