@@ -30,6 +30,10 @@ type Header struct {
 	Timeout      uint64   // in TickUnit ticks: how long readers wait for anything
 	CreationTime uint64   // in TickUnit ticks since the Unix epoch
 	TickUnit     TickUnit // unit of Timeout and CreationTime
+
+	// In the extension block (zero in format 1.0.0 channels):
+	Envelope Envelope // the fields at the start of every record's payload
+	SeqBase  uint64   // the sequence number of the channel's first record
 }
 
 func (h Header) domain() domain.Header { return domain.Header(h) }
@@ -43,6 +47,10 @@ func (h Header) Created() time.Time { return h.domain().Created() }
 // FileSize is the size of the channel file this package writes for h:
 // 1024 + Capacity + 32 bytes.
 func (h Header) FileSize() int64 { return h.domain().FileSize() }
+
+// MaxPayload is the longest payload a writer accepts: MaxMsgLen less the
+// envelope.
+func (h Header) MaxPayload() uint32 { return h.domain().MaxPayload() }
 
 // Validate checks the fields a reader relies on and returns a *HeaderError
 // for the first invalid one.
@@ -84,6 +92,12 @@ type Hints struct {
 	TickUnit TickUnit
 	// Clock gives the creation time; nil means time.Now.
 	Clock func() time.Time
+	// Envelope names the fields every record carries before its payload:
+	// EnvelopeCRC, EnvelopeSeq, EnvelopeTime, or EnvelopeAll; 0 for none
+	// (a format 1.0.0 channel). MaxMsgLen grows by the envelope's length.
+	Envelope Envelope
+	// SeqBase is the sequence number of the channel's first record.
+	SeqBase uint64
 }
 
 // NewHeader builds the header for the given hints. It fails only for an
@@ -105,6 +119,23 @@ const (
 	Micros = domain.Micros
 	Nanos  = domain.Nanos
 )
+
+// Envelope says which fields every record of a channel carries before its
+// payload, checked by every reader: a CRC32C of the record, a sequence
+// number, a timestamp. Its methods: Len (bytes per record), Has, String.
+type Envelope = domain.Envelope
+
+// The envelope fields; see FORMAT.md for their layout.
+const (
+	EnvelopeCRC  = domain.EnvelopeCRC  // CRC32C over the length word, the rest of the envelope, payload and padding
+	EnvelopeSeq  = domain.EnvelopeSeq  // sequence number: SeqBase, then one more per record
+	EnvelopeTime = domain.EnvelopeTime // write time in the header's tick unit since the epoch
+	EnvelopeAll  = domain.EnvelopeAll  // all three
+)
+
+// ParseEnvelope reads "crc,seq,time" (any subset, any order), "all" or
+// "none".
+func ParseEnvelope(s string) (Envelope, error) { return domain.ParseEnvelope(s) }
 
 // Version is a channel format version, major<<48 | minor<<32 | patch.
 type Version = domain.Version
@@ -161,7 +192,7 @@ var (
 // ReaderOption configures a Reader: WithWait, WithClock.
 type ReaderOption = domain.ReaderOption
 
-// WriterOption configures a Writer: WithFaultGuard.
+// WriterOption configures a Writer: WithFaultGuard, WithWriteClock.
 type WriterOption = domain.WriterOption
 
 // WithWait sets how a reader waits in Follow and FollowRecords.
@@ -176,6 +207,10 @@ func WithClock(now func() time.Time) ReaderOption { return domain.WithClock(now)
 // ErrTruncated instead of crashing the process with SIGBUS. It costs about
 // 8ns per record, so it is off by default. Close is always guarded.
 func WithFaultGuard() WriterOption { return domain.WithFaultGuard() }
+
+// WithWriteClock makes a writer stamp the records of a channel whose
+// envelope has EnvelopeTime with now instead of time.Now.
+func WithWriteClock(now func() time.Time) WriterOption { return domain.WithWriteClock(now) }
 
 // Create makes a new channel in vol for header h and returns its writer,
 // which holds the channel until Close or Release. Values are encoded with
@@ -356,6 +391,15 @@ func (w *Writer[T]) Release() error { return w.w.Release() }
 // Available returns the bytes left in the data region, rounded down to 8.
 func (w *Writer[T]) Available() uint32 { return w.w.Available() }
 
+// Records returns how many records the channel holds: those this writer
+// wrote, and for a resumed channel those before it.
+func (w *Writer[T]) Records() uint64 { return w.w.Records() }
+
+// Dropped returns the bytes of a torn tail that Resume dropped (records
+// after the last that passed verification, and what a crash left beyond
+// them); 0 for a writer that Create made.
+func (w *Writer[T]) Dropped() uint64 { return w.w.Dropped() }
+
 // WriteOffset returns the write position: the bytes written to the data
 // region so far, where the next record goes.
 func (w *Writer[T]) WriteOffset() uint32 { return w.w.WriteOffset() }
@@ -420,6 +464,16 @@ func (r *Reader) MoveTo(pos uint64) error { return r.r.MoveTo(pos) }
 // the next read starts. Inside a handler or loop body it is the Next of the
 // record at hand.
 func (r *Reader) Position() uint64 { return r.r.Position() }
+
+// Seq returns the sequence number of the record at hand (inside a handler
+// or loop body: the last one handed out) on a channel with an envelope;
+// 0 on one without.
+func (r *Reader) Seq() uint64 { return r.r.Seq() }
+
+// Time returns when the record at hand was written, in the header's tick
+// unit since the Unix epoch, on a channel whose envelope has EnvelopeTime;
+// else 0.
+func (r *Reader) Time() uint64 { return r.r.Time() }
 
 // WriterAlive asks the storage whether the channel's writer still holds it
 // (for files: whether its process holds the writer's lock). It returns

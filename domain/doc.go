@@ -28,6 +28,16 @@
 //	              |  48  creation time (ticks)         u64    |
 //	              |  56  tick unit id (9,6,3,0)        u8     |
 //	offset 128    +-------------------------------------------+
+//	              | extension block, 64 bytes (optional):     |
+//	              |  128 magic "KEKBXT01"              u64    |
+//	              |  136 extension version (1)         u32    |
+//	              |  140 flags: 1 crc, 2 seq, 4 time   u32    |
+//	              |  144 envelope length               u32    |
+//	              |  152 sequence base                 u64    |
+//	              |  188 CRC32C of bytes 0..187        u32    |
+//	offset 192    | close trailer (enveloped channels):       |
+//	              |  192 close position, 200 records,         |
+//	              |  208 CRC32C of 192..207                   |
 //	              | zeros up to 1024                          |
 //	offset 1024   +-------------------------------------------+  position 0
 //	              | data region, capacity bytes:              |
@@ -39,7 +49,10 @@
 //	              | footer, 32 bytes (room for the last mark) |
 //	              +-------------------------------------------+
 //
-// A record's position is its offset from the start of the data region. The
+// A record's position is its offset from the start of the data region. On a
+// channel with an envelope every record's payload starts with it: CRC32C
+// (u32, then 4 zero bytes), sequence number (u64), time (u64), each if its
+// flag is set, in that order; FORMAT.md in the repository has every byte. The
 // writer publishes a record by writing its payload, storing a watermark after
 // it, and only then storing its length word (release); a reader loads the
 // length word (acquire) and so never sees a half-written record.

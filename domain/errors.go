@@ -98,11 +98,30 @@ type ReadError struct {
 	Position  uint64 // where the reader stands (the position of the offending word)
 	BytesRead int    // bytes the reader advanced in this Read before the end
 	Word      uint64 // for ErrCorrupt and ErrTruncated: the length word found (0 if it is past the end of the file)
+
+	// For ErrCorrupt found by the envelope or the close trailer: what
+	// failed ("crc", "seq", "envelope", "trailer"), what the reader
+	// expected there and what it found: the CRC, the sequence number, the
+	// envelope's length and the record's; for "trailer" the records the
+	// trailer counts and those the reader counted (Word is then the
+	// position the trailer says the channel was closed at).
+	Check     string
+	Want, Got uint64
 }
 
 func (e *ReadError) Error() string {
 	switch e.Err {
 	case ErrCorrupt:
+		switch e.Check {
+		case "crc":
+			return fmt.Sprintf("%v: the record at position %d fails its CRC32C: want %#08x, got %#08x (after %d bytes read)", e.Err, e.Position, e.Want, e.Got, e.BytesRead)
+		case "seq":
+			return fmt.Sprintf("%v: the record at position %d has sequence number %d, want %d (after %d bytes read)", e.Err, e.Position, e.Got, e.Want, e.BytesRead)
+		case "envelope":
+			return fmt.Sprintf("%v: the record at position %d is %d bytes, shorter than its %d-byte envelope (after %d bytes read)", e.Err, e.Position, e.Got, e.Want, e.BytesRead)
+		case "trailer":
+			return fmt.Sprintf("%v: the channel ends at position %d after %d records, but its writer closed it at %d after %d: records were lost (after %d bytes read)", e.Err, e.Position, e.Got, e.Word, e.Want, e.BytesRead)
+		}
 		return fmt.Sprintf("%v: length word %#x at position %d (after %d bytes read)", e.Err, e.Word, e.Position, e.BytesRead)
 	case ErrTruncated:
 		if e.Word == 0 { // a zero word would be a heartbeat, which fits: the word itself is cut

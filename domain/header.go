@@ -16,6 +16,10 @@ type Header struct {
 	Timeout      uint64   // in TickUnit ticks
 	CreationTime uint64   // in TickUnit ticks since the Unix epoch
 	TickUnit     TickUnit // unit of Timeout and CreationTime
+
+	// In the extension block (zero in format 1.0.0 channels):
+	Envelope Envelope // the fields at the start of every record's payload
+	SeqBase  uint64   // the sequence number of the channel's first record
 }
 
 // Hints are what a writer asks for; NewHeader turns them into a valid
@@ -34,6 +38,13 @@ type Hints struct {
 	TickUnit TickUnit
 	// Clock gives the creation time; nil means time.Now.
 	Clock func() time.Time
+	// Envelope names the fields every record carries before its payload
+	// (CRC32C, sequence number, time); 0 for none, a format 1.0.0 channel.
+	// MaxMsgLen then grows by the envelope's length, so that payloads of
+	// MaxMsgLen bytes still fit.
+	Envelope Envelope
+	// SeqBase is the sequence number of the channel's first record.
+	SeqBase uint64
 }
 
 // NewHeader builds the header for the given hints. It fails only for an
@@ -46,7 +57,13 @@ func NewHeader(h Hints) (Header, error) {
 	if capacity > MaxCapacity {
 		return Header{}, fmt.Errorf("%w: capacity %d is above the largest, %d", ErrInvalidHints, h.Capacity, uint64(MaxCapacity))
 	}
-	maxMsg := Align8(min(uint64(h.MaxMsgLen)+RecordHeaderLen, capacity/128-8))
+	if h.Envelope&^EnvelopeAll != 0 {
+		return Header{}, fmt.Errorf("%w: unknown envelope fields %#x", ErrInvalidHints, uint32(h.Envelope&^EnvelopeAll))
+	}
+	maxMsg := Align8(min(uint64(h.MaxMsgLen)+RecordHeaderLen+h.Envelope.Len(), capacity/128-8))
+	if maxMsg <= h.Envelope.Len() {
+		return Header{}, fmt.Errorf("%w: a record of at most %d bytes leaves no room for a payload after the %d-byte envelope", ErrInvalidHints, maxMsg, h.Envelope.Len())
+	}
 	now := time.Now
 	if h.Clock != nil {
 		now = h.Clock
@@ -60,6 +77,8 @@ func NewHeader(h Hints) (Header, error) {
 		Timeout:      h.Timeout,
 		CreationTime: h.TickUnit.At(now()),
 		TickUnit:     h.TickUnit,
+		Envelope:     h.Envelope,
+		SeqBase:      h.SeqBase,
 	}, nil
 }
 
@@ -74,11 +93,25 @@ func (h Header) Created() time.Time {
 // FileSize is the size of the file this package writes for the channel.
 func (h Header) FileSize() int64 { return FileSize(h.Capacity) }
 
-// MarshalBinary returns the 128 encoded bytes of the header.
+// MaxPayload is the longest payload a writer accepts: MaxMsgLen less the
+// envelope.
+func (h Header) MaxPayload() uint32 { return h.MaxMsgLen - uint32(h.Envelope.Len()) }
+
+// EncodedLen is the length of the encoded header: 128 bytes, or 192 with
+// the extension block.
+func (h Header) EncodedLen() int {
+	if h.extended() {
+		return ExtOffset + ExtLen
+	}
+	return HeaderLen
+}
+
+// MarshalBinary returns the encoded header: 128 bytes, and the 64 of the
+// extension block if the channel uses one.
 func (h Header) MarshalBinary() ([]byte, error) {
-	b := make([]byte, HeaderLen)
+	b := make([]byte, ExtOffset+ExtLen)
 	h.put(b)
-	return b, nil
+	return b[:h.EncodedLen()], nil
 }
 
 func (h Header) put(b []byte) {
@@ -93,6 +126,9 @@ func (h Header) put(b []byte) {
 	le.PutUint64(b[48:], h.CreationTime)
 	b[56] = h.TickUnit.ID()
 	clear(b[57:HeaderLen])
+	if len(b) >= ExtOffset+ExtLen {
+		h.putExtension(b)
+	}
 }
 
 // UnmarshalBinary decodes and validates a header; see DecodeHeader.
@@ -127,6 +163,12 @@ func DecodeHeader(b []byte) (Header, error) {
 		CreationTime: le.Uint64(b[48:]),
 		TickUnit:     TickUnit(b[56]),
 	}
+	if err := h.Validate(); err != nil {
+		return h, err
+	}
+	if err := h.decodeExtension(b); err != nil {
+		return h, err
+	}
 	return h, h.Validate()
 }
 
@@ -142,6 +184,10 @@ func (h Header) Validate() error {
 		return &HeaderError{Field: "max_msg_len", Want: fmt.Sprintf("a multiple of 8, <= %d", MaxMsgLenLimit(h.Capacity)), Got: uint64(h.MaxMsgLen)}
 	case !h.TickUnit.Valid():
 		return &HeaderError{Field: "tick_unit", Want: "9, 6, 3 or 0", Got: uint64(h.TickUnit)}
+	case h.Envelope&^EnvelopeAll != 0:
+		return &HeaderError{Field: "envelope", Want: fmt.Sprintf("a subset of %#x", uint32(EnvelopeAll)), Got: uint64(h.Envelope)}
+	case h.Envelope != 0 && uint64(h.MaxMsgLen) <= h.Envelope.Len():
+		return &HeaderError{Field: "max_msg_len", Want: fmt.Sprintf("more than the %d-byte envelope", h.Envelope.Len()), Got: uint64(h.MaxMsgLen)}
 	}
 	return nil
 }

@@ -55,6 +55,11 @@ type Reader struct {
 	wait    Wait  // how Follow waits
 	err     error // end of the last Records loop
 	closed  bool
+
+	// On a channel whose records carry an envelope:
+	records uint64   // records before pos, for the sequence numbers
+	sealed  sealed   // what the envelope of the last record handed out says
+	bad     mismatch // what failed in the record that ended the read
 }
 
 // ReaderOption configures a Reader.
@@ -94,7 +99,7 @@ func readHeader(st ports.Storage) (Header, error) {
 	if size := st.Size(); size < HeaderLen {
 		return Header{}, &HeaderError{Field: "length", Want: fmt.Sprintf(">= %d bytes", HeaderLen), Got: uint64(max(size, 0))}
 	}
-	b := make([]byte, HeaderLen)
+	b := make([]byte, min(st.Size(), ExtOffset+ExtLen))
 	if _, err := st.ReadAt(b, 0); err != nil {
 		return Header{}, fmt.Errorf("kekbit: reading the header: %w", err)
 	}
@@ -276,6 +281,15 @@ func (r *Reader) next() (pos, end uint64, payload []byte, err error) {
 			r.pos = end
 			continue
 		}
+		if r.envLen != 0 {
+			p, s, bad, err := r.verify(pos, word, end, r.records)
+			if err != nil {
+				r.word, r.bad = word, bad
+				return pos, 0, nil, err
+			}
+			r.records, r.sealed = r.records+1, s
+			return pos, end, p, nil
+		}
 		if r.mem != nil {
 			start := pos + RecordHeaderLen
 			return pos, end, r.mem[start : start+word : start+word], nil
@@ -308,12 +322,48 @@ func (r *Reader) end(start uint64, err error) error {
 	if err == ErrTruncated {
 		r.refreshSize(r.clock.now()) // the file may have been cut: later reads stop at its new end
 	}
+	if r.envLen != 0 && (err == ErrClosed || err == ErrChannelFull) {
+		err = r.checkTrailer(err)
+	}
 	switch err {
 	case ErrClosed, ErrChannelFull, ErrCorrupt, ErrTruncated, ErrTimeout, ErrWriterGone:
-		return &ReadError{Err: err, Position: r.pos, BytesRead: int(r.pos - start), Word: r.word}
+		re := &ReadError{Err: err, Position: r.pos, BytesRead: int(r.pos - start), Word: r.word}
+		if err == ErrCorrupt && r.bad.check != "" {
+			re.Check, re.Want, re.Got = r.bad.check, r.bad.want, r.bad.got
+		}
+		r.bad = mismatch{}
+		return re
 	}
 	return err
 }
+
+// checkTrailer checks the end of an enveloped channel, closed or full,
+// against the close trailer its writer left, if it left one: a reader that
+// ends anywhere else, or after another number of records, lost some (a
+// page of zeros reads as heartbeats). It returns end, or ErrCorrupt.
+func (r *Reader) checkTrailer(end error) error {
+	var b [TrailerLen]byte
+	if _, err := r.st.ReadAt(b[:], TrailerOffset); err != nil {
+		return end
+	}
+	t, ok := decodeTrailer(b[:])
+	if !ok || (t.closedAt == r.pos && t.records == r.records) {
+		return end
+	}
+	r.word, r.bad = t.closedAt, mismatch{"trailer", t.records, r.records}
+	return ErrCorrupt
+}
+
+// Seq returns the sequence number of the last record handed out, on a
+// channel whose envelope has EnvelopeSeq (else it counts records from the
+// header's SeqBase), valid inside a handler or loop body; 0 on a channel
+// without an envelope.
+func (r *Reader) Seq() uint64 { return r.sealed.seq }
+
+// Time returns when the last record handed out was written, in the
+// header's tick unit since the Unix epoch, on a channel whose envelope has
+// EnvelopeTime; else 0. Header().TickUnit.ToDuration converts it.
+func (r *Reader) Time() uint64 { return r.sealed.time }
 
 // MoveTo puts the reader at position pos, which must be the start of a
 // record or the writer's current end, so reading resumes or replays from
@@ -329,24 +379,27 @@ func (r *Reader) MoveTo(pos uint64) error {
 	if pos%8 != 0 {
 		return fmt.Errorf("%w: position %d is not a multiple of 8", ErrUnaligned, pos)
 	}
-	p, last := uint64(0), uint64(0) // last: the start of the record p ends
+	p, last, records := uint64(0), uint64(0), uint64(0) // last: the start of the record p ends
 	if pos >= r.pos {
-		p = r.pos
+		p, records = r.pos, r.records
 	}
 	for p < pos {
-		_, end, err := r.classifyGuarded(p, r.fileEnd)
+		word, end, err := r.classifyGuarded(p, r.fileEnd)
 		if err != nil {
 			if err == ErrNothingYet { // not a read's end: only "not there yet"
 				return fmt.Errorf("%w: position %d: the writer is at %d", ErrUnavailable, pos, p)
 			}
 			return fmt.Errorf("%w: position %d: the channel ends at %d: %w", ErrUnavailable, pos, p, err)
 		}
+		if word != HeartbeatLen {
+			records++
+		}
 		last, p = p, end
 	}
 	if p != pos {
 		return fmt.Errorf("%w: position %d is inside the record at %d", ErrUnaligned, pos, last)
 	}
-	r.pos = pos
+	r.pos, r.records = pos, records
 	r.clock.moved()
 	return nil
 }

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"errors"
+	"runtime/debug"
 
 	"go.uber.org/multierr"
 
@@ -15,22 +16,27 @@ var ErrReadOnlyStorage = errors.New("kekbit: storage is read-only: open it for w
 
 // Resume returns a writer that carries on appending to st, an existing
 // channel whose writer is gone: its process died, or it gave the channel
-// up with Release. It validates the header, walks the length words from
-// position 0 to the watermark (the end of what was published) and returns
-// a writer positioned there, as the old writer was. Values are encoded with
-// enc.
+// up with Release. It validates the header, walks the records from
+// position 0, verifying each (its framing, and on a channel with an
+// envelope its CRC and sequence number), and returns a writer positioned
+// after the last good one. Values are encoded with enc.
 //
-// The caller must make sure that no other writer holds the channel: with
-// the mmap backend, open st with mmap.OpenForWrite, which takes the
+// A torn tail (a record that fails verification, what a crash or a lost
+// page leaves) is repaired: every record before it is kept, the rest of the
+// written region is overwritten with the watermark, and Dropped says how
+// many bytes went. With the envelope nothing that fails its CRC is kept.
+//
+// The caller must make sure that no other writer holds the channel: open
+// st through a volume's OpenForWrite (ports.WriteOpener), which takes the
 // writer's lock and refuses a channel whose writer is alive. Readers that
 // gave the channel up meanwhile (ErrWriterGone, ErrTimeout) may start
 // following it again.
 //
-// Errors: ErrReadOnlyStorage; a *HeaderError; ErrStorageTooSmall for a storage shorter than
-// the file this package writes (a channel written by the Rust crate);
-// and, inside a *ReadError, ErrClosed (a closed channel stays closed),
-// ErrChannelFull, ErrCorrupt or ErrTruncated, with the position where the
-// walk stopped.
+// Errors: ErrReadOnlyStorage; a *HeaderError; ErrStorageTooSmall for a
+// storage shorter than the file this package writes (a channel written by
+// the Rust crate); and, inside a *ReadError, ErrClosed (a closed channel
+// stays closed), ErrChannelFull or ErrTruncated, with the position where
+// the walk stopped.
 func Resume[T any](st ports.Storage, enc codecs.Encoder[T], opts ...WriterOption) (*Writer[T], error) {
 	// A storage mapped read-only (a reader's) would fault on the first
 	// write: refuse it now.
@@ -45,31 +51,90 @@ func Resume[T any](st ports.Storage, enc codecs.Encoder[T], opts ...WriterOption
 	if err != nil {
 		return nil, err
 	}
-	pos, err := w.findEnd()
+	pos, records, torn, err := w.findEnd()
 	if err != nil {
 		return nil, err
 	}
-	w.pos = pos
+	if torn {
+		if w.dropped, err = w.repair(pos); err != nil {
+			return nil, err
+		}
+	}
+	w.pos, w.records = pos, records
 	return w, nil
 }
 
-// findEnd walks the records and heartbeats from position 0 and returns the
-// position of the watermark, where the next record goes.
-func (w *Writer[T]) findEnd() (uint64, error) {
-	pos := uint64(0)
+// findEnd walks the records and heartbeats from position 0, verifying each
+// record, and returns the position of the watermark or of the first record
+// that fails (torn), and the records before it.
+func (w *Writer[T]) findEnd() (pos, records uint64, torn bool, err error) {
 	for {
 		word, end, err := w.classifyGuarded(pos, w.capacity)
 		switch err {
 		case nil:
+			if word != HeartbeatLen {
+				if w.envLen != 0 {
+					if _, _, _, err := w.verifyGuarded(pos, word, end, records); err == ErrCorrupt {
+						return pos, records, true, nil
+					} else if err != nil {
+						return 0, 0, false, &ReadError{Err: err, Position: pos, BytesRead: int(pos)}
+					}
+				}
+				records++
+			}
 			pos = end
 			continue
 		case ErrNothingYet:
-			return pos, nil
-		case ErrClosed, ErrChannelFull, ErrCorrupt, ErrTruncated:
-			return 0, &ReadError{Err: err, Position: pos, BytesRead: int(pos), Word: word}
+			return pos, records, false, nil
+		case ErrCorrupt:
+			return pos, records, true, nil
+		case ErrClosed, ErrChannelFull, ErrTruncated:
+			return 0, 0, false, &ReadError{Err: err, Position: pos, BytesRead: int(pos), Word: word}
 		}
-		return 0, err
+		return 0, 0, false, err
 	}
+}
+
+// verifyGuarded is verify with a fault in the storage's memory turned into
+// ErrTruncated.
+func (w *Writer[T]) verifyGuarded(pos, word, end, index uint64) (p []byte, s sealed, bad mismatch, err error) {
+	if w.faults != nil {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer catchFault(w.faults, &err)
+	}
+	return w.verify(pos, word, end, index)
+}
+
+// repair overwrites the written region from pos, where the first record
+// that fails verification starts, with the watermark: every word up to the
+// last that is not zero (what the crash left), from the end back to pos,
+// so that a reader waiting at pos sees the watermark last. It returns the
+// bytes it overwrote.
+func (w *Writer[T]) repair(pos uint64) (dropped uint64, err error) {
+	if w.faults != nil {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer catchFault(w.faults, &err)
+	}
+	last := pos // one past the last word that is not zero
+	for p := pos; p+8 <= w.capacity; p += 8 {
+		word, err := w.load(p)
+		if err != nil {
+			return 0, err
+		}
+		if word != 0 {
+			last = p + 8
+		}
+	}
+	if last < w.capacity {
+		last += 8 // and the word after it, where the next watermark would go
+	}
+	for p := last; p > pos; {
+		p -= 8
+		if err := w.store(p, Watermark); err != nil {
+			return 0, err
+		}
+	}
+	return last - pos, nil
 }
 
 // Release gives the channel up without closing it: it flushes and closes

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"go.uber.org/multierr"
 
@@ -17,7 +18,12 @@ type WriterOption func(*options)
 
 type options struct {
 	guard bool
+	now   func() time.Time
 }
+
+// WithWriteClock makes the writer stamp the records of a channel whose
+// envelope has EnvelopeTime with now instead of time.Now.
+func WithWriteClock(now func() time.Time) WriterOption { return func(o *options) { o.now = now } }
 
 // WithFaultGuard makes Write and Heartbeat on memory that can vanish (a
 // mapped file that another process cuts short under the writer) return
@@ -39,6 +45,11 @@ type Writer[T any] struct {
 	pos      uint64 // write position: where the next record goes
 	trial    []byte // a max-length buffer, made on first need, to size a refused value
 	closed   bool
+
+	maxPayload uint64           // the longest payload: maxMsg less the envelope
+	records    uint64           // records in the channel, for the envelope's sequence numbers
+	now        func() time.Time // the clock of the envelope's timestamps
+	dropped    uint64           // bytes of a torn tail that Resume dropped
 }
 
 // NewWriter makes st, a fresh zero-filled storage of at least
@@ -53,7 +64,7 @@ func NewWriter[T any](st ports.Storage, h Header, enc codecs.Encoder[T], opts ..
 	if err != nil {
 		return nil, err
 	}
-	hb := make([]byte, HeaderLen)
+	hb := make([]byte, ExtOffset+ExtLen)
 	h.put(hb)
 	if _, err := st.WriteAt(hb, 0); err != nil {
 		return nil, fmt.Errorf("kekbit: writing the header: %w", err)
@@ -70,7 +81,8 @@ func attach[T any](st ports.Storage, h Header, enc codecs.Encoder[T], opts []Wri
 	if st.Size() < h.FileSize() {
 		return nil, fmt.Errorf("%w: %d bytes, channel of capacity %d needs %d", ErrStorageTooSmall, st.Size(), h.Capacity, h.FileSize())
 	}
-	w := &Writer[T]{region: newRegion(st, h), enc: enc, hdr: h}
+	w := &Writer[T]{region: newRegion(st, h), enc: enc, hdr: h, now: time.Now}
+	w.maxPayload = w.maxMsg - w.envLen
 	if v, ok := any(enc).(codecs.Verbatim); ok {
 		_, isBytes := any(enc).(codecs.Encoder[[]byte])
 		w.verbatim = isBytes && v.Verbatim()
@@ -80,6 +92,9 @@ func attach[T any](st ports.Storage, h Header, enc codecs.Encoder[T], opts []Wri
 		opt(&o)
 	}
 	w.guarded = o.guard && w.faults != nil
+	if o.now != nil {
+		w.now = o.now
+	}
 	return w, nil
 }
 
@@ -132,6 +147,9 @@ func (w *Writer[T]) writeGuarded(v T) (n int, err error) {
 }
 
 func (w *Writer[T]) write(v T) (int, error) {
+	if w.envLen != 0 {
+		return w.writeSealed(v)
+	}
 	if w.closed {
 		return 0, ErrWriterClosed
 	}
@@ -169,6 +187,51 @@ func (w *Writer[T]) write(v T) (int, error) {
 		atomicx.StoreRelease(&w.words[pos/8], n)
 	}
 	w.pos += size
+	w.records++
+	return int(size), nil
+}
+
+// writeSealed is write on a channel whose records carry an envelope: the
+// value is encoded after it, then the envelope is filled (sequence number,
+// time, and last the CRC over the whole record, padding zeroed first).
+func (w *Writer[T]) writeSealed(v T) (int, error) {
+	if w.closed {
+		return 0, ErrWriterClosed
+	}
+	avail := (w.capacity - w.pos) &^ 7
+	if avail <= RecordHeaderLen+w.envLen {
+		return 0, ErrChannelFull // a heartbeat may fit, a record never
+	}
+	room := min(w.maxMsg, avail-RecordHeaderLen)
+	rec := w.room(w.pos, room)
+	dst := rec[w.envLen:]
+	var n int
+	var err error
+	if b, ok := any(v).([]byte); w.verbatim && ok {
+		if len(b) > len(dst) {
+			err = codecs.ErrShortBuffer
+		} else {
+			n = copy(dst, b)
+		}
+	} else {
+		n, err = w.enc.Encode(dst, v)
+	}
+	if err != nil || n <= 0 || n > len(dst) {
+		return 0, w.refuse(v, dst, n, err, uint64(len(dst)), avail-w.envLen)
+	}
+	total := w.envLen + uint64(n)
+	size := RecordSize(total)
+	clear(rec[total : size-RecordHeaderLen])
+	var now uint64
+	if w.env.Has(EnvelopeTime) {
+		now = w.stamp.At(w.now())
+	}
+	w.seal(rec[:size-RecordHeaderLen], total, w.records, now)
+	end, err := w.publish(w.pos, total)
+	if err != nil {
+		return 0, err
+	}
+	w.pos, w.records = end, w.records+1
 	return int(size), nil
 }
 
@@ -181,11 +244,11 @@ func (w *Writer[T]) refuse(v T, dst []byte, n int, err error, room, avail uint64
 	}
 	switch {
 	case errors.Is(err, codecs.ErrShortBuffer):
-		if room < w.maxMsg && w.fitsMax(v) {
-			return fmt.Errorf("%w: %d bytes left, the record needs more (max record length %d): %w",
-				ErrNoSpace, avail-RecordHeaderLen, w.maxMsg, err)
+		if room < w.maxPayload && w.fitsMax(v) {
+			return fmt.Errorf("%w: %d bytes left, the record needs more (max payload %d): %w",
+				ErrNoSpace, avail-RecordHeaderLen, w.maxPayload, err)
 		}
-		return fmt.Errorf("%w: above the max record length, %d bytes: %w", ErrRecordTooLarge, w.maxMsg, err)
+		return fmt.Errorf("%w: above the max payload, %d bytes: %w", ErrRecordTooLarge, w.maxPayload, err)
 	case err != nil:
 		return fmt.Errorf("%w: %s: %w", ErrEncoding, w.enc.MediaType(), err)
 	case n == 0:
@@ -199,13 +262,13 @@ func (w *Writer[T]) refuse(v T, dst []byte, n int, err error, room, avail uint64
 // on first need (this is the error path only).
 func (w *Writer[T]) fitsMax(v T) bool {
 	if b, ok := any(v).([]byte); w.verbatim && ok {
-		return uint64(len(b)) <= w.maxMsg
+		return uint64(len(b)) <= w.maxPayload
 	}
 	if w.trial == nil {
-		w.trial = make([]byte, w.maxMsg)
+		w.trial = make([]byte, w.maxPayload)
 	}
 	n, err := w.enc.Encode(w.trial, v)
-	return err == nil && n > 0 && uint64(n) <= w.maxMsg
+	return err == nil && n > 0 && uint64(n) <= w.maxPayload
 }
 
 // Heartbeat appends a heartbeat, a record with no payload that readers skip
@@ -256,7 +319,19 @@ func (w *Writer[T]) Close() error {
 		return nil
 	}
 	w.closed = true
-	err := w.markClosed()
+	var err error
+	if w.envLen != 0 {
+		// The trailer first: a reader that finds the close mark finds the
+		// trailer too, and so can tell a lost tail from a clean end.
+		var t [TrailerLen]byte
+		putTrailer(t[:], trailer{closedAt: w.pos, records: w.records})
+		if _, err = w.st.WriteAt(t[:], TrailerOffset); err != nil {
+			err = fmt.Errorf("kekbit: writing the close trailer: %w", err)
+		}
+	}
+	if err == nil {
+		err = w.markClosed()
+	}
 	return multierr.Combine(err, w.st.Flush(), w.st.Close())
 }
 
@@ -268,6 +343,15 @@ func (w *Writer[T]) markClosed() (err error) {
 	}
 	return w.store(w.pos, CloseMark)
 }
+
+// Records returns how many records the channel holds: those this writer
+// wrote, and for a resumed channel those before it.
+func (w *Writer[T]) Records() uint64 { return w.records }
+
+// Dropped returns the bytes of a torn tail that Resume dropped: records
+// after the last one that passed verification, and whatever a crash left
+// beyond them. 0 for a writer that Create made.
+func (w *Writer[T]) Dropped() uint64 { return w.dropped }
 
 // Available returns the bytes left in the data region, rounded down to 8.
 func (w *Writer[T]) Available() uint32 { return uint32((w.capacity - w.pos) &^ 7) }
