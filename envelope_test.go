@@ -71,7 +71,7 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 					}
 					wantTime := uint64(0)
 					if env.Has(kekbit.EnvelopeTime) {
-						wantTime = uint64(time.Unix(1_700_000_000, 0).Add(time.Duration(i+1)*time.Millisecond).UnixMicro())
+						wantTime = uint64(time.Unix(1_700_000_000, 0).Add(time.Duration(i+1) * time.Millisecond).UnixMicro())
 					}
 					if r.Time() != wantTime {
 						t.Fatalf("record %d: time %d, want %d", i, r.Time(), wantTime)
