@@ -61,8 +61,11 @@ var (
 	// ErrUnaligned is returned by MoveTo for a position inside a record.
 	ErrUnaligned = domain.ErrUnaligned
 	// ErrUnavailable is returned by MoveTo for a position past what is
-	// written.
+	// written, and by SeekSeq and SeekTime for a record not written yet.
 	ErrUnavailable = domain.ErrUnavailable
+	// ErrNoTimestamps is returned by SeekTime on a channel whose records
+	// carry no time.
+	ErrNoTimestamps = domain.ErrNoTimestamps
 
 	// Headers.
 

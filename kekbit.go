@@ -465,6 +465,20 @@ func (r *Reader) MoveTo(pos uint64) error { return r.r.MoveTo(pos) }
 // record at hand.
 func (r *Reader) Position() uint64 { return r.r.Position() }
 
+// SeekSeq puts the reader at the record whose sequence number is seq (on
+// a channel without an envelope: whose number, counting from 0, it is), so
+// the next record handed out is that one. It takes O(log n) on a sparse
+// index the reader keeps, built by one walk over what is new, and a walk of
+// at most 128 records. ErrUnavailable for a number not written yet.
+func (r *Reader) SeekSeq(seq uint64) error { return r.r.SeekSeq(seq) }
+
+// SeekTime puts the reader at the first record written at t or later, on a
+// channel whose envelope has EnvelopeTime (ErrNoTimestamps otherwise), the
+// same way as SeekSeq. ErrUnavailable if no record is that late yet.
+func (r *Reader) SeekTime(t time.Time) error {
+	return r.r.SeekTime(r.r.Header().TickUnit.At(t))
+}
+
 // Seq returns the sequence number of the record at hand (inside a handler
 // or loop body: the last one handed out) on a channel with an envelope;
 // 0 on one without.

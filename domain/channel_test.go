@@ -39,7 +39,7 @@ func small(t *testing.T) domain.Header {
 	return h
 }
 
-func mustReader(t *testing.T, st ports.Storage, opts ...domain.ReaderOption) *domain.Reader {
+func mustReader(t testing.TB, st ports.Storage, opts ...domain.ReaderOption) *domain.Reader {
 	t.Helper()
 	r, err := domain.NewReader(st, opts...)
 	if err != nil {

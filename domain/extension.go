@@ -6,6 +6,8 @@ import (
 	"hash/crc32"
 	"math/bits"
 	"strings"
+
+	"github.com/kekbit-go/kekbit/internal/crc32c"
 )
 
 // The header extension block, file bytes 128..191 (see FORMAT.md). The
@@ -123,9 +125,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // itself excluded: body starts after them and runs to the end of the
 // padding).
 func recordCRC(n uint64, body []byte) uint32 {
-	var lw [8]byte
-	binary.LittleEndian.PutUint64(lw[:], n)
-	return crc32.Update(crc32.Update(0, castagnoli, lw[:]), castagnoli, body)
+	return crc32c.Update(crc32c.UpdateUint64(0, n), body)
 }
 
 // putExtension writes the extension block of h into b[ExtOffset:], or

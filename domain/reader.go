@@ -60,6 +60,7 @@ type Reader struct {
 	records uint64   // records before pos, for the sequence numbers
 	sealed  sealed   // what the envelope of the last record handed out says
 	bad     mismatch // what failed in the record that ended the read
+	index   seekIndex
 }
 
 // ReaderOption configures a Reader.

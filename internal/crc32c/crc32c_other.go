@@ -1,0 +1,8 @@
+//go:build !amd64
+
+package crc32c
+
+const haveSSE42 = false
+
+func updateSSE42(uint32, []byte) uint32 { panic("unreachable") }
+func updateWord(uint32, uint64) uint32  { panic("unreachable") }
