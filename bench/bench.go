@@ -36,7 +36,11 @@ type Options struct {
 	// (domain.Wait.Pause), the baseline's readers too: 0 is a pure busy
 	// spin, the lowest latency; a microsecond or two leaves the writer's
 	// cache lines alone and gives the highest rate.
-	Pause    time.Duration
+	Pause time.Duration
+	// Envelope: every record carries these envelope fields (CRC32C,
+	// sequence number, time), written and verified by the library; the
+	// baseline has none.
+	Envelope domain.Envelope
 	Progress io.Writer // if not nil, one line per run
 }
 
@@ -98,7 +102,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 // WriteText prints the report for people.
 func (r Report) WriteText(w io.Writer) {
 	o := r.Options
-	fmt.Fprintf(w, "%d records of %d bytes, 1 writer and %d reader process(es) pausing %v between looks, median of %d runs (min-max)\n", o.N, o.Size, o.Readers, o.Pause, o.Runs)
+	fmt.Fprintf(w, "%d records of %d bytes (envelope %v), 1 writer and %d reader process(es) pausing %v between looks, median of %d runs (min-max)\n", o.N, o.Size, o.Envelope, o.Readers, o.Pause, o.Runs)
 	line := func(name string, f Figure) {
 		fmt.Fprintf(w, "  %-16s %8.2f M records/s  %8.1f MB/s   (%.2f-%.2f M/s)\n",
 			name, f.Median/1e6, f.Median*float64(o.Size)/1e6, f.Min/1e6, f.Max/1e6)
@@ -146,7 +150,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if err := o.check(); err != nil {
 		return Report{}, err
 	}
-	capacity, err := capacityFor(o.N, o.Size)
+	capacity, err := capacityFor(o.N, o.Size+int(o.Envelope.Len()))
 	if err != nil {
 		return Report{}, err
 	}
@@ -177,7 +181,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			if o.Progress != nil {
 				fmt.Fprintf(o.Progress, "%s run %d/%d...\n", m.name, run, o.Runs)
 			}
-			j := job{N: o.N, Size: o.Size, Capacity: capacity, Warm: m.warm, Pause: o.Pause}
+			j := job{N: o.N, Size: o.Size, Capacity: capacity, Warm: m.warm, Pause: o.Pause, Envelope: o.Envelope}
 			w, r, err := runOnce(ctx, o, j, m.writer, m.reader)
 			if err != nil {
 				return rep, fmt.Errorf("bench: %s run %d: %w", m.name, run, err)

@@ -21,14 +21,15 @@ const workerEnv = "KEKBIT_BENCH_WORKER"
 
 // job is what one worker process does.
 type job struct {
-	Role     string        `json:"role"` // writer, reader, base-writer, base-reader, server, client
-	Dir      string        `json:"dir"`
-	N        int           `json:"n"`
-	Size     int           `json:"size"`
-	Capacity uint32        `json:"capacity"`
-	Warm     bool          `json:"warm"`
-	Warmup   int           `json:"warmup,omitempty"`
-	Pause    time.Duration `json:"pause,omitempty"`
+	Role     string          `json:"role"` // writer, reader, base-writer, base-reader, server, client
+	Dir      string          `json:"dir"`
+	N        int             `json:"n"`
+	Size     int             `json:"size"`
+	Capacity uint32          `json:"capacity"`
+	Warm     bool            `json:"warm"`
+	Warmup   int             `json:"warmup,omitempty"`
+	Pause    time.Duration   `json:"pause,omitempty"`
+	Envelope domain.Envelope `json:"envelope,omitempty"`
 }
 
 // report is what a worker prints as its last line.
@@ -109,7 +110,7 @@ func (j job) header(id uint64) (domain.Header, error) {
 	return domain.NewHeader(domain.Hints{
 		WriterID: uint64(os.Getpid()), ChannelID: id,
 		Capacity: j.Capacity, MaxMsgLen: uint32(j.Size),
-		Timeout: 60, TickUnit: domain.Secs,
+		Timeout: 60, TickUnit: domain.Secs, Envelope: j.Envelope,
 	})
 }
 
