@@ -269,6 +269,15 @@ func readLog(path string) (seqs []uint64, next uint64, err error) {
 	return seqs, next, sc.Err()
 }
 
+// logSize returns the size of the consumer's log, 0 if there is none yet.
+func logSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
 // TestRestartAfterKill: on mmap, the consumer is another process, SIGKILLed
 // at a random moment 100 times while the writer writes; each new one
 // resumes from the position the last stored. Over all runs every record is
@@ -290,15 +299,32 @@ func TestRestartAfterKill(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
 		if run == restarts {
-			if err := cmd.Wait(); err != nil {
+			if err := <-exited; err != nil {
 				t.Fatalf("last consumer: %v\n%s", err, out)
 			}
 			break
 		}
-		time.Sleep(time.Duration(2000+rng.IntN(12000)) * time.Microsecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		err := cmd.Wait()
+		// Kill it at a random moment after it has handled something (a
+		// slow start, under the race detector say, must not make every
+		// kill land before the first record), unless it ends first.
+		before := logSize(log)
+		var err error
+		waited := false
+		for deadline := time.Now().Add(5 * time.Second); logSize(log) == before && time.Now().Before(deadline) && !waited; {
+			select {
+			case err = <-exited:
+				waited = true
+			case <-time.After(200 * time.Microsecond):
+			}
+		}
+		if !waited {
+			time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
+			cmd.Process.Signal(syscall.SIGKILL)
+			err = <-exited
+		}
 		if err != nil && !strings.Contains(err.Error(), "killed") {
 			t.Fatalf("consumer %d: %v\n%s", run, err, out)
 		}
