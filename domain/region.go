@@ -159,7 +159,7 @@ type mismatch struct {
 // payload after the envelope and what the envelope says. A record that
 // fails returns ErrCorrupt and the mismatch.
 func (g *region) verify(pos, word, end, index uint64) (payload []byte, s sealed, bad mismatch, err error) {
-	if word < g.envLen || word == g.envLen {
+	if word <= g.envLen {
 		return nil, s, mismatch{"envelope", g.envLen + 1, word}, ErrCorrupt
 	}
 	var body []byte // the record after its length word, padding included
