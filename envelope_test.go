@@ -62,7 +62,12 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 					t.Fatalf("header says envelope %v base %d", got.Envelope, got.SeqBase)
 				}
 				i := 0
+				var nexts []uint64
 				for rec := range r.Records() {
+					if rec.Next() != r.Position() || rec.Next() != rec.Position+kekbit.RecordSize(uint64(len(rec.Payload))+env.Len()) {
+						t.Fatalf("record %d at %d: Next %d, reader at %d", i, rec.Position, rec.Next(), r.Position())
+					}
+					nexts = append(nexts, rec.Next())
 					if i < 50 && string(rec.Payload) != fmt.Sprintf("record %d %s", i, make([]byte, i)) {
 						t.Fatalf("record %d: %q", i, rec.Payload)
 					}
@@ -80,6 +85,17 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 				}
 				if i != 51 || !errors.Is(r.Err(), kekbit.ErrClosed) {
 					t.Fatalf("%d records, then %v", i, r.Err())
+				}
+				// Resuming from a stored Next goes on with the next record,
+				// its sequence number checked.
+				if err := r.MoveTo(nexts[20]); err != nil {
+					t.Fatal(err)
+				}
+				for range r.Records() {
+					if r.Seq() != 1021 {
+						t.Fatalf("after MoveTo(Next of record 20): sequence number %d", r.Seq())
+					}
+					break
 				}
 			})
 		})

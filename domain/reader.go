@@ -13,20 +13,19 @@ import (
 type Record struct {
 	// Position is where the record starts in the data region.
 	Position uint64
-	// Payload is the record's bytes. It aliases the channel's memory (or
-	// the reader's buffer) and is valid only until the handler returns or
-	// the iterator moves on; it must not be modified. Copy what you keep.
+	// Payload is the record's bytes (after the envelope, on a channel with
+	// one). It aliases the channel's memory (or the reader's buffer) and is
+	// valid only until the handler returns or the iterator moves on; it
+	// must not be modified. Copy what you keep.
 	Payload []byte
+
+	next uint64 // the position after the record
 }
 
 // Next returns the position after the record, where the reader goes on. A
 // consumer that stores Next of each record it handled resumes after a
 // restart with MoveTo(Next): the next record, never a repeat.
-//
-// It is a method rather than a field so that a Record is four words, which
-// the compiler passes in registers: a fifth word would send every record
-// handed out through the stack.
-func (r Record) Next() uint64 { return r.Position + RecordSize(uint64(len(r.Payload))) }
+func (r Record) Next() uint64 { return r.next }
 
 // Reader follows one channel from a position of its own. Any number of
 // readers, in any process, may read a channel while its writer appends. A
@@ -180,7 +179,7 @@ func (r *Reader) scan(handler func(Record) error, max int) (stop, err error) {
 				return nil, err
 			}
 			at, r.pos = pos, end
-			if err := handler(Record{Position: pos, Payload: p}); err != nil {
+			if err := handler(Record{Position: pos, Payload: p, next: end}); err != nil {
 				return err, nil
 			}
 			at = r.pos
@@ -193,7 +192,7 @@ func (r *Reader) scan(handler func(Record) error, max int) (stop, err error) {
 			return nil, err
 		}
 		r.pos = end
-		if err := handler(Record{Position: pos, Payload: p}); err != nil {
+		if err := handler(Record{Position: pos, Payload: p, next: end}); err != nil {
 			return err, nil
 		}
 	}
@@ -249,7 +248,7 @@ func (r *Reader) Records() iter.Seq[Record] {
 			}
 			r.pos = end
 			inBody = true
-			if !yield(Record{Position: pos, Payload: p}) {
+			if !yield(Record{Position: pos, Payload: p, next: end}) {
 				r.clock.moved()
 				return
 			}
