@@ -7,7 +7,7 @@
 //	kekbit info [--json] CHANNEL
 //	kekbit ls [--json] ROOT
 //	kekbit dump [--json] [--from POS] [--follow] CHANNEL
-//	kekbit write [flags] CHANNEL < lines
+//	kekbit write [--envelope [crc,seq,time]] [--seq-base N] [flags] CHANNEL < lines
 //	kekbit bench [--n N] [--size BYTES] [--readers R] [--json]
 //	kekbit replicate --nats URL [--stream NAME] CHANNEL
 //	kekbit mirror --nats URL --stream NAME CHANNEL
@@ -48,7 +48,7 @@ func main() {
 // run executes the command line and returns the exit status.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRoot()
-	root.SetArgs(args)
+	root.SetArgs(joinFieldLists(root, args))
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
