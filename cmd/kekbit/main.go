@@ -6,7 +6,7 @@
 //
 //	kekbit info [--json] CHANNEL
 //	kekbit ls [--json] ROOT
-//	kekbit dump [--json] [--from POS] [--follow] CHANNEL
+//	kekbit dump [--json] [--raw] [--from POS] [--follow] CHANNEL
 //	kekbit write [--envelope [crc,seq,time]] [--seq-base N] [flags] CHANNEL < lines
 //	kekbit bench [--n N] [--size BYTES] [--readers R] [--json]
 //	kekbit replicate --nats URL [--stream NAME] CHANNEL
