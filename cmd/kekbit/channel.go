@@ -11,6 +11,7 @@ import (
 
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/domain"
+	"github.com/kekbit-go/kekbit/ports"
 )
 
 // channelFlags name a channel by --root and --channel instead of a path.
@@ -65,26 +66,44 @@ type summary struct {
 	State       string
 	WriterAlive bool
 	End         error // the read end: a *domain.ReadError or ErrNothingYet
+
+	// On an enveloped channel:
+	FirstSeq, LastSeq uint64        // the sequence numbers of the first and last good records
+	Trailer           *closeTrailer // the close trailer, if the writer left one
 }
 
 // openReader opens the channel file at path for reading, with errors that
-// name the file.
-func openReader(path string, opts ...domain.ReaderOption) (*domain.Reader, error) {
-	st, err := mmap.OpenFile(path)
+// name the file. With raw it reads the channel as a format 1.0.0 one, its
+// extension block unseen (see plainView): each record as stored, envelope
+// included, unchecked.
+func openReader(path string, raw bool, opts ...domain.ReaderOption) (*domain.Reader, error) {
+	r, _, err := openChannel(path, raw, opts...)
+	return r, err
+}
+
+// openChannel is openReader that also returns the storage the reader owns.
+func openChannel(path string, raw bool, opts ...domain.ReaderOption) (*domain.Reader, ports.Storage, error) {
+	mst, err := mmap.OpenFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var st ports.Storage = mst
+	if raw {
+		st = plainView{mst}
 	}
 	r, err := domain.NewReader(st, opts...)
 	if err != nil {
 		st.Close()
-		return nil, fmt.Errorf("%s: not a kekbit channel: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: not a kekbit channel: %w", path, err)
 	}
-	return r, nil
+	return r, st, nil
 }
 
-// scan reads the whole channel at path and sums it up.
+// scan reads the whole channel at path, verifying every record of an
+// enveloped channel, and sums it up. A read that ends corrupt or
+// truncated is not an error here: s.End says so.
 func scan(path string) (summary, error) {
-	r, err := openReader(path)
+	r, st, err := openChannel(path, false)
 	if err != nil {
 		return summary{}, err
 	}
@@ -92,9 +111,14 @@ func scan(path string) (summary, error) {
 	s := summary{Path: path, Header: r.Header()}
 	var recordBytes uint64
 	n, end := r.Read(func(rec domain.Record) error {
-		p := rec.Payload
+		if s.Records == 0 {
+			s.FirstSeq = r.Seq()
+		}
+		s.LastSeq = r.Seq()
 		s.Records++
-		recordBytes += domain.RecordSize(uint64(len(p)))
+		// Not rec.Next(): on an enveloped channel the payload handed out
+		// leaves out the envelope; the reader stands after the record.
+		recordBytes += r.Position() - rec.Position
 		return nil
 	}, 0)
 	if end != nil && !isChannelEnd(end) {
@@ -105,6 +129,11 @@ func scan(path string) (summary, error) {
 	s.Heartbeats = int((uint64(n) - recordBytes) / domain.RecordHeaderLen)
 	s.WriterAlive, _ = r.WriterAlive()
 	s.State = stateOf(end, s.WriterAlive)
+	if s.Header.Envelope != 0 {
+		if t, ok := readTrailer(st); ok {
+			s.Trailer = &t
+		}
+	}
 	return s, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"unicode"
 	"unicode/utf8"
@@ -18,29 +19,56 @@ import (
 	"github.com/kekbit-go/kekbit/domain"
 )
 
-// dumpRecord and dumpEnd are the JSON Lines `dump --json` prints.
+// dumpRecord and dumpEnd are the JSON Lines `dump --json` prints. Seq and
+// Time are there when the channel's envelope has them (and not with
+// --raw); Check, Want and Got when an envelope check ended the read.
 type dumpRecord struct {
-	Pos  uint64 `json:"pos"`
-	Len  int    `json:"len"`
-	Data []byte `json:"data"`
+	Pos  uint64  `json:"pos"`
+	Len  int     `json:"len"`
+	Seq  *uint64 `json:"seq,omitempty"`
+	Time *uint64 `json:"time,omitempty"`
+	Data []byte  `json:"data"`
 }
 
 type dumpEnd struct {
-	End string `json:"end"`
-	Pos uint64 `json:"pos"`
+	End   string  `json:"end"`
+	Pos   uint64  `json:"pos"`
+	Check string  `json:"check,omitempty"`
+	Want  *uint64 `json:"want,omitempty"`
+	Got   *uint64 `json:"got,omitempty"`
 }
 
 func newDump() *cobra.Command {
 	var ch channelFlags
-	var asJSON, follow bool
+	var asJSON, follow, raw bool
 	var from uint64
 	cmd := &cobra.Command{
-		Use:   "dump [--json] [--from POS] [--follow] CHANNEL",
+		Use:   "dump [--json] [--raw] [--from POS] [--follow] CHANNEL",
 		Short: "Print a channel's records",
 		Long: "dump prints each record: its position, its length, then its payload as text\n" +
-			"when it is valid UTF-8 (without control characters), else as hex. With --json\n" +
-			"it prints JSON Lines, {\"pos\":8,\"len\":5,\"data\":\"<base64>\"} per record and a\n" +
-			"last {\"end\":\"closed|full|watermark|truncated|corrupt|timeout|writer-gone\",\"pos\":N}.\n" +
+			"when it is valid UTF-8 (without control characters), else as hex; and last\n" +
+			"where the read ended: \"end closed|full|watermark|truncated|corrupt|timeout|\n" +
+			"writer-gone at POS\".\n" +
+			"\n" +
+			"On a channel whose records carry an envelope (write --envelope) it checks\n" +
+			"every record (CRC32C, sequence number) and shows the user's payload without\n" +
+			"the envelope: the columns are then \"pos len seq time data\", seq and time\n" +
+			"only when the envelope has them, len the payload's length and time the\n" +
+			"record's write time in UTC (RFC 3339). A record that fails a check ends the\n" +
+			"read: \"end corrupt at POS (crc)\", the check being crc, seq, envelope (a\n" +
+			"record shorter than its envelope) or trailer (the channel ends elsewhere, or\n" +
+			"after another number of records, than its close trailer says).\n" +
+			"\n" +
+			"With --json it prints JSON Lines, {\"pos\":8,\"len\":5,\"data\":\"<base64>\"} per\n" +
+			"record, with \"seq\" and \"time\" (ticks of the header's unit since the epoch)\n" +
+			"after \"len\" on an enveloped channel, and a last {\"end\":\"closed\",\"pos\":N},\n" +
+			"with \"check\", \"want\" and \"got\" when a check failed.\n" +
+			"\n" +
+			"With --raw it shows the records as stored, as the Rust crate reads them: it\n" +
+			"ignores the header's extension block, so each payload starts with its\n" +
+			"envelope, len counts the envelope too, and nothing is checked but the\n" +
+			"framing (it also reads a channel whose extension block is damaged).\n" +
+			"\n" +
 			"With --follow it waits for new records until the channel ends or it is\n" +
 			"interrupted. It exits 1 if the channel is corrupt or truncated.",
 		Args: oneChannel,
@@ -49,7 +77,7 @@ func newDump() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := openReader(path)
+			r, err := openReader(path, raw)
 			if err != nil {
 				return err
 			}
@@ -59,22 +87,34 @@ func newDump() *cobra.Command {
 					return fmt.Errorf("%s: --from: %w", path, err)
 				}
 			}
+			h := r.Header()
+			hasSeq, hasTime := h.Envelope.Has(domain.EnvelopeSeq), h.Envelope.Has(domain.EnvelopeTime)
 			out := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
-			defer out.Flush()
 			enc := json.NewEncoder(out)
-			prog := newProgress(cmd.ErrOrStderr(), "records", uint64(r.Header().Capacity))
+			prog := newProgress(cmd.ErrOrStderr(), "records", uint64(h.Capacity))
 			count := 0
 			handler := func(rec domain.Record) error {
 				pos, p := rec.Position, rec.Payload
+				var err error
 				if asJSON {
-					enc.Encode(dumpRecord{Pos: pos, Len: len(p), Data: p})
+					err = enc.Encode(dumpRecord{Pos: pos, Len: len(p), Seq: optional(hasSeq, r.Seq()), Time: optional(hasTime, r.Time()), Data: p})
 				} else {
-					fmt.Fprintf(out, "%d %d %s\n", pos, len(p), printable(p))
+					var env string // the envelope's columns
+					if hasSeq {
+						env += " " + strconv.FormatUint(r.Seq(), 10)
+					}
+					if hasTime {
+						env += " " + formatTime(r.Time(), h.TickUnit)
+					}
+					_, err = fmt.Fprintf(out, "%d %d%s %s\n", pos, len(p), env, printable(p))
 				}
-				count++
-				if follow {
-					out.Flush()
-				} else {
+				if err == nil && follow {
+					err = out.Flush()
+				}
+				if err != nil {
+					return fmt.Errorf("writing the output: %w", err)
+				}
+				if count++; !follow {
 					prog.update(count, pos)
 				}
 				return nil
@@ -91,16 +131,24 @@ func newDump() *cobra.Command {
 				_, end = r.Read(handler, 0)
 			}
 			prog.done()
-			if end != nil && !isChannelEnd(end) {
+			var werr error
+			if isChannelEnd(end) || end == nil {
+				if asJSON {
+					werr = enc.Encode(endLine(end, r.Position()))
+				} else {
+					_, werr = fmt.Fprintf(out, "end %s at %d%s\n", endName(end), r.Position(), checkSuffix(end))
+				}
+			}
+			if werr == nil {
+				werr = out.Flush()
+			}
+			if end != nil && !isChannelEnd(end) { // an I/O error, or the output's
 				return fmt.Errorf("%s: %w", path, end)
 			}
-			if asJSON {
-				enc.Encode(dumpEnd{End: endName(end), Pos: r.Position()})
-			} else {
-				fmt.Fprintf(out, "end %s at %d\n", endName(end), r.Position())
+			if werr != nil {
+				return fmt.Errorf("writing the output: %w", werr)
 			}
 			if errors.Is(end, domain.ErrCorrupt) || errors.Is(end, domain.ErrTruncated) {
-				out.Flush()
 				return fmt.Errorf("%s: %w", path, end)
 			}
 			return nil
@@ -108,9 +156,45 @@ func newDump() *cobra.Command {
 	}
 	ch.add(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON Lines")
+	cmd.Flags().BoolVar(&raw, "raw", false, "show the records as stored, envelope included and unchecked, as the Rust crate reads them")
 	cmd.Flags().BoolVar(&follow, "follow", false, "wait for new records until the channel ends or Ctrl-C")
 	cmd.Flags().Uint64Var(&from, "from", 0, "start at this record position")
 	return cmd
+}
+
+// optional returns &v if has, else nil (a JSON field left out).
+func optional(has bool, v uint64) *uint64 {
+	if !has {
+		return nil
+	}
+	return &v
+}
+
+// endLine is dump --json's last line for a read that ended with end at pos.
+func endLine(end error, pos uint64) dumpEnd {
+	d := dumpEnd{End: endName(end), Pos: pos}
+	if re := checkFailed(end); re != nil {
+		d.Check, d.Want, d.Got = re.Check, &re.Want, &re.Got
+	}
+	return d
+}
+
+// checkFailed returns the *ReadError of an envelope or trailer check that
+// ended a read, or nil.
+func checkFailed(end error) *domain.ReadError {
+	var re *domain.ReadError
+	if errors.As(end, &re) && re.Check != "" {
+		return re
+	}
+	return nil
+}
+
+// checkSuffix is " (crc)" for a read ended by the crc check, else "".
+func checkSuffix(end error) string {
+	if re := checkFailed(end); re != nil {
+		return " (" + re.Check + ")"
+	}
+	return ""
 }
 
 // printable returns p as text if it is valid UTF-8 without control

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -27,6 +28,12 @@ type infoJSON struct {
 	Heartbeats   int    `json:"heartbeats"`
 	State        string `json:"state"`
 	WriterAlive  bool   `json:"writer_alive"`
+
+	Envelope   string        `json:"envelope"`           // "crc,seq,time", or "none"
+	MaxPayload uint32        `json:"max_payload"`        // the longest user payload: max_msg_len less the envelope
+	SeqBase    *uint64       `json:"seq_base,omitempty"` // on an enveloped channel
+	Trailer    *closeTrailer `json:"trailer,omitempty"`  // the close trailer of an enveloped channel, if any
+	Problem    string        `json:"problem,omitempty"`  // why a corrupt or truncated channel's read ended
 }
 
 func (s summary) json() infoJSON {
@@ -36,7 +43,32 @@ func (s summary) json() infoJSON {
 		Capacity: h.Capacity, MaxMsgLen: h.MaxMsgLen, Timeout: h.Timeout, TickUnit: h.TickUnit.String(),
 		CreationTime: h.CreationTime, WriteOffset: s.WriteOffset, Records: s.Records, Heartbeats: s.Heartbeats,
 		State: s.State, WriterAlive: s.WriterAlive,
+		Envelope: h.Envelope.String(), MaxPayload: h.MaxPayload(), SeqBase: optional(h.Envelope != 0, h.SeqBase),
+		Trailer: s.Trailer, Problem: s.problem(),
 	}
+}
+
+// problem is why the read of a corrupt or truncated channel ended, or "".
+func (s summary) problem() string {
+	if s.State == "corrupt" || s.State == "truncated" {
+		return strings.TrimPrefix(s.End.Error(), "kekbit: ")
+	}
+	return ""
+}
+
+// trailerLine says what an enveloped channel's close trailer says against
+// what the read found.
+func (s summary) trailerLine() string {
+	t := s.Trailer
+	switch {
+	case t == nil && s.State == "closed":
+		return "none: closed without one"
+	case t == nil:
+		return "none (its writer writes it at close)"
+	case t.ClosedAt == s.WriteOffset && t.Records == uint64(s.Records):
+		return fmt.Sprintf("closed at %d after %d records: the read agrees", t.ClosedAt, t.Records)
+	}
+	return fmt.Sprintf("closed at %d after %d records: the read found %d good records and ended at %d", t.ClosedAt, t.Records, s.Records, s.WriteOffset)
 }
 
 func newInfo() *cobra.Command {
@@ -48,7 +80,15 @@ func newInfo() *cobra.Command {
 		Long: "info reads a channel from end to end and shows its header fields, the write\n" +
 			"position, how many records and heartbeats it holds, its state (open, closed,\n" +
 			"full, abandoned = not closed and no live writer, corrupt, truncated) and\n" +
-			"whether a writer holds it.",
+			"whether a writer holds it; for a corrupt or truncated channel, why.\n" +
+			"\n" +
+			"It shows the envelope every record carries (crc, seq, time; none for a\n" +
+			"format 1.0.0 channel) and, for an enveloped channel, the sequence number of\n" +
+			"the first record (seq base), the longest user payload (max record less the\n" +
+			"envelope) and the close trailer: where the writer closed the channel and\n" +
+			"after how many records, against what the read found. Every record of an\n" +
+			"enveloped channel is checked; the counts are of the good ones before the\n" +
+			"first bad one.",
 		Args: oneChannel,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path, _, _, err := ch.resolve(args)
@@ -60,9 +100,13 @@ func newInfo() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(s.json())
+				err = json.NewEncoder(cmd.OutOrStdout()).Encode(s.json())
+			} else {
+				err = printInfo(cmd.OutOrStdout(), s)
 			}
-			printInfo(cmd.OutOrStdout(), s)
+			if err != nil {
+				return fmt.Errorf("writing the output: %w", err)
+			}
 			return nil
 		},
 	}
@@ -71,23 +115,53 @@ func newInfo() *cobra.Command {
 	return cmd
 }
 
-func printInfo(w io.Writer, s summary) {
+func printInfo(w io.Writer, s summary) error {
 	h := s.Header
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "path\t%s\n", s.Path)
-	fmt.Fprintf(tw, "version\t%s\n", h.Version)
-	fmt.Fprintf(tw, "writer id\t%d (%#x)\n", h.WriterID, h.WriterID)
-	fmt.Fprintf(tw, "channel id\t%d (%#x)\n", h.ChannelID, h.ChannelID)
-	fmt.Fprintf(tw, "capacity\t%d bytes\n", h.Capacity)
-	fmt.Fprintf(tw, "max record\t%d bytes\n", h.MaxMsgLen)
-	fmt.Fprintf(tw, "timeout\t%d %s (%v)\n", h.Timeout, h.TickUnit, h.TimeoutDuration())
-	fmt.Fprintf(tw, "created\t%s (%d %s)\n", h.Created().UTC().Format("2006-01-02 15:04:05.000000000 UTC"), h.CreationTime, h.TickUnit)
-	fmt.Fprintf(tw, "write offset\t%d (%.1f%% full)\n", s.WriteOffset, 100*float64(s.WriteOffset)/float64(h.Capacity))
-	fmt.Fprintf(tw, "records\t%d\n", s.Records)
-	fmt.Fprintf(tw, "heartbeats\t%d\n", s.Heartbeats)
-	fmt.Fprintf(tw, "state\t%s\n", s.State)
-	fmt.Fprintf(tw, "writer alive\t%v\n", s.WriterAlive)
-	tw.Flush()
+	p := printer{w: tw}
+	p.printf("path\t%s\n", s.Path)
+	p.printf("version\t%s\n", h.Version)
+	p.printf("writer id\t%d (%#x)\n", h.WriterID, h.WriterID)
+	p.printf("channel id\t%d (%#x)\n", h.ChannelID, h.ChannelID)
+	p.printf("capacity\t%d bytes\n", h.Capacity)
+	p.printf("max record\t%d bytes\n", h.MaxMsgLen)
+	if h.Envelope == 0 {
+		p.printf("envelope\tnone\n")
+	} else {
+		p.printf("envelope\t%s (%d bytes per record)\n", h.Envelope, h.Envelope.Len())
+		p.printf("seq base\t%d\n", h.SeqBase)
+		p.printf("max payload\t%d bytes\n", h.MaxPayload())
+	}
+	p.printf("timeout\t%d %s (%v)\n", h.Timeout, h.TickUnit, h.TimeoutDuration())
+	p.printf("created\t%s (%d %s)\n", h.Created().UTC().Format("2006-01-02 15:04:05.000000000 UTC"), h.CreationTime, h.TickUnit)
+	p.printf("write offset\t%d (%.1f%% full)\n", s.WriteOffset, 100*float64(s.WriteOffset)/float64(h.Capacity))
+	p.printf("records\t%d\n", s.Records)
+	p.printf("heartbeats\t%d\n", s.Heartbeats)
+	p.printf("state\t%s\n", s.State)
+	if msg := s.problem(); msg != "" {
+		p.printf("problem\t%s\n", msg)
+	}
+	if h.Envelope != 0 {
+		p.printf("trailer\t%s\n", s.trailerLine())
+	}
+	p.printf("writer alive\t%v\n", s.WriterAlive)
+	if p.err != nil {
+		return p.err
+	}
+	return tw.Flush()
+}
+
+// printer writes formatted output and keeps the first error, after which
+// it writes nothing.
+type printer struct {
+	w   io.Writer
+	err error
+}
+
+func (p *printer) printf(format string, args ...any) {
+	if p.err == nil {
+		_, p.err = fmt.Fprintf(p.w, format, args...)
+	}
 }
 
 // lsJSON is one channel in `ls --json`.

@@ -6,8 +6,9 @@
 //
 //	kekbit info [--json] CHANNEL
 //	kekbit ls [--json] ROOT
-//	kekbit dump [--json] [--from POS] [--follow] CHANNEL
-//	kekbit write [flags] CHANNEL < lines
+//	kekbit dump [--json] [--raw] [--from POS] [--follow] CHANNEL
+//	kekbit write [--envelope [crc,seq,time]] [--seq-base N] [flags] CHANNEL < lines
+//	kekbit verify CHANNEL
 //	kekbit bench [--n N] [--size BYTES] [--readers R] [--json]
 //	kekbit replicate --nats URL [--stream NAME] CHANNEL
 //	kekbit mirror --nats URL --stream NAME CHANNEL
@@ -48,7 +49,7 @@ func main() {
 // run executes the command line and returns the exit status.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRoot()
-	root.SetArgs(args)
+	root.SetArgs(joinFieldLists(root, args))
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -70,13 +71,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "kekbit",
-		Short:         "Inspect, follow, dump, write and benchmark kekbit channels",
+		Short:         "Inspect, follow, dump, verify, write and benchmark kekbit channels",
 		Long:          "kekbit works with kekbit channel files: persistent, memory-mapped channels\nwith one writer and any number of readers (format 1.0.0, compatible with the\nRust crate kekbit).",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newInfo(), newLs(), newDump(), newWrite(), newBench(), newReplicate(), newMirror())
+	root.AddCommand(newInfo(), newLs(), newDump(), newVerify(), newWrite(), newBench(), newReplicate(), newMirror())
 	return root
 }
 

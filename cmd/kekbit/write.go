@@ -46,16 +46,32 @@ func newWrite() *cobra.Command {
 	var timeout, heartbeat time.Duration
 	var tick, format string
 	var jsonl bool
+	var env envelopeFlag
+	var seqBase uint64
 	cmd := &cobra.Command{
-		Use:   "write [flags] CHANNEL",
+		Use:   "write [--envelope [FIELDS]] [--seq-base N] [flags] CHANNEL",
 		Short: "Create a channel and append records from standard input",
 		Long: "write creates the channel and appends one record per line of standard input\n" +
 			"(newline stripped, empty lines skipped), or with --jsonl one record per JSON\n" +
 			"line's \"data\" (base64; other keys ignored, lines without \"data\" skipped), so\n" +
 			"that `kekbit dump --json A | kekbit write --jsonl B` copies a channel. It closes\n" +
 			"the channel at end of input or on SIGINT/SIGTERM. A channel is written once: an\n" +
-			"existing one is never opened for writing again.",
-		Args: oneChannel,
+			"existing one is never opened for writing again.\n" +
+			"\n" +
+			"With --envelope every record carries an envelope before its payload, which\n" +
+			"readers check: a CRC32C of the record (crc), its sequence number (seq:\n" +
+			"--seq-base for the first record, then one more each) and its write time\n" +
+			"(time, in the --tick unit). --envelope alone means all three; --envelope\n" +
+			"crc,seq (or --envelope=crc,seq) any of them. The envelope takes 8 bytes per\n" +
+			"field of each record, on top of --max-msg, and the channel's close trailer\n" +
+			"records where it ended and how many records it holds. The Rust crate reads\n" +
+			"such a channel too, each payload starting with its envelope (see FORMAT.md).",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 2 && cmd.Flags().Changed("envelope") {
+				return usagef("--envelope %s: not a list of envelope fields (crc, seq, time, all or none, joined by commas), and one channel at a time", args[0])
+			}
+			return oneChannel(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			unit, ok := tickUnits[tick]
 			if !ok {
@@ -71,9 +87,13 @@ func newWrite() *cobra.Command {
 			if !known {
 				id = 0
 			}
+			if seqBase != 0 && env.env == 0 {
+				return usagef("--seq-base %d: the channel has no envelope: add --envelope", seqBase)
+			}
 			h, err := domain.NewHeader(domain.Hints{
 				WriterID: writerID, ChannelID: id, Capacity: capacity, MaxMsgLen: maxMsg,
 				Timeout: unit.FromDuration(timeout), TickUnit: unit,
+				Envelope: env.env, SeqBase: seqBase,
 			})
 			if err != nil {
 				return usageError{err}
@@ -97,12 +117,15 @@ func newWrite() *cobra.Command {
 	ch.add(cmd)
 	cmd.Flags().Uint64Var(&writerID, "writer-id", uint64(os.Getpid()), "writer id in the header")
 	cmd.Flags().Uint32Var(&capacity, "capacity", 1<<20, "bytes in the data region (at least 16384)")
-	cmd.Flags().Uint32Var(&maxMsg, "max-msg", 1024, "longest record in bytes (capped at capacity/128-8)")
+	cmd.Flags().Uint32Var(&maxMsg, "max-msg", 1024, "longest record payload in bytes, the envelope not counted (records are capped at capacity/128-8)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long readers wait for anything before giving the writer up")
 	cmd.Flags().StringVar(&tick, "tick", "nanos", "tick unit of the header: nanos, micros, millis or secs")
 	cmd.Flags().StringVar(&format, "format", "raw", "data format: raw or text (UTF-8 only)")
 	cmd.Flags().BoolVar(&jsonl, "jsonl", false, `read JSON lines with a base64 "data" key`)
 	cmd.Flags().DurationVar(&heartbeat, "heartbeat", 0, "send a heartbeat after this long without input (0: never)")
+	cmd.Flags().Var(&env, "envelope", "envelope fields every record carries: crc, seq, time, a list like crc,seq, all (the default when alone) or none")
+	cmd.Flags().Lookup("envelope").NoOptDefVal = "all"
+	cmd.Flags().Uint64Var(&seqBase, "seq-base", 0, "sequence number of the first record (with an envelope)")
 	return cmd
 }
 
