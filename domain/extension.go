@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/kekbit-go/kekbit/internal/crc32c"
+	"github.com/kekbit-go/kekbit/ports"
 )
 
 // The header extension block, file bytes 128..191 (see FORMAT.md). The
@@ -179,6 +180,19 @@ func (h *Header) decodeExtension(b []byte) error {
 type trailer struct {
 	closedAt uint64 // position of the close mark
 	records  uint64 // records in the channel
+}
+
+// ReadTrailer reads the close trailer an enveloped channel's writer left
+// in st at Close: the position of the close mark and the records in the
+// channel. ok is false if there is none (zeros, a CRC that does not match,
+// a file too short to hold it).
+func ReadTrailer(st ports.Storage) (closedAt, records uint64, ok bool) {
+	var b [TrailerLen]byte
+	if _, err := st.ReadAt(b[:], TrailerOffset); err != nil {
+		return 0, 0, false
+	}
+	t, ok := decodeTrailer(b[:])
+	return t.closedAt, t.records, ok
 }
 
 // putTrailer encodes t into b, TrailerLen bytes, with its CRC.

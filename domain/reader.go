@@ -342,15 +342,11 @@ func (r *Reader) end(start uint64, err error) error {
 // ends anywhere else, or after another number of records, lost some (a
 // page of zeros reads as heartbeats). It returns end, or ErrCorrupt.
 func (r *Reader) checkTrailer(end error) error {
-	var b [TrailerLen]byte
-	if _, err := r.st.ReadAt(b[:], TrailerOffset); err != nil {
+	closedAt, records, ok := ReadTrailer(r.st)
+	if !ok || (closedAt == r.pos && records == r.records) {
 		return end
 	}
-	t, ok := decodeTrailer(b[:])
-	if !ok || (t.closedAt == r.pos && t.records == r.records) {
-		return end
-	}
-	r.word, r.bad = t.closedAt, mismatch{"trailer", t.records, r.records}
+	r.word, r.bad = closedAt, mismatch{"trailer", records, r.records}
 	return ErrCorrupt
 }
 

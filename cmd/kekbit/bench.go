@@ -16,6 +16,7 @@ import (
 
 func newBench() *cobra.Command {
 	o := bench.Defaults
+	var env envelopeFlag
 	var asJSON, latency bool
 	var plot string
 	var warmup int
@@ -36,6 +37,7 @@ func newBench() *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			out := cmd.OutOrStdout()
+			o.Envelope = env.env
 			if latency {
 				if !cmd.Flags().Changed("n") {
 					o.N = 1_000_000
@@ -83,7 +85,7 @@ func newBench() *cobra.Command {
 	f.StringVar(&o.Root, "root", kekbit.DefaultRoot(), "folder for the benchmark's channels")
 	f.BoolVar(&o.Baseline, "baseline", false, "also run the library-free baseline")
 	f.DurationVar(&o.Pause, "pause", o.Pause, "how long idle readers wait between looks (0: pure busy spin)")
-	f.Var(envelopeFlag{&o.Envelope}, "envelope", "records carry these envelope fields: crc,seq,time (any subset), all or none")
+	f.Var(&env, "envelope", "records carry these envelope fields: crc,seq,time (any subset), all or none")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	f.BoolVar(&latency, "latency", false, "measure request/reply round trips instead")
 	f.IntVar(&warmup, "warmup", 10_000, "round trips before timing starts (with --latency)")
@@ -103,23 +105,3 @@ func writeFile(path string, write func(io.Writer) error) error {
 	}
 	return f.Close()
 }
-
-// envelopeFlag is a flag of envelope fields, "crc,seq,time".
-type envelopeFlag struct{ e *kekbit.Envelope }
-
-func (f envelopeFlag) String() string {
-	if f.e == nil {
-		return "none"
-	}
-	return f.e.String()
-}
-
-func (f envelopeFlag) Set(s string) error {
-	e, err := kekbit.ParseEnvelope(s)
-	if err == nil {
-		*f.e = e
-	}
-	return err
-}
-
-func (envelopeFlag) Type() string { return "fields" }

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"strings"
 	"time"
 
@@ -71,35 +69,17 @@ func joinFieldLists(root *cobra.Command, args []string) []string {
 	return out
 }
 
-// A closed enveloped channel's writer leaves a close trailer in file bytes
-// 192..215 (FORMAT.md, "Close trailer"): the position of the close mark,
-// the records in the channel and a CRC32C of the two.
-const (
-	trailerOffset = 192
-	trailerLen    = 24
-)
-
-// closeTrailer is what a close trailer says.
+// closeTrailer is what the close trailer of an enveloped channel says
+// (FORMAT.md, "Close trailer").
 type closeTrailer struct {
 	ClosedAt uint64 `json:"closed_at"`
 	Records  uint64 `json:"records"`
 }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// readTrailer reads the close trailer of st; ok is false if there is none
-// (zeros, a CRC that does not match, a file too short).
-func readTrailer(st ports.Storage) (t closeTrailer, ok bool) {
-	var b [trailerLen]byte
-	if _, err := st.ReadAt(b[:], trailerOffset); err != nil {
-		return closeTrailer{}, false
-	}
-	le := binary.LittleEndian
-	t = closeTrailer{ClosedAt: le.Uint64(b[0:]), Records: le.Uint64(b[8:])}
-	if le.Uint32(b[16:]) != crc32.Checksum(b[:16], castagnoli) || t == (closeTrailer{}) {
-		return closeTrailer{}, false
-	}
-	return t, true
+// readTrailer reads the close trailer of st; ok is false if there is none.
+func readTrailer(st ports.Storage) (closeTrailer, bool) {
+	at, n, ok := domain.ReadTrailer(st)
+	return closeTrailer{ClosedAt: at, Records: n}, ok
 }
 
 // plainView is a read-only view of a channel file whose extension block
