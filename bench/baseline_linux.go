@@ -21,6 +21,9 @@ import (
 	"github.com/kekbit-go/kekbit/internal/spin"
 )
 
+// baselineRuns: the library-free baseline runs here.
+const baselineRuns = true
+
 // The baseline is the same workload without the library: a file mapped
 // with x/sys/unix, records framed the same way (an 8-byte length word, the
 // payload padded to 8), the length published with atomic.StoreUint64 and

@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -128,6 +129,9 @@ func capacityFor(n, size int) (uint32, error) {
 	return uint32(c), nil
 }
 
+// errNoBaseline refuses --baseline where the baseline cannot run.
+var errNoBaseline = fmt.Errorf("bench: the library-free baseline runs on Linux only, not on %s", runtime.GOOS)
+
 func (o *Options) check() error {
 	switch {
 	case o.N < 1:
@@ -140,6 +144,8 @@ func (o *Options) check() error {
 		return fmt.Errorf("bench: runs = %d: want at least 1", o.Runs)
 	case o.Root == "":
 		return errors.New("bench: no root folder")
+	case o.Baseline && !baselineRuns:
+		return errNoBaseline
 	}
 	return nil
 }
