@@ -201,7 +201,9 @@ func putTrailer(b []byte, t trailer) {
 
 // decodeTrailer reads a trailer from b; ok is false if b holds none (zeros,
 // or a CRC that does not match: a trailer is written whole at Close).
-// present says whether b holds anything but zeros.
+// present says whether b holds anything but zeros: a trailer of a channel
+// closed at 0 with no records (a repaired one) is not zeros, its CRC is
+// not 0.
 func decodeTrailer(b []byte) (t trailer, ok, present bool) {
 	for _, c := range b[:TrailerLen] {
 		if c != 0 {
@@ -210,7 +212,7 @@ func decodeTrailer(b []byte) (t trailer, ok, present bool) {
 		}
 	}
 	le := binary.LittleEndian
-	if !present || le.Uint32(b[16:]) != crc32.Checksum(b[:16], castagnoli) || le.Uint32(b[20:]) != 0 || le.Uint64(b[8:])|le.Uint64(b[0:]) == 0 {
+	if !present || le.Uint32(b[16:]) != crc32.Checksum(b[:16], castagnoli) || le.Uint32(b[20:]) != 0 {
 		return trailer{}, false, present
 	}
 	return trailer{closedAt: le.Uint64(b[0:]), records: le.Uint64(b[8:])}, true, true
