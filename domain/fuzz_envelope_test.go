@@ -166,7 +166,7 @@ func sealedSeed(t testing.TB, env domain.Envelope, seqBase uint64, lengths []int
 	return img[domain.DataOffset:], img[domain.TrailerOffset : domain.TrailerOffset+domain.TrailerLen]
 }
 
-// FuzzReadEnveloped reads an arbitrary data region (cut anywhere) and
+// FuzzReadSealedRegion reads an arbitrary data region (cut anywhere) and
 // close trailer behind the valid header of a channel with an envelope
 // (flags choose its fields, seqBase its sequence base), on an addressable
 // storage and on one reached through its methods: no panic, no hang, both
@@ -174,7 +174,7 @@ func sealedSeed(t testing.TB, env domain.Envelope, seqBase uint64, lengths []int
 // independent check of its bytes (length, CRC32C, zero bytes, sequence
 // number from the base, time, payload), in order, inside the region and
 // the capacity.
-func FuzzReadEnveloped(f *testing.F) {
+func FuzzReadSealedRegion(f *testing.F) {
 	for flags := range uint8(7) {
 		region, trailer := sealedSeed(f, fuzzEnvelope(flags), uint64(flags)*1000, []int{5, 0, 17, 96, 1, 0, 0, 40}, flags%2 == 0)
 		f.Add(region, trailer, flags, uint64(flags)*1000, 2)
@@ -203,7 +203,7 @@ func FuzzReadEnveloped(f *testing.F) {
 	})
 }
 
-// FuzzResume resumes a channel with an envelope whose data region is
+// FuzzResumeTorn resumes a channel with an envelope whose data region is
 // arbitrary (shorter ones padded with zeros), then appends records of the
 // fuzzed lengths and closes it. Resume never panics and fails only with a
 // typed end (closed, full, truncated); after it, a reader reads exactly
@@ -213,7 +213,7 @@ func FuzzReadEnveloped(f *testing.F) {
 // kept records and the new ones with consecutive sequence numbers and
 // ends closed (or full, if the writes filled it), the close trailer
 // agreeing.
-func FuzzResume(f *testing.F) {
+func FuzzResumeTorn(f *testing.F) {
 	for flags := range uint8(7) {
 		region, _ := sealedSeed(f, fuzzEnvelope(flags), 1<<flags, []int{5, 0, 17, 96, 1, 0, 0, 40, 3}, false)
 		f.Add(region, flags, uint64(1)<<flags, []byte{1, 50, 99})
