@@ -163,3 +163,50 @@ func TestEnvelopeDetectsDamage(t *testing.T) {
 		})
 	}
 }
+
+// TestEnvelopeDamagedHeaderBlock: a flipped bit in the extension block's
+// magic used to make an enveloped channel read as a plain one, handing out
+// every record's envelope as the first bytes of its payload; and a
+// flipped bit in the close trailer of a closed channel used to go
+// unnoticed (the trailer ignored as absent). The first is refused at
+// open, the second ends the read with ErrCorrupt after the good records.
+func TestEnvelopeDamagedHeaderBlock(t *testing.T) {
+	build := func() *memory.Storage {
+		h := envelopeHeader(t, 3, kekbit.EnvelopeAll)
+		st := memory.New(h.FileSize())
+		w, err := kekbit.NewWriter(st.Share(), h, codecs.Raw{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 {
+			w.Write([]byte(fmt.Sprintf("payload %02d", i)))
+		}
+		w.Close()
+		return st
+	}
+	for bit := range 64 {
+		st := build()
+		st.Bytes()[domain.ExtOffset+bit/8] ^= 1 << (bit % 8)
+		_, err := kekbit.NewReader(st)
+		var he *kekbit.HeaderError
+		if !errors.As(err, &he) || he.Field != "extension_magic" {
+			t.Fatalf("bit %d of the extension magic flipped: open gives %v, want a *HeaderError for extension_magic", bit, err)
+		}
+	}
+	for bit := range 8 * domain.TrailerLen {
+		st := build()
+		st.Bytes()[domain.TrailerOffset+bit/8] ^= 1 << (bit % 8)
+		r, err := kekbit.NewReader(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for range r.Records() {
+			n++
+		}
+		var re *kekbit.ReadError
+		if n != 5 || !errors.As(r.Err(), &re) || re.Err != kekbit.ErrCorrupt || re.Check != "trailer_crc" {
+			t.Fatalf("bit %d of the close trailer flipped: %d records, then %v; want 5, then ErrCorrupt by trailer_crc", bit, n, r.Err())
+		}
+	}
+}

@@ -157,7 +157,16 @@ func (h *Header) decodeExtension(b []byte) error {
 	x := b[ExtOffset : ExtOffset+ExtLen]
 	le := binary.LittleEndian
 	if le.Uint64(x) != ExtMagic {
-		return nil // format 1.0.0, as the crate writes it
+		// Format 1.0.0, as the crate writes it, has zeros here. A block
+		// that is not all zeros but lacks the magic is one with a damaged
+		// magic (read as plain, its records' envelopes would be handed out
+		// as payload) or an unknown one: refused either way.
+		for _, b := range x {
+			if b != 0 {
+				return &HeaderError{Field: "extension_magic", Want: fmt.Sprintf("%#x (KEKBXT01), or bytes 128..191 all zero", ExtMagic), Got: le.Uint64(x)}
+			}
+		}
+		return nil
 	}
 	if want, got := crc32.Checksum(b[:ExtOffset+ExtLen-4], castagnoli), le.Uint32(x[ExtLen-4:]); want != got {
 		return &HeaderError{Field: "extension_crc", Want: fmt.Sprintf("%#08x (the CRC32C of bytes 0..187)", want), Got: uint64(got)}
@@ -191,7 +200,7 @@ func ReadTrailer(st ports.Storage) (closedAt, records uint64, ok bool) {
 	if _, err := st.ReadAt(b[:], TrailerOffset); err != nil {
 		return 0, 0, false
 	}
-	t, ok := decodeTrailer(b[:])
+	t, ok, _ := decodeTrailer(b[:])
 	return t.closedAt, t.records, ok
 }
 
@@ -206,10 +215,19 @@ func putTrailer(b []byte, t trailer) {
 
 // decodeTrailer reads a trailer from b; ok is false if b holds none (zeros,
 // or a CRC that does not match: a trailer is written whole at Close).
-func decodeTrailer(b []byte) (t trailer, ok bool) {
-	le := binary.LittleEndian
-	if le.Uint32(b[16:]) != crc32.Checksum(b[:16], castagnoli) || le.Uint64(b[8:])|le.Uint64(b[0:]) == 0 {
-		return trailer{}, false
+// present says whether b holds anything but zeros: a trailer of a channel
+// closed at 0 with no records (a repaired one) is not zeros, its CRC is
+// not 0.
+func decodeTrailer(b []byte) (t trailer, ok, present bool) {
+	for _, c := range b[:TrailerLen] {
+		if c != 0 {
+			present = true
+			break
+		}
 	}
-	return trailer{closedAt: le.Uint64(b[0:]), records: le.Uint64(b[8:])}, true
+	le := binary.LittleEndian
+	if !present || le.Uint32(b[16:]) != crc32.Checksum(b[:16], castagnoli) || le.Uint32(b[20:]) != 0 {
+		return trailer{}, false, present
+	}
+	return trailer{closedAt: le.Uint64(b[0:]), records: le.Uint64(b[8:])}, true, true
 }

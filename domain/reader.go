@@ -1,7 +1,9 @@
 package domain
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"iter"
 	"runtime/debug"
 	"time"
@@ -340,13 +342,25 @@ func (r *Reader) end(start uint64, err error) error {
 // checkTrailer checks the end of an enveloped channel, closed or full,
 // against the close trailer its writer left, if it left one: a reader that
 // ends anywhere else, or after another number of records, lost some (a
-// page of zeros reads as heartbeats). It returns end, or ErrCorrupt.
+// page of zeros reads as heartbeats). A closed channel whose trailer bytes
+// are not zero but hold no valid trailer was damaged: its writer wrote the
+// trailer whole before the close mark. (A full channel's may be torn: its
+// writer can die inside Close.) It returns end, or ErrCorrupt.
 func (r *Reader) checkTrailer(end error) error {
-	closedAt, records, ok := ReadTrailer(r.st)
-	if !ok || (closedAt == r.pos && records == r.records) {
+	var b [TrailerLen]byte
+	if _, err := r.st.ReadAt(b[:], TrailerOffset); err != nil {
 		return end
 	}
-	r.word, r.bad = closedAt, mismatch{"trailer", records, r.records}
+	t, ok, present := decodeTrailer(b[:])
+	if !ok && present && end == ErrClosed {
+		le := binary.LittleEndian
+		r.word, r.bad = le.Uint64(b[:]), mismatch{"trailer_crc", uint64(crc32.Checksum(b[:16], castagnoli)), uint64(le.Uint32(b[16:]))}
+		return ErrCorrupt
+	}
+	if !ok || (t.closedAt == r.pos && t.records == r.records) {
+		return end
+	}
+	r.word, r.bad = t.closedAt, mismatch{"trailer", t.records, r.records}
 	return ErrCorrupt
 }
 

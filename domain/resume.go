@@ -21,10 +21,12 @@ var ErrReadOnlyStorage = errors.New("kekbit: storage is read-only: open it for w
 // envelope its CRC and sequence number), and returns a writer positioned
 // after the last good one. Values are encoded with enc.
 //
-// A torn tail (a record that fails verification, what a crash or a lost
-// page leaves) is repaired: every record before it is kept, the rest of the
-// written region is overwritten with the watermark, and Dropped says how
-// many bytes went. With the envelope nothing that fails its CRC is kept.
+// A torn tail (a record that fails verification, or zeros up to the
+// capacity: what a lost page leaves) is repaired: every record before it
+// is kept, the rest of the written region (heartbeats after the last good
+// record included) is overwritten with the watermark, and Dropped says how
+// many bytes were overwritten. With the envelope nothing that fails its
+// CRC is kept.
 //
 // The caller must make sure that no other writer holds the channel: open
 // st through a volume's OpenForWrite (ports.WriteOpener), which takes the
@@ -65,9 +67,19 @@ func Resume[T any](st ports.Storage, enc codecs.Encoder[T], opts ...WriterOption
 }
 
 // findEnd walks the records and heartbeats from position 0, verifying each
-// record, and returns the position of the watermark or of the first record
-// that fails (torn), and the records before it.
+// record, and returns the position of the watermark, or where a torn tail
+// starts (torn), and the records before it.
+//
+// A torn tail starts right after the last good record: the heartbeats
+// between it and the damage go with the damage, for a run of zeros there
+// may as well be a lost page (what an unordered writeback leaves) as
+// heartbeats. Only damage tears a tail: a writer killed at any moment
+// leaves the watermark after its last record, as a live reader expects.
+// A walk that reaches the capacity through zeros no writer published (a
+// writer that fills the channel leaves the watermark or the close mark at
+// its end) is a torn tail too, not a full channel.
 func (w *Writer[T]) findEnd() (pos, records uint64, torn bool, err error) {
+	kept := uint64(0) // the end of the last good record, or of the first heartbeat
 	for {
 		word, end, err := w.classifyGuarded(pos, w.capacity)
 		switch err {
@@ -75,24 +87,49 @@ func (w *Writer[T]) findEnd() (pos, records uint64, torn bool, err error) {
 			if word != HeartbeatLen {
 				if w.envLen != 0 {
 					if _, _, _, err := w.verifyGuarded(pos, word, end, records); err == ErrCorrupt {
-						return pos, records, true, nil
+						return kept, records, true, nil
 					} else if err != nil {
 						return 0, 0, false, &ReadError{Err: err, Position: pos, BytesRead: int(pos)}
 					}
 				}
 				records++
+				kept = end
+			} else if pos == 0 {
+				kept = end
 			}
 			pos = end
 			continue
 		case ErrNothingYet:
 			return pos, records, false, nil
 		case ErrCorrupt:
-			return pos, records, true, nil
+			return kept, records, true, nil
+		case ErrChannelFull:
+			if kept < pos {
+				mark, err := w.loadGuarded(pos)
+				if err != nil {
+					return 0, 0, false, err
+				}
+				if mark == 0 { // never published: the zeros of a lost tail
+					return kept, records, true, nil
+				}
+			}
+		}
+		switch err {
 		case ErrClosed, ErrChannelFull, ErrTruncated:
 			return 0, 0, false, &ReadError{Err: err, Position: pos, BytesRead: int(pos), Word: word}
 		}
 		return 0, 0, false, err
 	}
+}
+
+// loadGuarded is load with a fault in the storage's memory turned into
+// ErrTruncated.
+func (w *Writer[T]) loadGuarded(pos uint64) (v uint64, err error) {
+	if w.faults != nil {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer catchFault(w.faults, &err)
+	}
+	return w.load(pos)
 }
 
 // verifyGuarded is verify with a fault in the storage's memory turned into

@@ -226,3 +226,66 @@ func TestResumeRefuses(t *testing.T) {
 		}
 	})
 }
+
+// TestResumeZeroedTail: a lost page at the tail (zeros from inside a record
+// to past the writer's end: what an unordered writeback leaves) used to
+// make Resume walk the zeros as heartbeats up to the capacity and refuse
+// the channel as full. It is a torn tail: Resume keeps the records before
+// the zeros and resumes right after the last of them, heartbeats after it
+// dropped with the damage, with and without the envelope. A hole that ends
+// on a record boundary (the next record's sequence number is wrong) is
+// repaired the same way.
+func TestResumeZeroedTail(t *testing.T) {
+	for _, env := range []domain.Envelope{0, domain.EnvelopeAll} {
+		for _, hole := range []string{"to the end", "to a record"} {
+			if env == 0 && hole == "to a record" {
+				continue // a plain channel cannot see such a hole
+			}
+			t.Run(env.String()+"/"+hole, func(t *testing.T) {
+				resumeBackends(t, func(t *testing.T, wrap func(*memory.Storage) ports.Storage) {
+					h := resumeHeader(t)
+					h.Envelope = env
+					mem := memory.New(h.FileSize())
+					w, err := domain.NewWriter(wrap(mem), h, codecs.Raw{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					var pos []uint64
+					for i := range 10 {
+						pos = append(pos, uint64(w.WriteOffset()))
+						w.Write(payload(20+i, byte(i)))
+						if i == 5 {
+							w.Heartbeat()
+						}
+					}
+					end := uint64(w.WriteOffset())
+					w.Release()
+					// Zeros from inside record 6 (after record 5 and its
+					// heartbeat); without the envelope from its length word,
+					// which is all such a channel can see.
+					from, to := domain.DataOffset+pos[6]+12, domain.DataOffset+end+8
+					if env == 0 {
+						from = domain.DataOffset + pos[6]
+					}
+					if hole == "to a record" {
+						to = domain.DataOffset + pos[8]
+					}
+					clear(mem.Bytes()[from:to])
+					rw, err := domain.Resume(wrap(mem.Share()), codecs.Raw{})
+					if err != nil {
+						t.Fatalf("Resume: %v", err)
+					}
+					if rw.Records() != 6 || uint64(rw.WriteOffset()) != pos[5]+domain.RecordSize(env.Len()+25) || rw.Dropped() == 0 {
+						t.Fatalf("resumed at %d with %d records, %d bytes dropped; want 6 records, at %d", rw.WriteOffset(), rw.Records(), rw.Dropped(), pos[5]+domain.RecordSize(env.Len()+25))
+					}
+					rw.Write([]byte("after"))
+					rw.Close()
+					got, err := readAll(t, mustReader(t, mem.Share()))
+					if len(got) != 7 || got[5].data != string(payload(25, 5)) || got[6].data != "after" || !errors.Is(err, domain.ErrClosed) {
+						t.Fatalf("after the repair: %d records, then %v", len(got), err)
+					}
+				})
+			})
+		}
+	}
+}

@@ -244,6 +244,8 @@ func TestHelperProcess(t *testing.T) {
 		err = cutWriterProcess()
 	case "fault":
 		err = faultProcess()
+	case "env-writer":
+		err = envWriterProcess()
 	default:
 		err = fmt.Errorf("unknown role %q", role)
 	}
