@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"testing"
 
 	"github.com/kekbit-go/kekbit/adapters/memory"
@@ -157,75 +156,4 @@ func isOneOf(err error, targets []error) bool {
 		}
 	}
 	return false
-}
-
-// FuzzReadEnveloped reads arbitrary bytes as the data region of a channel
-// whose records carry the full envelope: it never panics, every record it
-// hands out verifies (its CRC32C recomputed here with hash/crc32 over the
-// file's bytes, its sequence number the next one), and a read ends with a
-// typed error. Resume on the same bytes then keeps a prefix that reads
-// back, and the writer appends after it.
-func FuzzReadEnveloped(f *testing.F) {
-	h, err := domain.NewHeader(domain.Hints{ChannelID: 1, MaxMsgLen: 100, Timeout: 10, TickUnit: domain.Secs, Envelope: domain.EnvelopeAll, SeqBase: 7})
-	if err != nil {
-		f.Fatal(err)
-	}
-	good := memory.New(h.FileSize())
-	w, _ := domain.NewWriter(good.Share(), h, codecs.Raw{})
-	for _, s := range []string{"a", "bb", "ccc", "dddddddddddd"} {
-		w.Write([]byte(s))
-		w.Heartbeat()
-	}
-	f.Add(good.Image()[domain.DataOffset : domain.DataOffset+256])
-	w.Close()
-	f.Add(good.Image()[domain.DataOffset : domain.DataOffset+256])
-	f.Fuzz(func(t *testing.T, region []byte) {
-		img := good.Image()[:domain.DataOffset]
-		img = append(img, region...)
-		img = append(img, make([]byte, int(h.FileSize())-len(img))...)[:h.FileSize()]
-		tab := crc32.MakeTable(crc32.Castagnoli)
-		r, err := domain.NewReader(memory.FromImage(img))
-		if err != nil {
-			t.Fatal(err)
-		}
-		seq := uint64(7)
-		_, err = r.Read(func(rec domain.Record) error {
-			raw := img[domain.DataOffset+rec.Position : domain.DataOffset+rec.Next()]
-			length := binary.LittleEndian.Uint64(raw)
-			want := crc32.Update(crc32.Update(0, tab, raw[:8]), tab, raw[12:])
-			if binary.LittleEndian.Uint32(raw[8:]) != want || binary.LittleEndian.Uint64(raw[16:]) != seq || r.Seq() != seq {
-				t.Fatalf("record at %d handed out without verifying (seq %d)", rec.Position, seq)
-			}
-			if !bytes.Equal(rec.Payload, raw[8+24:8+length]) {
-				t.Fatalf("payload at %d is not the record's bytes after the envelope", rec.Position)
-			}
-			seq++
-			return nil
-		}, 0)
-		if err != nil && !isOneOf(err, readEnds) {
-			t.Fatalf("untyped read end %v", err)
-		}
-		st := memory.FromImage(img)
-		rw, err := domain.Resume(st.Share(), codecs.Raw{})
-		if err != nil {
-			if !isOneOf(err, []error{domain.ErrClosed, domain.ErrChannelFull, domain.ErrTruncated}) {
-				t.Fatalf("Resume: untyped %v", err)
-			}
-			return
-		}
-		kept := rw.Records()
-		if _, err := rw.Write([]byte("after")); err != nil && !errors.Is(err, domain.ErrChannelFull) && !errors.Is(err, domain.ErrNoSpace) {
-			t.Fatalf("Write after Resume: %v", err)
-		}
-		rw.Close()
-		r2, err := domain.NewReader(st.Share())
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := uint64(0)
-		_, err = r2.Read(func(domain.Record) error { n++; return nil }, 0)
-		if !errors.Is(err, domain.ErrClosed) && !errors.Is(err, domain.ErrChannelFull) || n < kept {
-			t.Fatalf("after Resume kept %d records: read %d, then %v", kept, n, err)
-		}
-	})
 }
