@@ -89,7 +89,14 @@ const channelID = 0x00C0_FFEE_0000_0042
 
 var fixedNow = time.Unix(1_800_000_000, 0)
 
+// systems counts the cases run, and those of a channel with an envelope.
+var systems struct{ all, sealed int }
+
 func newSystem(st *model, configs []Backend) *system {
+	systems.all++
+	if st.env != 0 {
+		systems.sealed++
+	}
 	dir, err := os.MkdirTemp("", "kekbit-proptest-")
 	if err != nil {
 		return &system{failed: err}
@@ -98,7 +105,7 @@ func newSystem(st *model, configs []Backend) *system {
 	for i, c := range configs {
 		sub := filepath.Join(dir, strconv.Itoa(i))
 		vol, image := c.New(sub)
-		w, err := domain.Create(vol, st.hdr, codecs.Raw{})
+		w, err := domain.Create(vol, st.hdr, codecs.Raw{}, domain.WithWriteClock(writeClock()))
 		if err != nil {
 			s.failed = fmt.Errorf("%s: create: %w", c.Name, err)
 			return s
@@ -146,10 +153,12 @@ func check(s commands.State, got commands.Result) *gopter.PropResult {
 	return &gopter.PropResult{Status: gopter.PropTrue}
 }
 
-// outcome is what a command's Run returns: one result per backend.
+// outcome is what a command's Run returns: one result per backend, and
+// for imagesCmd each backend's channel image.
 type outcome struct {
 	names   []string
 	results []result
+	images  [][]byte
 	err     error
 }
 
@@ -180,13 +189,15 @@ func (c writeCmd) Run(sut commands.SystemUnderTest) commands.Result {
 	s := sut.(*system)
 	return s.outcome(s.each(func(b *backend) result {
 		n, err := b.w.Write(c.data())
-		return result{N: n, Err: errName(err)}
+		return result{N: n, Err: errName(err), Pos: uint64(b.w.WriteOffset())}
 	}))
 }
 
 func (c writeCmd) NextState(st commands.State) commands.State {
 	m := st.(*model)
-	m.expect = []result{m.write(c.data())}
+	res := m.write(c.data())
+	res.Pos = m.pos
+	m.expect = []result{res}
 	return m
 }
 
@@ -219,7 +230,7 @@ func (c fillCmd) Run(sut commands.SystemUnderTest) commands.Result {
 	s := sut.(*system)
 	return s.outcome(s.each(func(b *backend) result {
 		var res result
-		c.each(uint64(b.w.Header().MaxMsgLen), func(p []byte) {
+		c.each(uint64(b.w.Header().MaxPayload()), func(p []byte) {
 			var n int
 			var err error
 			if p == nil {
@@ -236,7 +247,7 @@ func (c fillCmd) Run(sut commands.SystemUnderTest) commands.Result {
 func (c fillCmd) NextState(st commands.State) commands.State {
 	m := st.(*model)
 	var res result
-	c.each(m.maxMsg, func(p []byte) {
+	c.each(m.maxPayload, func(p []byte) {
 		r := m.heartbeat
 		if p != nil {
 			r = func() result { return m.write(p) }
@@ -259,12 +270,14 @@ func (heartbeatCmd) Run(sut commands.SystemUnderTest) commands.Result {
 	s := sut.(*system)
 	return s.outcome(s.each(func(b *backend) result {
 		n, err := b.w.Heartbeat()
-		return result{N: n, Err: errName(err)}
+		return result{N: n, Err: errName(err), Pos: uint64(b.w.WriteOffset())}
 	}))
 }
 func (heartbeatCmd) NextState(st commands.State) commands.State {
 	m := st.(*model)
-	m.expect = []result{m.heartbeat()}
+	res := m.heartbeat()
+	res.Pos = m.pos
+	m.expect = []result{res}
 	return m
 }
 func (heartbeatCmd) PreCondition(commands.State) bool { return true }
@@ -325,9 +338,14 @@ func (c readCmd) Run(sut commands.SystemUnderTest) commands.Result {
 	return s.outcome(s.each(func(b *backend) result {
 		r := b.rs[c.reader]
 		var res result
+		sealed := r.Header().Envelope != 0
 		n, err := r.Read(func(rec domain.Record) error {
 			pos, p := rec.Position, rec.Payload
-			res.Recs = append(res.Recs, fmt.Sprintf("%d:%x", pos, p))
+			if sealed {
+				res.Recs = append(res.Recs, fmt.Sprintf("%d:%x seq=%d time=%d", pos, p, r.Seq(), r.Time()))
+			} else {
+				res.Recs = append(res.Recs, fmt.Sprintf("%d:%x", pos, p))
+			}
 			return nil
 		}, c.max)
 		res.N, res.Err, res.Pos = n, errName(err), r.Position()
@@ -394,14 +412,18 @@ func (c moveCmd) PostCondition(st commands.State, r commands.Result) *gopter.Pro
 }
 func (c moveCmd) String() string { return fmt.Sprintf("MoveTo(reader %d, %d)", c.reader, c.target) }
 
-// imagesCmd compares the channel images of all backends byte for byte.
+// imagesCmd compares the channel images of all backends byte for byte,
+// with each other and with the image the model computes (header,
+// extension block, records with their envelopes, marks, close trailer).
 type imagesCmd struct{}
 
 func (imagesCmd) Run(sut commands.SystemUnderTest) commands.Result {
 	s := sut.(*system)
 	var first []byte
-	return s.outcome(s.each(func(b *backend) result {
+	var images [][]byte
+	o := s.outcome(s.each(func(b *backend) result {
 		img, err := b.image(channelID)
+		images = append(images, img)
 		switch {
 		case err != nil:
 			return result{Err: "image: " + err.Error()}
@@ -412,6 +434,8 @@ func (imagesCmd) Run(sut commands.SystemUnderTest) commands.Result {
 		}
 		return result{}
 	}))
+	o.images = images
+	return o
 }
 func (imagesCmd) NextState(st commands.State) commands.State {
 	m := st.(*model)
@@ -420,7 +444,20 @@ func (imagesCmd) NextState(st commands.State) commands.State {
 }
 func (imagesCmd) PreCondition(commands.State) bool { return true }
 func (imagesCmd) PostCondition(st commands.State, r commands.Result) *gopter.PropResult {
-	return check(st, r)
+	if res := check(st, r); res.Status != gopter.PropTrue {
+		return res
+	}
+	want := st.(*model).image()
+	o := r.(outcome)
+	for i, img := range o.images {
+		if !bytes.Equal(img, want) {
+			at := firstDiff(img, want)
+			return &gopter.PropResult{Status: gopter.PropFalse, Labels: []string{
+				fmt.Sprintf("%s: image differs from the model's at byte %d (of %d): % x, the model has % x", o.names[i], at, len(want),
+					img[at:min(at+16, len(img))], want[at:min(at+16, len(want))])}}
+		}
+	}
+	return &gopter.PropResult{Status: gopter.PropTrue}
 }
 func (imagesCmd) String() string { return "CompareImages" }
 
@@ -463,14 +500,25 @@ func genCommand(st commands.State) gopter.Gen {
 	return gen.Frequency(gens)
 }
 
-// genInitial draws header hints.
+// genInitial draws header hints: the capacity, the max record length and,
+// for about half the cases, an envelope (any of the seven choices of
+// fields), a sequence base (0, small, or any, wrapping around included)
+// and a tick unit for its times; the others are plain channels in
+// seconds, as before.
 func genInitial() gopter.Gen {
-	return gopter.CombineGens(gen.UInt32Range(0, 40_000), gen.UInt32Range(0, 400)).Map(func(v []interface{}) *model {
+	return gopter.CombineGens(gen.UInt32Range(0, 40_000), gen.UInt32Range(0, 400),
+		gen.IntRange(-7, 7), gen.OneGenOf(gen.Const(uint64(0)), gen.UInt64Range(1, 1000), gen.UInt64()),
+		gen.OneConstOf(domain.Secs, domain.Millis, domain.Micros, domain.Nanos)).Map(func(v []interface{}) *model {
+		env, seqBase, tick := domain.Envelope(max(v[2].(int), 0)), v[3].(uint64), v[4].(domain.TickUnit)
+		if env == 0 {
+			seqBase, tick = 0, domain.Secs
+		}
 		h, err := domain.NewHeader(domain.Hints{
 			WriterID: 1, ChannelID: channelID,
 			Capacity: v[0].(uint32), MaxMsgLen: v[1].(uint32),
-			Timeout: 1, TickUnit: domain.Secs,
-			Clock: func() time.Time { return fixedNow },
+			Timeout: 1, TickUnit: tick,
+			Clock:    func() time.Time { return fixedNow },
+			Envelope: env, SeqBase: seqBase,
 		})
 		if err != nil {
 			panic(err)
@@ -512,5 +560,9 @@ func Run(t *testing.T, configs []Backend) {
 	if !props.Run(gopter.ConsoleReporter(false)) {
 		t.Errorf("property failed; repeat with KEKBIT_PROPTEST_SEED=%d", seed)
 	}
-	t.Logf("%d cases with seed %d in %v", params.MinSuccessfulTests, seed, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d cases with seed %d in %v; %d systems built, %d of them of a channel with an envelope",
+		params.MinSuccessfulTests, seed, time.Since(start).Round(time.Millisecond), systems.all, systems.sealed)
+	if systems.sealed == 0 || systems.sealed == systems.all {
+		t.Errorf("%d of %d systems with an envelope: the cases do not cover both kinds", systems.sealed, systems.all)
+	}
 }

@@ -27,6 +27,25 @@
 //     the file and the capacity, the records before the damage are intact,
 //     the read ends with a typed error, and both backends and an
 //     independent parser of the format agree record for record.
+//   - TestEnvelopeDamagedPages: a closed 2,000-record channel with the
+//     record envelope (CRC32C, sequence number, time), written through the
+//     mmap backend; every 4 KiB page of its file zeroed, and separately one
+//     random bit of it flipped (a fixed seed; KEKBIT_DAMAGE_SEED=n), and
+//     one random bit flipped in each of the header page's first 1024 bytes.
+//     Read through the mmap and the memory backends: where a byte that
+//     something reads was damaged, exactly the records before it come out
+//     (payload, position, sequence number, time) and the read ends with
+//     ErrCorrupt at the damaged record, or the header is refused with a
+//     *HeaderError; damage to bytes nothing reads (216..1023, past the
+//     close mark) changes nothing. 0 undetected. TestPlainDamagedPages
+//     zeroes the pages of the same channel without the envelope and only
+//     logs what the reader made of them.
+//   - TestEnvelopeTornTailRepair: an enveloped writer process SIGKILLed at
+//     200 random moments (KEKBIT_LONG=1: 1,000), a page of its file's tail
+//     zeroed each time; kekbit.Resume keeps exactly the records before the
+//     first one the zeroing changed, overwrites everything after them with
+//     the watermark, and the channel goes on: more records, Close, and a
+//     reader reads them all with consecutive sequence numbers, then closed.
 //   - TestTruncatedUnderLiveMapping: another process cuts the channel file
 //     short while a reader in this process follows it and a writer (in
 //     this process with domain.WithFaultGuard, or unguarded in a third
@@ -55,7 +74,8 @@
 // ready (TestRefusedWriterDoesNotLockReadersOut); and the bounded damage
 // of a cut inside the page of a record (TestReaderMappedBeforeCut).
 //
-// The default run is short (60 kills, a few seconds) so that CI runs it,
+// The default run is short (60 kills, 200 kills of the enveloped writer, a
+// few seconds each) so that CI runs it,
 // also under -race:
 //
 //	go test ./reliability/
