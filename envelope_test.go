@@ -210,3 +210,61 @@ func TestEnvelopeDamagedHeaderBlock(t *testing.T) {
 		}
 	}
 }
+
+// TestEnvelopeLostTailNotClosed: the tail of a channel that was never
+// closed lost (zeros from a record boundary to past the writer's end: no
+// close trailer to tell) used to read as a full channel, the zeros walked
+// as heartbeats up to the capacity. A writer that fills a channel leaves
+// the watermark at its end, so the zeros there say the tail was lost:
+// ErrCorrupt after the good records. A channel really full still ends
+// full.
+func TestEnvelopeLostTailNotClosed(t *testing.T) {
+	h := envelopeHeader(t, 4, kekbit.EnvelopeAll)
+	read := func(st *memory.Storage) (int, error) {
+		r, err := kekbit.NewReader(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for range r.Records() {
+			n++
+		}
+		return n, r.Err()
+	}
+	st := memory.New(h.FileSize())
+	w, err := kekbit.NewWriter(st.Share(), h, codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pos []uint64
+	for i := range 20 {
+		pos = append(pos, uint64(w.WriteOffset()))
+		w.Write([]byte(fmt.Sprintf("payload %02d", i)))
+	}
+	end := uint64(w.WriteOffset())
+	w.Release()
+	clear(st.Bytes()[domain.DataOffset+pos[15] : domain.DataOffset+end+8]) // records 15.. and the watermark
+	n, err := read(st.Share())
+	var re *kekbit.ReadError
+	if n != 15 || !errors.As(err, &re) || re.Err != kekbit.ErrCorrupt || re.Check != "end" {
+		t.Fatalf("lost tail: %d records, then %v; want 15, then ErrCorrupt by end", n, err)
+	}
+
+	full := memory.New(h.FileSize())
+	w, err = kekbit.NewWriter(full.Share(), h, codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := 0
+	for {
+		if _, err := w.Write([]byte("filler")); err == nil {
+			written++
+		} else if _, err := w.Heartbeat(); err != nil {
+			break
+		}
+	}
+	w.Release()
+	if n, err := read(full.Share()); n != written || !errors.Is(err, kekbit.ErrChannelFull) {
+		t.Fatalf("full channel: %d of %d records, then %v; want all, then ErrChannelFull", n, written, err)
+	}
+}

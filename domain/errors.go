@@ -100,13 +100,14 @@ type ReadError struct {
 	Word      uint64 // for ErrCorrupt and ErrTruncated: the length word found (0 if it is past the end of the file)
 
 	// For ErrCorrupt found by the envelope or the close trailer: what
-	// failed ("crc", "seq", "envelope", "trailer", "trailer_crc"), what
-	// the reader expected there and what it found: the CRC, the sequence
+	// failed ("crc", "seq", "envelope", "trailer", "trailer_crc", "end"),
+	// what the reader expected there and what it found: the CRC, the sequence
 	// number, the envelope's length and the record's; for "trailer" the
 	// records the trailer counts and those the reader counted (Word is then
 	// the position the trailer says the channel was closed at); for
 	// "trailer_crc" the CRC32C of the trailer's first 16 bytes and the one
-	// it holds (Word is its first word).
+	// it holds (Word is its first word); for "end" (the capacity reached
+	// through zeros no writer published) the watermark and the 0 found.
 	Check     string
 	Want, Got uint64
 }
@@ -121,6 +122,8 @@ func (e *ReadError) Error() string {
 			return fmt.Sprintf("%v: the record at position %d has sequence number %d, want %d (after %d bytes read)", e.Err, e.Position, e.Got, e.Want, e.BytesRead)
 		case "envelope":
 			return fmt.Sprintf("%v: the record at position %d is %d bytes, shorter than its %d-byte envelope (after %d bytes read)", e.Err, e.Position, e.Got, e.Want, e.BytesRead)
+		case "end":
+			return fmt.Sprintf("%v: the reader reached the capacity at position %d through zeros, with no watermark or close mark there: the channel's tail was lost (after %d bytes read)", e.Err, e.Position, e.BytesRead)
 		case "trailer_crc":
 			return fmt.Sprintf("%v: the channel is closed at position %d, but its close trailer is damaged: CRC32C want %#08x, got %#08x, or its last 4 bytes are not zero (after %d bytes read)", e.Err, e.Position, e.Want, e.Got, e.BytesRead)
 		case "trailer":

@@ -327,6 +327,10 @@ func (r *Reader) end(start uint64, err error) error {
 	if r.envLen != 0 && (err == ErrClosed || err == ErrChannelFull) {
 		err = r.checkTrailer(err)
 	}
+	if r.envLen != 0 && err == ErrChannelFull && r.lostTail() {
+		r.word, r.bad = 0, mismatch{"end", Watermark, 0}
+		err = ErrCorrupt
+	}
 	switch err {
 	case ErrClosed, ErrChannelFull, ErrCorrupt, ErrTruncated, ErrTimeout, ErrWriterGone:
 		re := &ReadError{Err: err, Position: r.pos, BytesRead: int(r.pos - start), Word: r.word}
@@ -337,6 +341,30 @@ func (r *Reader) end(start uint64, err error) error {
 		return re
 	}
 	return err
+}
+
+// lostTail reports whether a read that reached the capacity came there
+// through zeros that no writer published: a writer that fills the channel
+// leaves the watermark (or, closing it, the close mark) at its end, so a
+// zero word there means the tail was lost (a page of zeros reads as
+// heartbeats). It cannot tell on a file cut short before that word.
+func (r *Reader) lostTail() (lost bool) {
+	if r.pos+RecordHeaderLen > r.fileEnd {
+		return false
+	}
+	if r.faults != nil {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			if e := recover(); e != nil {
+				if !isFault(e, r.faults) {
+					panic(e)
+				}
+				lost = false
+			}
+		}()
+	}
+	word, err := r.load(r.pos)
+	return err == nil && word == 0
 }
 
 // checkTrailer checks the end of an enveloped channel, closed or full,
