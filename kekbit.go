@@ -192,7 +192,8 @@ var (
 // ReaderOption configures a Reader: WithWait, WithClock.
 type ReaderOption = domain.ReaderOption
 
-// WriterOption configures a Writer: WithFaultGuard, WithWriteClock.
+// WriterOption configures a Writer: WithFaultGuard, WithWriteClock,
+// WithCoarseClock.
 type WriterOption = domain.WriterOption
 
 // WithWait sets how a reader waits in Follow and FollowRecords.
@@ -211,6 +212,20 @@ func WithFaultGuard() WriterOption { return domain.WithFaultGuard() }
 // WithWriteClock makes a writer stamp the records of a channel whose
 // envelope has EnvelopeTime with now instead of time.Now.
 func WithWriteClock(now func() time.Time) WriterOption { return domain.WithWriteClock(now) }
+
+// MinCoarseResolution is the finest resolution WithCoarseClock accepts.
+const MinCoarseResolution = domain.MinCoarseResolution
+
+// WithCoarseClock makes a writer stamp the records of a channel whose
+// envelope has EnvelopeTime from a clock that one goroutine of the process
+// advances every resolution (at least MinCoarseResolution), instead of
+// calling time.Now per record: a stamp costs a load, and is at most about
+// one resolution behind the write. The stamps never go backwards: the
+// clock is the wall time when it started carried on by the monotonic
+// clock. The goroutine runs while a writer using it is open.
+func WithCoarseClock(resolution time.Duration) WriterOption {
+	return domain.WithCoarseClock(resolution)
+}
 
 // Create makes a new channel in vol for header h and returns its writer,
 // which holds the channel until Close or Release. Values are encoded with

@@ -29,12 +29,22 @@ type region struct {
 	envLen   uint64           // their bytes
 	seqBase  uint64           // the sequence number of record 0
 	stamp    TickUnit         // the unit of the envelope's timestamps
+	crcOn    bool             // the envelope has EnvelopeCRC
+	seqW     uint64           // the word of a record holding its sequence number (0 for none; the length word is word 0)
+	timeW    uint64           // the word of a record holding its timestamp (0 for none)
 }
 
 // newRegion sets up the region of channel h on st.
 func newRegion(st ports.Storage, h Header) region {
 	g := region{st: st, capacity: uint64(h.Capacity), maxMsg: uint64(h.MaxMsgLen),
-		env: h.Envelope, envLen: h.Envelope.Len(), seqBase: h.SeqBase, stamp: h.TickUnit}
+		env: h.Envelope, envLen: h.Envelope.Len(), seqBase: h.SeqBase, stamp: h.TickUnit,
+		crcOn: h.Envelope.Has(EnvelopeCRC)}
+	if h.Envelope.Has(EnvelopeSeq) {
+		g.seqW = 1 + h.Envelope.seqAt()/8
+	}
+	if h.Envelope.Has(EnvelopeTime) {
+		g.timeW = 1 + h.Envelope.timeAt()/8
+	}
 	if a, ok := st.(ports.Addressable); ok && littleEndian {
 		// Views from the data region on, so that a position is an index.
 		b, w := a.Bytes(), a.Words()

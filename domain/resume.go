@@ -186,5 +186,6 @@ func (w *Writer[T]) Release() error {
 		return nil
 	}
 	w.closed = true
+	w.stopClock()
 	return multierr.Combine(w.st.Flush(), w.st.Close())
 }

@@ -90,13 +90,25 @@ func (u TickUnit) ToDuration(ticks uint64) time.Duration {
 }
 
 // At returns t as ticks since the Unix epoch (0 for times before it).
-func (u TickUnit) At(t time.Time) uint64 {
-	ns := t.UnixNano()
-	d := u.Duration()
-	if ns <= 0 || d == 0 {
+func (u TickUnit) At(t time.Time) uint64 { return u.fromNanos(t.UnixNano()) }
+
+// fromNanos returns ns, nanoseconds since the Unix epoch, as ticks (0 for
+// times before it).
+func (u TickUnit) fromNanos(ns int64) uint64 {
+	if ns <= 0 {
 		return 0
 	}
-	return uint64(ns / int64(d))
+	switch u { // constant divisors: a multiply, not a division
+	case Nanos:
+		return uint64(ns)
+	case Micros:
+		return uint64(ns / 1e3)
+	case Millis:
+		return uint64(ns / 1e6)
+	case Secs:
+		return uint64(ns / 1e9)
+	}
+	return 0
 }
 
 // Now returns the current time as ticks since the Unix epoch.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kekbit-go/kekbit/codecs"
 	"github.com/kekbit-go/kekbit/internal/atomicx"
+	"github.com/kekbit-go/kekbit/internal/crc32c"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -17,8 +18,9 @@ import (
 type WriterOption func(*options)
 
 type options struct {
-	guard bool
-	now   func() time.Time
+	guard  bool
+	now    func() time.Time
+	coarse time.Duration // WithCoarseClock's resolution
 }
 
 // WithWriteClock makes the writer stamp the records of a channel whose
@@ -50,6 +52,8 @@ type Writer[T any] struct {
 	records    uint64           // records in the channel, for the envelope's sequence numbers
 	now        func() time.Time // the clock of the envelope's timestamps
 	dropped    uint64           // bytes of a torn tail that Resume dropped
+	coarseRes  time.Duration    // WithCoarseClock's resolution, 0 for none
+	coarse     *coarseClock     // that clock, from the first stamped record on
 }
 
 // NewWriter makes st, a fresh zero-filled storage of at least
@@ -94,6 +98,8 @@ func attach[T any](st ports.Storage, h Header, enc codecs.Encoder[T], opts []Wri
 	w.guarded = o.guard && w.faults != nil
 	if o.now != nil {
 		w.now = o.now
+	} else {
+		w.coarseRes = o.coarse
 	}
 	return w, nil
 }
@@ -218,23 +224,62 @@ func (w *Writer[T]) writeSealed(v T) (int, error) {
 	room := min(w.maxMsg, avail-RecordHeaderLen)
 	rec := w.room(w.pos, room)
 	dst := rec[w.envLen:]
-	n, err := w.encode(dst, v)
+	// encode, inlined by hand, keeping a verbatim payload's source: its
+	// CRC is taken there, not from the bytes just stored.
+	var n int
+	var err error
+	var src []byte
+	if b, ok := any(v).([]byte); w.verbatim && ok {
+		if len(b) > len(dst) {
+			err = codecs.ErrShortBuffer
+		} else {
+			n, src = copy(dst, b), b
+		}
+	} else {
+		n, err = w.enc.Encode(dst, v)
+	}
 	if err != nil || n <= 0 || n > len(dst) {
 		return 0, w.refuse(v, dst, n, err, uint64(len(dst)), avail-w.envLen)
 	}
 	total := w.envLen + uint64(n)
 	size := RecordSize(total)
-	clear(rec[total : size-RecordHeaderLen])
 	var now uint64
-	if w.env.Has(EnvelopeTime) {
-		now = w.stamp.At(w.now())
+	if w.timeW != 0 {
+		now = w.stampNow()
 	}
-	w.seal(rec[:size-RecordHeaderLen], total, w.records, now)
-	end, err := w.publish(w.pos, total)
-	if err != nil {
-		return 0, err
+	if w.words == nil {
+		clear(rec[total : size-RecordHeaderLen])
+		w.seal(rec[:size-RecordHeaderLen], total, w.records, now)
+		end, err := w.publish(w.pos, total)
+		if err != nil {
+			return 0, err
+		}
+		w.pos, w.records = end, w.records+1
+		return int(size), nil
 	}
-	w.pos, w.records = end, w.records+1
+	// seal and publishWords on the record's words, inlined by hand: the
+	// record, then the word after it, where the watermark goes.
+	words := w.words[w.pos/8 : (w.pos+size)/8+1]
+	if tail := total & 7; tail != 0 {
+		words[(RecordHeaderLen+total)/8] &= 1<<(8*tail) - 1 // zero padding
+	}
+	if w.seqW != 0 {
+		words[w.seqW] = w.seqBase + w.records
+	}
+	if w.timeW != 0 {
+		words[w.timeW] = now
+	}
+	if w.crcOn {
+		if src != nil {
+			words[1] = uint64(crc32c.Payload(total, words[2:1+w.envLen/8], src))
+		} else {
+			words[1] = uint64(crc32c.Record(total, 0, words[2:size/8]))
+		}
+	}
+	words[size/8] = Watermark
+	atomicx.StoreRelease(&words[0], total)
+	w.pos += size
+	w.records++
 	return int(size), nil
 }
 
@@ -322,6 +367,7 @@ func (w *Writer[T]) Close() error {
 		return nil
 	}
 	w.closed = true
+	w.stopClock()
 	var err error
 	if w.envLen != 0 {
 		// The trailer first: a reader that finds the close mark finds the

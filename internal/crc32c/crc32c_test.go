@@ -54,3 +54,71 @@ func BenchmarkUpdate(b *testing.B) {
 		}
 	})
 }
+
+// TestRecordAgreesWithHashCRC32: Record, on the SSE4.2 path and the
+// generic one, is the CRC32C of the bytes it names, for every word count up
+// to 100.
+func TestRecordAgreesWithHashCRC32(t *testing.T) {
+	tab := crc32.MakeTable(crc32.Castagnoli)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for k := range 100 {
+		words := make([]uint64, k)
+		for i := range words {
+			words[i] = rng.Uint64()
+		}
+		n, hi := rng.Uint64(), rng.Uint32()
+		b := binary.LittleEndian.AppendUint64(nil, n)
+		b = binary.LittleEndian.AppendUint32(b, hi)
+		for _, w := range words {
+			b = binary.LittleEndian.AppendUint64(b, w)
+		}
+		want := crc32.Checksum(b, tab)
+		if got := crc32c.Record(n, hi, words); got != want {
+			t.Fatalf("Record(%d words) = %#x, want %#x", k, got, want)
+		}
+		if got := crc32c.RecordGeneric(n, hi, words); got != want {
+			t.Fatalf("recordGeneric(%d words) = %#x, want %#x", k, got, want)
+		}
+	}
+}
+
+// BenchmarkRecord: the CRC of a record with a 72-byte payload and the full
+// envelope (its length word, the CRC word's high half and 11 words).
+func BenchmarkRecord(b *testing.B) {
+	words := make([]uint64, 11)
+	for range b.N {
+		sink = crc32c.Record(96, 0, words)
+	}
+}
+
+// TestPayloadIsRecordOfThePaddedPayload: Payload over a payload of every
+// length up to 200 is Record over the same record laid out as words.
+func TestPayloadIsRecordOfThePaddedPayload(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for k := range 201 {
+		for envWords := range 3 {
+			p := make([]byte, k)
+			for i := range p {
+				p[i] = byte(rng.Uint32())
+			}
+			env := make([]uint64, envWords)
+			for i := range env {
+				env[i] = rng.Uint64()
+			}
+			padded := make([]byte, (k+7)/8*8)
+			copy(padded, p)
+			words := append([]uint64(nil), env...)
+			for i := 0; i < len(padded); i += 8 {
+				words = append(words, binary.LittleEndian.Uint64(padded[i:]))
+			}
+			n := rng.Uint64()
+			want := crc32c.Record(n, 0, words)
+			if got := crc32c.Payload(n, env, p); got != want {
+				t.Fatalf("Payload(%d env words, %d bytes) = %#x, want %#x", envWords, k, got, want)
+			}
+			if got := crc32c.PayloadGeneric(n, env, p); got != want {
+				t.Fatalf("payloadGeneric(%d env words, %d bytes) = %#x, want %#x", envWords, k, got, want)
+			}
+		}
+	}
+}

@@ -1,0 +1,113 @@
+package domain
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MinCoarseResolution is the finest resolution WithCoarseClock accepts: a
+// clock goroutine waking more often than this costs the process more CPU
+// than the reads of time.Now it saves.
+const MinCoarseResolution = 100 * time.Microsecond
+
+// WithCoarseClock makes the writer stamp the records of a channel whose
+// envelope has EnvelopeTime from a coarse clock instead of reading the
+// system clock per record: a goroutine shared by every writer of the
+// process with the same resolution advances it every resolution (at least
+// MinCoarseResolution), so stamping costs a load instead of a call to
+// time.Now (tens of nanoseconds where the system clock is slow to read, as
+// in many virtual machines).
+//
+// A coarse stamp is at most about one resolution (plus scheduling delay)
+// behind the time the record was written, and never goes backwards: the
+// clock is the wall time at its start carried forward by the monotonic
+// clock, so a step of the system's wall clock after the start is not seen.
+// The goroutine starts with the first stamped record and stops when the
+// last writer using it is closed or released. WithWriteClock, if given
+// too, wins.
+func WithCoarseClock(resolution time.Duration) WriterOption {
+	return func(o *options) { o.coarse = max(resolution, MinCoarseResolution) }
+}
+
+// coarseClock is the clock of WithCoarseClock: the Unix nanoseconds at
+// its last tick.
+type coarseClock struct {
+	nanos atomic.Int64
+	res   time.Duration
+	refs  int // writers holding it, under coarseClocks.mu
+	stop  chan struct{}
+}
+
+// coarseClocks are the running coarse clocks, one per resolution.
+var coarseClocks struct {
+	mu    sync.Mutex
+	byRes map[time.Duration]*coarseClock
+}
+
+// acquireCoarse returns the running clock of resolution res, starting it
+// if none runs; the caller releases it with releaseCoarse.
+func acquireCoarse(res time.Duration) *coarseClock {
+	coarseClocks.mu.Lock()
+	defer coarseClocks.mu.Unlock()
+	if c := coarseClocks.byRes[res]; c != nil {
+		c.refs++
+		return c
+	}
+	if coarseClocks.byRes == nil {
+		coarseClocks.byRes = make(map[time.Duration]*coarseClock)
+	}
+	c := &coarseClock{res: res, refs: 1, stop: make(chan struct{})}
+	start := time.Now() // wall and monotonic readings
+	c.nanos.Store(start.UnixNano())
+	go c.run(start)
+	coarseClocks.byRes[res] = c
+	return c
+}
+
+// run advances c every resolution until it is stopped.
+func (c *coarseClock) run(start time.Time) {
+	t := time.NewTicker(c.res)
+	defer t.Stop()
+	wall := start.UnixNano()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+			c.nanos.Store(wall + int64(time.Since(start))) // time.Since is monotonic
+		}
+	}
+}
+
+// releaseCoarse gives up one hold of c, stopping it with the last.
+func releaseCoarse(c *coarseClock) {
+	coarseClocks.mu.Lock()
+	defer coarseClocks.mu.Unlock()
+	if c.refs--; c.refs == 0 {
+		close(c.stop)
+		delete(coarseClocks.byRes, c.res)
+	}
+}
+
+// stampNow returns the timestamp of a record written now, in the
+// channel's tick unit.
+func (w *Writer[T]) stampNow() uint64 {
+	if w.coarseRes == 0 {
+		return w.stamp.At(w.now())
+	}
+	c := w.coarse
+	if c == nil {
+		c = acquireCoarse(w.coarseRes)
+		w.coarse = c
+	}
+	return w.stamp.fromNanos(c.nanos.Load())
+}
+
+// stopClock releases the writer's coarse clock, if it holds one.
+func (w *Writer[T]) stopClock() {
+	if w.coarse != nil {
+		releaseCoarse(w.coarse)
+		w.coarse = nil
+	}
+}

@@ -1,0 +1,7 @@
+package crc32c
+
+// RecordGeneric is recordGeneric, for the tests.
+var RecordGeneric = recordGeneric
+
+// PayloadGeneric is payloadGeneric, for the tests.
+var PayloadGeneric = payloadGeneric
