@@ -42,7 +42,11 @@ type Options struct {
 	// sequence number, time), written and verified by the library; the
 	// baseline has none.
 	Envelope domain.Envelope
-	Progress io.Writer // if not nil, one line per run
+	// CoarseClock, if not 0, stamps an envelope's times from a coarse
+	// clock of this resolution (domain.WithCoarseClock) instead of
+	// time.Now per record.
+	CoarseClock time.Duration
+	Progress    io.Writer // if not nil, one line per run
 }
 
 // Defaults are the options of `kekbit bench` without flags.
@@ -103,7 +107,11 @@ func (r Report) MarshalJSON() ([]byte, error) {
 // WriteText prints the report for people.
 func (r Report) WriteText(w io.Writer) {
 	o := r.Options
-	fmt.Fprintf(w, "%d records of %d bytes (envelope %v), 1 writer and %d reader process(es) pausing %v between looks, median of %d runs (min-max)\n", o.N, o.Size, o.Envelope, o.Readers, o.Pause, o.Runs)
+	env := o.Envelope.String()
+	if o.Envelope.Has(domain.EnvelopeTime) && o.CoarseClock != 0 {
+		env += fmt.Sprintf(", coarse clock %v", o.CoarseClock)
+	}
+	fmt.Fprintf(w, "%d records of %d bytes (envelope %s), 1 writer and %d reader process(es) pausing %v between looks, median of %d runs (min-max)\n", o.N, o.Size, env, o.Readers, o.Pause, o.Runs)
 	line := func(name string, f Figure) {
 		fmt.Fprintf(w, "  %-16s %8.2f M records/s  %8.1f MB/s   (%.2f-%.2f M/s)\n",
 			name, f.Median/1e6, f.Median*float64(o.Size)/1e6, f.Min/1e6, f.Max/1e6)
@@ -187,7 +195,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			if o.Progress != nil {
 				fmt.Fprintf(o.Progress, "%s run %d/%d...\n", m.name, run, o.Runs)
 			}
-			j := job{N: o.N, Size: o.Size, Capacity: capacity, Warm: m.warm, Pause: o.Pause, Envelope: o.Envelope}
+			j := job{N: o.N, Size: o.Size, Capacity: capacity, Warm: m.warm, Pause: o.Pause, Envelope: o.Envelope, CoarseClock: o.CoarseClock}
 			w, r, err := runOnce(ctx, o, j, m.writer, m.reader)
 			if err != nil {
 				return rep, fmt.Errorf("bench: %s run %d: %w", m.name, run, err)

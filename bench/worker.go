@@ -30,6 +30,8 @@ type job struct {
 	Warmup   int             `json:"warmup,omitempty"`
 	Pause    time.Duration   `json:"pause,omitempty"`
 	Envelope domain.Envelope `json:"envelope,omitempty"`
+	// CoarseClock is Options.CoarseClock.
+	CoarseClock time.Duration `json:"coarse_clock,omitempty"`
 }
 
 // report is what a worker prints as its last line.
@@ -133,7 +135,11 @@ func (j job) writer(in io.Reader, out io.Writer) (report, error) {
 		return r, err
 	}
 	r.Start = time.Now().UnixNano()
-	w, err := domain.Create(j.volume(), h, codecs.Raw{})
+	var opts []domain.WriterOption
+	if j.CoarseClock != 0 {
+		opts = append(opts, domain.WithCoarseClock(j.CoarseClock))
+	}
+	w, err := domain.Create(j.volume(), h, codecs.Raw{}, opts...)
 	if err != nil {
 		return r, err
 	}
