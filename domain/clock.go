@@ -91,7 +91,7 @@ func releaseCoarse(c *coarseClock) {
 }
 
 // stampNow returns the timestamp of a record written now, in the
-// channel's tick unit.
+// channel's tick unit. writeSealed reads a running coarse clock itself.
 func (w *Writer[T]) stampNow() uint64 {
 	if w.coarseRes == 0 {
 		return w.stamp.At(w.now())

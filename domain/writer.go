@@ -221,6 +221,14 @@ func (w *Writer[T]) writeSealed(v T) (int, error) {
 	if avail <= RecordHeaderLen+w.envLen {
 		return 0, ErrChannelFull // a heartbeat may fit, a record never
 	}
+	var now uint64 // the stamp, taken before the payload is copied, off the copy's path
+	if w.timeW != 0 {
+		if c := w.coarse; c != nil {
+			now = w.stamp.fromNanos(c.nanos.Load())
+		} else {
+			now = w.stampNow()
+		}
+	}
 	room := min(w.maxMsg, avail-RecordHeaderLen)
 	rec := w.room(w.pos, room)
 	dst := rec[w.envLen:]
@@ -243,10 +251,6 @@ func (w *Writer[T]) writeSealed(v T) (int, error) {
 	}
 	total := w.envLen + uint64(n)
 	size := RecordSize(total)
-	var now uint64
-	if w.timeW != 0 {
-		now = w.stampNow()
-	}
 	if w.words == nil {
 		clear(rec[total : size-RecordHeaderLen])
 		w.seal(rec[:size-RecordHeaderLen], total, w.records, now)
