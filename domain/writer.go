@@ -221,13 +221,9 @@ func (w *Writer[T]) writeSealed(v T) (int, error) {
 	if avail <= RecordHeaderLen+w.envLen {
 		return 0, ErrChannelFull // a heartbeat may fit, a record never
 	}
-	var now uint64 // the stamp, taken before the payload is copied, off the copy's path
-	if w.timeW != 0 {
-		if c := w.coarse; c != nil {
-			now = w.stamp.fromNanos(c.nanos.Load())
-		} else {
-			now = w.stampNow()
-		}
+	var now uint64 // a running coarse clock is read before the payload's copy, off its path
+	if c := w.coarse; c != nil {
+		now = w.stamp.fromNanos(c.nanos.Load())
 	}
 	room := min(w.maxMsg, avail-RecordHeaderLen)
 	rec := w.room(w.pos, room)
@@ -251,6 +247,9 @@ func (w *Writer[T]) writeSealed(v T) (int, error) {
 	}
 	total := w.envLen + uint64(n)
 	size := RecordSize(total)
+	if w.timeW != 0 && w.coarse == nil {
+		now = w.stampNow() // the caller's clock or time.Now, only for a record that goes in
+	}
 	if w.words == nil {
 		clear(rec[total : size-RecordHeaderLen])
 		w.seal(rec[:size-RecordHeaderLen], total, w.records, now)
