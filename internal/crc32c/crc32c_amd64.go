@@ -2,7 +2,43 @@ package crc32c
 
 import "golang.org/x/sys/cpu"
 
-var haveSSE42 = cpu.X86.HasSSE42
+var (
+	haveSSE42 = cpu.X86.HasSSE42
+	haveCLMUL = cpu.X86.HasSSE42 && cpu.X86.HasPCLMULQDQ
+)
+
+// maxK is the most words per stream of record3SSE42 (its ·shifts table).
+const maxK = 128
+
+// shifts[K] holds, for streams of K words, the reflected x^(128K-33) and
+// x^(64K-33) mod the Castagnoli polynomial: multiplied (carry-less) with a
+// checksum and reduced by the CRC32 instruction, they carry it past 16K
+// and 8K zero bytes.
+var shifts = func() (t [maxK + 1][2]uint64) {
+	for k := 1; k <= maxK; k++ {
+		t[k] = [2]uint64{uint64(xpow(128*k - 33)), uint64(xpow(64*k - 33))}
+	}
+	return t
+}()
+
+// xpow returns x^n mod the Castagnoli polynomial, bit-reflected as the
+// CRC32 instruction keeps its register.
+func xpow(n int) uint32 {
+	v := uint32(1 << 31) // x^0
+	for range n {
+		if v&1 != 0 {
+			v = v>>1 ^ 0x82F63B78
+		} else {
+			v >>= 1
+		}
+	}
+	return v
+}
+
+// record3SSE42 is Record in three interleaved streams (CRC32 and PCLMULQDQ).
+//
+//go:noescape
+func record3SSE42(n uint64, hi uint32, words []uint64) uint32
 
 // updateSSE42 runs the CRC32 instruction over p, crc not inverted.
 //

@@ -2,9 +2,13 @@
 
 package crc32c
 
-const haveSSE42 = false
+const (
+	haveSSE42 = false
+	haveCLMUL = false
+)
 
 func updateSSE42(uint32, []byte) uint32            { panic("unreachable") }
 func updateWord(uint32, uint64) uint32             { panic("unreachable") }
 func recordSSE42(uint64, uint32, []uint64) uint32  { panic("unreachable") }
 func payloadSSE42(uint64, []uint64, []byte) uint32 { panic("unreachable") }
+func record3SSE42(uint64, uint32, []uint64) uint32 { panic("unreachable") }

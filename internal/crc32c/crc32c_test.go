@@ -2,6 +2,7 @@ package crc32c_test
 
 import (
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"math/rand/v2"
 	"testing"
@@ -61,7 +62,7 @@ func BenchmarkUpdate(b *testing.B) {
 func TestRecordAgreesWithHashCRC32(t *testing.T) {
 	tab := crc32.MakeTable(crc32.Castagnoli)
 	rng := rand.New(rand.NewPCG(3, 4))
-	for k := range 100 {
+	for k := range 1200 {
 		words := make([]uint64, k)
 		for i := range words {
 			words[i] = rng.Uint64()
@@ -76,18 +77,40 @@ func TestRecordAgreesWithHashCRC32(t *testing.T) {
 		if got := crc32c.Record(n, hi, words); got != want {
 			t.Fatalf("Record(%d words) = %#x, want %#x", k, got, want)
 		}
+		if got := crc32c.RecordSerial(n, hi, words); got != want {
+			t.Fatalf("Record one word at a time (%d words) = %#x, want %#x", k, got, want)
+		}
 		if got := crc32c.RecordGeneric(n, hi, words); got != want {
 			t.Fatalf("recordGeneric(%d words) = %#x, want %#x", k, got, want)
 		}
 	}
 }
 
-// BenchmarkRecord: the CRC of a record with a 72-byte payload and the full
-// envelope (its length word, the CRC word's high half and 11 words).
+// BenchmarkRecord: the CRC of a record with the full envelope and a
+// payload of 72 bytes (its length word, the CRC word's high half and 11
+// words) or 1,000 bytes (127 words), in three streams and one word at a
+// time; independent calls (throughput) and each call waiting for the one
+// before (latency).
 func BenchmarkRecord(b *testing.B) {
-	words := make([]uint64, 11)
-	for range b.N {
-		sink = crc32c.Record(96, 0, words)
+	for _, size := range []int{72, 1000} {
+		words := make([]uint64, (24+size+7)/8-1)
+		for _, f := range []struct {
+			name string
+			crc  func(uint64, uint32, []uint64) uint32
+		}{{"streams", crc32c.Record}, {"serial", crc32c.RecordSerial}} {
+			b.Run(fmt.Sprintf("size=%d/%s/throughput", size, f.name), func(b *testing.B) {
+				for range b.N {
+					sink = f.crc(uint64(size), 0, words)
+				}
+			})
+			b.Run(fmt.Sprintf("size=%d/%s/latency", size, f.name), func(b *testing.B) {
+				var c uint32
+				for range b.N {
+					c = f.crc(uint64(c), 0, words)
+				}
+				sink = c
+			})
+		}
 	}
 }
 
