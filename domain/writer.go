@@ -153,73 +153,12 @@ func (w *Writer[T]) writeGuarded(v T) (n int, err error) {
 }
 
 func (w *Writer[T]) write(v T) (int, error) {
-	if w.envLen != 0 {
-		return w.writeSealed(v)
-	}
-	if w.closed {
-		return 0, ErrWriterClosed
-	}
-	avail := (w.capacity - w.pos) &^ 7
-	if avail <= RecordHeaderLen {
-		return 0, ErrChannelFull
-	}
-	room := min(w.maxMsg, avail-RecordHeaderLen)
-	dst := w.room(w.pos, room)
-	// encode, inlined by hand: the call costs a plain Write about 3ns.
-	var n int
-	var err error
-	if b, ok := any(v).([]byte); w.verbatim && ok {
-		if len(b) > len(dst) {
-			err = codecs.ErrShortBuffer
-		} else {
-			n = copy(dst, b)
-		}
-	} else {
-		n, err = w.enc.Encode(dst, v)
-	}
-	if err != nil || n <= 0 || uint64(n) > room {
-		return 0, w.refuse(v, dst, n, err, room, avail)
-	}
-	size := RecordSize(uint64(n))
-	if w.words == nil {
-		if _, err := w.publishSlow(w.pos, uint64(n), size); err != nil {
-			return 0, err
-		}
-	} else { // publishWords, inlined by hand (see there)
-		pos, n := w.pos, uint64(n)
-		if tail := n & 7; tail != 0 {
-			w.words[(pos+RecordHeaderLen+n)/8] &= 1<<(8*tail) - 1
-		}
-		w.words[(pos+size)/8] = Watermark
-		atomicx.StoreRelease(&w.words[pos/8], n)
-	}
-	w.pos += size
-	w.records++
-	return int(size), nil
-}
-
-// encode encodes v into dst: a verbatim encoder's bytes are copied without
-// the call to Encode.
-func (w *Writer[T]) encode(dst []byte, v T) (int, error) {
-	if b, ok := any(v).([]byte); w.verbatim && ok {
-		if len(b) > len(dst) {
-			return 0, codecs.ErrShortBuffer
-		}
-		return copy(dst, b), nil
-	}
-	return w.enc.Encode(dst, v)
-}
-
-// writeSealed is write on a channel whose records carry an envelope: the
-// value is encoded after it, then the envelope is filled (sequence number,
-// time, and last the CRC over the whole record, padding zeroed first).
-func (w *Writer[T]) writeSealed(v T) (int, error) {
 	if w.closed {
 		return 0, ErrWriterClosed
 	}
 	avail := (w.capacity - w.pos) &^ 7
 	if avail <= RecordHeaderLen+w.envLen {
-		return 0, ErrChannelFull // a heartbeat may fit, a record never
+		return 0, ErrChannelFull // with an envelope a heartbeat may fit, a record never
 	}
 	var now uint64 // a running coarse clock is read before the payload's copy, off its path
 	if c := w.coarse; c != nil {
@@ -228,8 +167,9 @@ func (w *Writer[T]) writeSealed(v T) (int, error) {
 	room := min(w.maxMsg, avail-RecordHeaderLen)
 	rec := w.room(w.pos, room)
 	dst := rec[w.envLen:]
-	// encode, inlined by hand, keeping a verbatim payload's source: its
-	// CRC is taken there, not from the bytes just stored.
+	// encode, inlined by hand (the call costs a plain Write about 3ns),
+	// keeping a verbatim payload's source: an envelope's CRC is taken
+	// there, not from the bytes just stored.
 	var n int
 	var err error
 	var src []byte
@@ -247,43 +187,66 @@ func (w *Writer[T]) writeSealed(v T) (int, error) {
 	}
 	total := w.envLen + uint64(n)
 	size := RecordSize(total)
-	if w.timeW != 0 && w.coarse == nil {
+	if w.envLen != 0 && w.timeW != 0 && w.coarse == nil {
 		now = w.stampNow() // the caller's clock or time.Now, only for a record that goes in
 	}
 	if w.words == nil {
-		clear(rec[total : size-RecordHeaderLen])
-		w.seal(rec[:size-RecordHeaderLen], total, w.records, now)
-		end, err := w.publish(w.pos, total)
-		if err != nil {
-			return 0, err
-		}
-		w.pos, w.records = end, w.records+1
-		return int(size), nil
+		return w.publishRecordSlow(rec, total, size, now)
 	}
-	// seal and publishWords on the record's words, inlined by hand: the
-	// record, then the word after it, where the watermark goes.
-	words := w.words[w.pos/8 : (w.pos+size)/8+1]
+	// publishWords, and seal for an envelope, inlined by hand (see there).
+	pos := w.pos
 	if tail := total & 7; tail != 0 {
-		words[(RecordHeaderLen+total)/8] &= 1<<(8*tail) - 1 // zero padding
+		w.words[(pos+RecordHeaderLen+total)/8] &= 1<<(8*tail) - 1 // zero padding
 	}
-	if w.seqW != 0 {
-		words[w.seqW] = w.seqBase + w.records
-	}
-	if w.timeW != 0 {
-		words[w.timeW] = now
-	}
-	if w.crcOn {
-		if src != nil {
-			words[1] = uint64(crc32c.Payload(total, words[2:1+w.envLen/8], src))
-		} else {
-			words[1] = uint64(crc32c.Record(total, 0, words[2:size/8]))
+	if w.envLen != 0 {
+		words := w.words[pos/8 : (pos+size)/8]
+		if w.seqW != 0 {
+			words[w.seqW] = w.seqBase + w.records
+		}
+		if w.timeW != 0 {
+			words[w.timeW] = now
+		}
+		if w.crcOn {
+			if src != nil {
+				words[1] = uint64(crc32c.Payload(total, words[2:1+w.envLen/8], src))
+			} else {
+				words[1] = uint64(crc32c.Record(total, 0, words[2:]))
+			}
 		}
 	}
-	words[size/8] = Watermark
-	atomicx.StoreRelease(&words[0], total)
+	w.words[(pos+size)/8] = Watermark
+	atomicx.StoreRelease(&w.words[pos/8], total)
 	w.pos += size
 	w.records++
 	return int(size), nil
+}
+
+// publishRecordSlow is the end of write on a storage reached through its
+// methods: the record of total bytes (envelope included), encoded in rec,
+// is sealed (with an envelope) and published.
+func (w *Writer[T]) publishRecordSlow(rec []byte, total, size, now uint64) (int, error) {
+	if w.envLen != 0 {
+		clear(rec[total : size-RecordHeaderLen])
+		w.seal(rec[:size-RecordHeaderLen], total, w.records, now)
+	}
+	if _, err := w.publishSlow(w.pos, total, size); err != nil {
+		return 0, err
+	}
+	w.pos += size
+	w.records++
+	return int(size), nil
+}
+
+// encode encodes v into dst: a verbatim encoder's bytes are copied without
+// the call to Encode.
+func (w *Writer[T]) encode(dst []byte, v T) (int, error) {
+	if b, ok := any(v).([]byte); w.verbatim && ok {
+		if len(b) > len(dst) {
+			return 0, codecs.ErrShortBuffer
+		}
+		return copy(dst, b), nil
+	}
+	return w.enc.Encode(dst, v)
 }
 
 // refuse builds the error for a Write whose encoding did not give a
