@@ -112,7 +112,7 @@ func newDump() *cobra.Command {
 					err = out.Flush()
 				}
 				if err != nil {
-					return fmt.Errorf("writing the output: %w", err)
+					return outputError{err}
 				}
 				if count++; !follow {
 					prog.update(count, pos)
@@ -146,7 +146,7 @@ func newDump() *cobra.Command {
 				return fmt.Errorf("%s: %w", path, end)
 			}
 			if werr != nil {
-				return fmt.Errorf("writing the output: %w", werr)
+				return outputError{werr}
 			}
 			if errors.Is(end, domain.ErrCorrupt) || errors.Is(end, domain.ErrTruncated) {
 				return fmt.Errorf("%s: %w", path, end)

@@ -105,7 +105,7 @@ func newInfo() *cobra.Command {
 				err = printInfo(cmd.OutOrStdout(), s)
 			}
 			if err != nil {
-				return fmt.Errorf("writing the output: %w", err)
+				return outputError{err}
 			}
 			return nil
 		},
@@ -203,14 +203,24 @@ func newLs() *cobra.Command {
 				if out == nil {
 					out = []lsJSON{}
 				}
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
+				if err := json.NewEncoder(cmd.OutOrStdout()).Encode(out); err != nil {
+					return outputError{err}
+				}
+				return nil
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "CHANNEL\tCAPACITY\tFILL\tRECORDS\tSTATE\tPATH")
+			p := printer{w: tw}
+			p.printf("CHANNEL\tCAPACITY\tFILL\tRECORDS\tSTATE\tPATH\n")
 			for _, e := range out {
-				fmt.Fprintf(tw, "%#x\t%d\t%.1f%%\t%d\t%s\t%s\n", e.ChannelID, e.Capacity, 100*e.Fill, e.Records, e.State, e.Path)
+				p.printf("%#x\t%d\t%.1f%%\t%d\t%s\t%s\n", e.ChannelID, e.Capacity, 100*e.Fill, e.Records, e.State, e.Path)
 			}
-			return tw.Flush()
+			if p.err == nil {
+				p.err = tw.Flush()
+			}
+			if p.err != nil {
+				return outputError{p.err}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")

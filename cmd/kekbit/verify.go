@@ -47,7 +47,7 @@ func newVerify() *cobra.Command {
 				return fmt.Errorf("%s: %w", path, s.End)
 			}
 			if werr != nil {
-				return fmt.Errorf("writing the output: %w", werr)
+				return outputError{werr}
 			}
 			return nil
 		},
