@@ -78,17 +78,17 @@ func newBench() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.N, "n", o.N, "records per run (round trips with --latency, default 1000000)")
-	f.IntVar(&o.Size, "size", o.Size, "payload bytes per record, at least 8 (16 with --latency)")
-	f.IntVar(&o.Readers, "readers", o.Readers, "reader processes")
-	f.IntVar(&o.Runs, "runs", o.Runs, "runs of each mode; the figures are medians")
+	numberVar(f, &o.N, "n", o.N, "records per run (round trips with --latency, default 1000000)")
+	numberVar(f, &o.Size, "size", o.Size, "payload bytes per record, at least 8 (16 with --latency)")
+	numberVar(f, &o.Readers, "readers", o.Readers, "reader processes")
+	numberVar(f, &o.Runs, "runs", o.Runs, "runs of each mode; the figures are medians")
 	f.StringVar(&o.Root, "root", kekbit.DefaultRoot(), "folder for the benchmark's channels")
 	f.BoolVar(&o.Baseline, "baseline", false, "also run the library-free baseline")
 	f.DurationVar(&o.Pause, "pause", o.Pause, "how long idle readers wait between looks (0: pure busy spin)")
 	f.Var(&env, "envelope", "records carry these envelope fields: crc,seq,time (any subset), all or none")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	f.BoolVar(&latency, "latency", false, "measure request/reply round trips instead")
-	f.IntVar(&warmup, "warmup", 10_000, "round trips before timing starts (with --latency)")
+	numberVar(f, &warmup, "warmup", 10_000, "round trips before timing starts (with --latency)")
 	f.StringVar(&plot, "plot", "", "write the round-trip distribution as an SVG plot (with --latency)")
 	return cmd
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -17,27 +16,18 @@ import (
 // channelFlags name a channel by --root and --channel instead of a path.
 type channelFlags struct {
 	root    string
-	channel string
+	channel idFlag
 }
 
 func (f *channelFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.root, "root", "", "folder of channels (with --channel)")
-	cmd.Flags().StringVar(&f.channel, "channel", "", "channel id, decimal or 0x-hex (with --root)")
-}
-
-// parseID reads a channel id in decimal or 0x-hex.
-func parseID(s string) (uint64, error) {
-	id, err := strconv.ParseUint(s, 0, 64)
-	if err != nil {
-		return 0, usagef("bad channel id %q: want a number, decimal or 0x-hex", s)
-	}
-	return id, nil
+	cmd.Flags().Var(&f.channel, "channel", "channel id, decimal (42) or 0x-hex (0x2a) only (with --root)")
 }
 
 // resolve returns the channel's file path and, when known, its id.
 func (f *channelFlags) resolve(args []string) (path string, id uint64, known bool, err error) {
 	switch {
-	case len(args) == 1 && (f.root != "" || f.channel != ""):
+	case len(args) == 1 && (f.root != "" || f.channel.set):
 		return "", 0, false, usagef("name the channel by a path or by --root and --channel, not both")
 	case len(args) == 1:
 		path = args[0]
@@ -47,13 +37,10 @@ func (f *channelFlags) resolve(args []string) (path string, id uint64, known boo
 		return path, 0, false, nil
 	case len(args) > 1:
 		return "", 0, false, usagef("one channel at a time, got %d arguments", len(args))
-	case f.root == "" || f.channel == "":
+	case f.root == "" || !f.channel.set:
 		return "", 0, false, usagef("name a channel: a file path, or --root DIR --channel ID")
 	}
-	if id, err = parseID(f.channel); err != nil {
-		return "", 0, false, err
-	}
-	return mmap.ChannelPath(f.root, id), id, true, nil
+	return mmap.ChannelPath(f.root, f.channel.id), f.channel.id, true, nil
 }
 
 // summary is what a full read of a channel tells.

@@ -158,7 +158,7 @@ func newDump() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON Lines")
 	cmd.Flags().BoolVar(&raw, "raw", false, "show the records as stored, envelope included and unchecked, as the Rust crate reads them")
 	cmd.Flags().BoolVar(&follow, "follow", false, "wait for new records until the channel ends or Ctrl-C")
-	cmd.Flags().Uint64Var(&from, "from", 0, "start at this record position")
+	numberVar(cmd.Flags(), &from, "from", 0, "start at this record position")
 	return cmd
 }
 

@@ -110,8 +110,8 @@ func newReplicate() *cobra.Command {
 	}
 	ch.add(cmd)
 	nf.add(cmd, "JetStream stream (default KEKBIT_<channel id in hex>); it must hold this channel only")
-	cmd.Flags().IntVar(&replicas, "replicas", 1, "replicas of the stream when replicate creates it (3 on a three-node cluster)")
-	cmd.Flags().IntVar(&window, "window", jetstream.DefaultWindow, "most messages published and not yet acknowledged")
+	numberVar(cmd.Flags(), &replicas, "replicas", 1, "replicas of the stream when replicate creates it (3 on a three-node cluster)")
+	numberVar(cmd.Flags(), &window, "window", jetstream.DefaultWindow, "most messages published and not yet acknowledged")
 	cmd.Flags().DurationVar(&ackTimeout, "ack-timeout", jetstream.DefaultAckTimeout, "how long an acknowledgement may take before replicate re-syncs")
 	return cmd
 }
@@ -136,7 +136,7 @@ func newMirror() *cobra.Command {
 			cfg := jetstream.MirrorConfig{URL: nf.url, Stream: nf.stream, Subject: nf.subject, MinBackoff: nf.minBackoff, MaxBackoff: nf.maxBackoff}
 			name := ch.root
 			switch {
-			case len(args) == 0 && ch.root != "" && ch.channel == "":
+			case len(args) == 0 && ch.root != "" && !ch.channel.set:
 				cfg.Volume = mmap.NewVolume(ch.root)
 			default:
 				path, id, known, err := ch.resolve(args)

@@ -115,9 +115,9 @@ func newWrite() *cobra.Command {
 		},
 	}
 	ch.add(cmd)
-	cmd.Flags().Uint64Var(&writerID, "writer-id", uint64(os.Getpid()), "writer id in the header")
-	cmd.Flags().Uint32Var(&capacity, "capacity", 1<<20, "bytes in the data region (at least 16384)")
-	cmd.Flags().Uint32Var(&maxMsg, "max-msg", 1024, "longest record payload in bytes, the envelope not counted (records are capped at capacity/128-8)")
+	numberVar(cmd.Flags(), &writerID, "writer-id", uint64(os.Getpid()), "writer id in the header")
+	numberVar(cmd.Flags(), &capacity, "capacity", 1<<20, "bytes in the data region (rounded up to a multiple of 8, and to 16384 at least)")
+	numberVar(cmd.Flags(), &maxMsg, "max-msg", 1024, "longest record payload in bytes, the envelope not counted (records are capped at capacity/128-8)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long readers wait for anything before giving the writer up")
 	cmd.Flags().StringVar(&tick, "tick", "nanos", "tick unit of the header: nanos, micros, millis or secs")
 	cmd.Flags().StringVar(&format, "format", "raw", "data format: raw or text (UTF-8 only)")
@@ -125,7 +125,7 @@ func newWrite() *cobra.Command {
 	cmd.Flags().DurationVar(&heartbeat, "heartbeat", 0, "send a heartbeat after this long without input (0: never)")
 	cmd.Flags().Var(&env, "envelope", "envelope fields every record carries: crc, seq, time, a list like crc,seq, all (the default when alone) or none")
 	cmd.Flags().Lookup("envelope").NoOptDefVal = "all"
-	cmd.Flags().Uint64Var(&seqBase, "seq-base", 0, "sequence number of the first record (with an envelope)")
+	numberVar(cmd.Flags(), &seqBase, "seq-base", 0, "sequence number of the first record (with an envelope)")
 	return cmd
 }
 
