@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -170,4 +174,51 @@ func endName(err error) string {
 		return "writer-gone"
 	}
 	return strings.ReplaceAll(err.Error(), " ", "-")
+}
+
+// countRecords counts the records of the channel at path from position
+// from on, for a progress report; 0 if it cannot be read.
+func countRecords(path string, raw bool, from uint64) uint64 {
+	r, err := openReader(path, raw)
+	if err != nil {
+		return 0
+	}
+	defer r.Close()
+	if from != 0 && r.MoveTo(from) != nil {
+		return 0
+	}
+	var n uint64
+	r.Read(func(domain.Record) error { n++; return nil }, 0)
+	return n
+}
+
+// waitPoll is how often waitReader looks for the channel.
+const waitPoll = 10 * time.Millisecond
+
+// waitReader is openReader once the channel at path is ready: the file is
+// there and its lock file, which its creator holds while it makes it, is
+// gone. It waits until then or until ctx is done.
+//
+// A creator that died leaves its lock file, and waitReader then waits
+// until ctx is done: telling a dead creator from a slow one is the
+// library's to do (see mmap's lock-file protocol), and this is where the
+// command would ask it.
+func waitReader(ctx context.Context, path string, raw bool) (*domain.Reader, error) {
+	t := time.NewTicker(waitPoll)
+	defer t.Stop()
+	for {
+		_, errFile := os.Stat(path)
+		_, errLock := os.Stat(mmap.LockPath(path))
+		if errFile == nil && errors.Is(errLock, fs.ErrNotExist) {
+			r, err := openReader(path, raw)
+			if !errors.Is(err, ports.ErrChannelNotFound) { // gone again: wait on
+				return r, err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s: interrupted while waiting for the channel to be created", path)
+		case <-t.C:
+		}
+	}
 }

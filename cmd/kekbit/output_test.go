@@ -90,13 +90,13 @@ func TestOutputToDevFull(t *testing.T) {
 	}
 }
 
-// mountTiny mounts a 64 KiB tmpfs on a temp folder for the test and
-// returns the folder. Not permitted, it fails the test when it runs as
+// mountTmpfs mounts a tmpfs of size ("64k") on a temp folder for the test
+// and returns the folder. Not permitted, it fails the test when it runs as
 // root (CI does), and skips it for anyone else.
-func mountTiny(t *testing.T) string {
+func mountTmpfs(t *testing.T, size string) string {
 	t.Helper()
 	dir := t.TempDir()
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).CombinedOutput()
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput()
 	if err != nil {
 		if os.Geteuid() != 0 {
 			t.Skipf("mounting a tmpfs needs root: %v: %s", err, out)
@@ -115,7 +115,7 @@ func mountTiny(t *testing.T) string {
 // bigger than the space left exits 1 (it used to exit 0 with part of the
 // records), and so does every command once the disk is full.
 func TestOutputToFullDisk(t *testing.T) {
-	disk := mountTiny(t)
+	disk := mountTmpfs(t, "64k")
 	root, path := writeChannel(t, 30000)
 	create := func(name string) *os.File {
 		f, err := os.Create(filepath.Join(disk, name))
