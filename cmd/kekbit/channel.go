@@ -61,6 +61,8 @@ type summary struct {
 	// On an enveloped channel:
 	FirstSeq, LastSeq uint64        // the sequence numbers of the first and last good records
 	Trailer           *closeTrailer // the close trailer, if the writer left one
+
+	Warning string // set by info: the header names another channel id than the path
 }
 
 // openReader opens the channel file at path for reading, with errors that

@@ -149,7 +149,7 @@ func newRoot() *cobra.Command {
 	}
 	root.SetVersionTemplate("kekbit {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newInfo(), newLs(), newDump(), newVerify(), newWrite(), newBench(), newReplicate(), newMirror())
+	root.AddCommand(newInfo(), newLs(), newDump(), newVerify(), newWrite(), newRm(), newBench(), newReplicate(), newMirror())
 	return root
 }
 
