@@ -32,6 +32,9 @@ func newBench() *cobra.Command {
 			"library. --latency measures request/reply round trips between two processes\n" +
 			"through two channels with busy-spinning readers instead. It removes its\n" +
 			"channels when done.",
+		Example: "  kekbit bench --n 1000000 --size 64 --readers 2\n" +
+			"  kekbit bench --envelope crc,seq --baseline --json\n" +
+			"  kekbit bench --latency --plot rtt.svg",
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)

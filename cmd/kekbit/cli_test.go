@@ -19,6 +19,8 @@ func TestNumbersDecimalOrHexOnly(t *testing.T) {
 			{"info", "--root", root, "--channel", bad},
 			{"dump", "--root", root, "--channel", bad},
 			{"verify", "--root", root, "--channel", bad},
+			{"rm", "--root", root, "--channel", bad},
+			{"rm", root, "--channel", bad},
 		} {
 			_, stderr, code := run(t, []byte("x\n"), args...)
 			form := "decimal (42) or 0x-hex (0x2a)"
@@ -92,5 +94,99 @@ func TestUnknownCommandsAndBadValues(t *testing.T) {
 	}
 	if _, err := os.Stat(ch); !os.IsNotExist(err) {
 		t.Fatalf("a usage error made the channel: %v", err)
+	}
+}
+
+// TestLongHelpForEveryCommand: every command that kekbit --help lists has
+// a long description and examples in its help.
+func TestLongHelpForEveryCommand(t *testing.T) {
+	out, _, code := run(t, nil, "--help")
+	if code != 0 {
+		t.Fatalf("--help: exit %d", code)
+	}
+	_, list, ok := strings.Cut(out, "Available Commands:\n")
+	list, _, _ = strings.Cut(list, "\n\n")
+	if !ok || list == "" {
+		t.Fatalf("no commands in --help:\n%s", out)
+	}
+	seen := 0
+	for _, l := range strings.Split(list, "\n") {
+		name := strings.Fields(l)[0]
+		if name == "help" || name == "completion" { // cobra's own
+			continue
+		}
+		seen++
+		help, stderr, code := run(t, nil, name, "--help")
+		long, _, _ := strings.Cut(help, "Usage:")
+		_, examples, _ := strings.Cut(help, "Examples:\n")
+		examples, _, _ = strings.Cut(examples, "\n\n")
+		if code != 0 || strings.Count(strings.TrimSpace(long), "\n") < 3 || !strings.Contains(examples, "kekbit "+name+" ") {
+			t.Errorf("kekbit %s --help: exit %d, %q; want a long description and examples: %s", name, code, stderr, help)
+		}
+	}
+	if seen < 9 {
+		t.Fatalf("only %d commands in --help:\n%s", seen, list)
+	}
+	if !strings.Contains(out, "Examples:") || !strings.Contains(out, "Exit status: 0") {
+		t.Errorf("kekbit --help has no examples or exit status:\n%s", out)
+	}
+}
+
+// TestVersion: --version names the build, the Go release and the channel
+// format version.
+func TestVersion(t *testing.T) {
+	out, stderr, code := run(t, nil, "--version")
+	if code != 0 || !strings.HasPrefix(out, "kekbit ") || !strings.Contains(out, "(go1.") ||
+		!strings.HasSuffix(out, ", channel format 1.0.0\n") || strings.Count(out, "\n") != 1 {
+		t.Fatalf("--version: exit %d, %q, %q", code, out, stderr)
+	}
+}
+
+// TestLsRoot: ls of a root that is not there, or not a folder, is exit 1
+// naming it (it used to list nothing and exit 0); an empty root lists no
+// channel.
+func TestLsRoot(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "nope")
+	if out, stderr, code := run(t, nil, "ls", missing); code != 1 || out != "" || stderr != "kekbit: "+missing+": no such file or directory\n" {
+		t.Errorf("ls of a missing root: exit %d, %q, %q", code, out, stderr)
+	}
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o644)
+	if _, stderr, code := run(t, nil, "ls", "--json", file); code != 1 || !strings.Contains(stderr, "not a folder") {
+		t.Errorf("ls of a file: exit %d, %q", code, stderr)
+	}
+	if out, stderr, code := run(t, nil, "ls", "--json", dir); code != 0 || out != "[]\n" {
+		t.Errorf("ls of an empty root: exit %d, %q, %q", code, out, stderr)
+	}
+}
+
+// TestInfoWarnsOfAnotherID: a channel file copied to another id's path:
+// info warns on stderr, in a row and in --json, and exits 0; at its own
+// path it does not.
+func TestInfoWarnsOfAnotherID(t *testing.T) {
+	root := t.TempDir()
+	if _, stderr, code := run(t, []byte("one\n"), "write", "--root", root, "--channel", "5"); code != 0 {
+		t.Fatalf("write: %d %s", code, stderr)
+	}
+	img, err := os.ReadFile(filepath.Join(root, "0000_0000", "0000_0005.kekbit"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "0000_0000", "0000_0009.kekbit"), img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const say = "the header names channel 5 (0x5), the path channel 9 (0x9)"
+	out, stderr, code := run(t, nil, "info", "--root", root, "--channel", "9")
+	if code != 0 || !strings.Contains(stderr, "warning") || !strings.Contains(stderr, say) || !strings.Contains(out, "\nwarning       "+say) {
+		t.Errorf("info of the copy: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	out, _, code = run(t, nil, "info", "--json", filepath.Join(root, "0000_0000", "0000_0009.kekbit"))
+	if code != 0 || !strings.Contains(out, `"warning":"`+say) {
+		t.Errorf("info --json of the copy: exit %d, %s", code, out)
+	}
+	out, stderr, code = run(t, nil, "info", "--json", "--root", root, "--channel", "5")
+	if code != 0 || stderr != "" || strings.Contains(out, "warning") {
+		t.Errorf("info of the original: exit %d, %s, %q", code, out, stderr)
 	}
 }

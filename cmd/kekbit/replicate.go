@@ -51,6 +51,8 @@ func newReplicate() *cobra.Command {
 			"slow, and stops cleanly on SIGINT/SIGTERM. With --root and --channel it waits for\n" +
 			"the channel to be created. Progress (records behind) goes to stderr when it is\n" +
 			"a terminal.",
+		Example: "  kekbit replicate --nats nats://localhost:4222 --root /dev/shm/kekbit-$USER --channel 42\n" +
+			"  kekbit replicate --nats nats://a:4222,nats://b:4222 --replicas 3 --stream ORDERS orders.kekbit",
 		Args: oneChannel,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if nf.url == "" {
@@ -128,6 +130,8 @@ func newMirror() *cobra.Command {
 			"(add --channel ID to check the id). Stopped (SIGINT/SIGTERM, or killed), it\n" +
 			"leaves the channel unclosed and a later run resumes it. Progress (records\n" +
 			"behind) goes to stderr when it is a terminal.",
+		Example: "  kekbit mirror --nats nats://localhost:4222 --stream KEKBIT_000000000000002a --root /srv/kekbit\n" +
+			"  kekbit mirror --nats nats://localhost:4222 --stream ORDERS orders-copy.kekbit",
 		Args: oneChannel,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if nf.url == "" || nf.stream == "" {
