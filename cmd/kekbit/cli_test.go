@@ -75,6 +75,7 @@ func TestUnknownCommandsAndBadValues(t *testing.T) {
 		say  string
 	}{
 		{[]string{"bogus"}, `unknown command "bogus"`},
+		{[]string{"help", "bogus"}, `unknown help topic "bogus"`},
 		{[]string{"dupm", ch}, `did you mean dump?`},
 		{[]string{"dump", "--bogus", ch}, "unknown flag: --bogus"},
 		{[]string{"dump", "--json=maybe", ch}, `"--json"`},

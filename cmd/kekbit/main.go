@@ -1,22 +1,25 @@
-// Command kekbit inspects, follows, dumps, writes and benchmarks kekbit
-// channels from a shell.
+// Command kekbit inspects, follows, dumps, verifies, writes, removes and
+// benchmarks kekbit channels from a shell.
 //
 // A channel is named by its file path or by --root DIR --channel ID (ID in
-// decimal or 0x-hex; the file is then DIR/HHHH_HHHH/LLLL_LLLL.kekbit).
+// decimal or 0x-hex only; the file is then DIR/HHHH_HHHH/LLLL_LLLL.kekbit).
 //
 //	kekbit info [--json] CHANNEL
 //	kekbit ls [--json] ROOT
-//	kekbit dump [--json] [--raw] [--from POS] [--follow] CHANNEL
-//	kekbit write [--envelope [crc,seq,time]] [--seq-base N] [flags] CHANNEL < lines
+//	kekbit dump [--json] [--raw] [--from POS] [--follow [--wait]] CHANNEL
+//	kekbit write [--envelope [crc,seq,time]] [--seq-base N] [--heartbeat D] [flags] CHANNEL < lines
 //	kekbit verify CHANNEL
+//	kekbit rm [--force] ROOT --channel ID | CHANNEL
 //	kekbit bench [--n N] [--size BYTES] [--readers R] [--json]
 //	kekbit replicate --nats URL [--stream NAME] CHANNEL
 //	kekbit mirror --nats URL --stream NAME CHANNEL
 //
 // Exit status: 0 on success and on the normal ends of a channel (closed,
-// full, nothing more written yet); 1 when a channel cannot be created,
-// opened or read, or is corrupt or truncated, with one line on stderr
-// naming the file and the problem; 2 for usage errors.
+// full, abandoned, nothing more written yet); 1 when a channel cannot be
+// created, opened, read or removed, is corrupt or truncated, when write
+// stops before the end of its input, or when the output cannot be written,
+// with one line on stderr naming the file and the problem; 2 for usage
+// errors (an unknown command or flag, a bad flag value).
 package main
 
 import (
@@ -148,6 +151,18 @@ func newRoot() *cobra.Command {
 		SuggestionsMinimumDistance: 2,
 	}
 	root.SetVersionTemplate("kekbit {{.Version}}\n")
+	root.SetHelpCommand(&cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Long:  "help shows the help of a command, as kekbit COMMAND --help does; an unknown\ncommand is a usage error (exit 2).",
+		RunE: func(_ *cobra.Command, args []string) error {
+			cmd, rest, err := root.Find(args)
+			if err != nil || len(rest) > 0 {
+				return usagef("unknown help topic %q", strings.Join(args, " "))
+			}
+			return cmd.Help()
+		},
+	})
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newInfo(), newLs(), newDump(), newVerify(), newWrite(), newRm(), newBench(), newReplicate(), newMirror())
 	return root
