@@ -132,7 +132,9 @@ func newWrite() *cobra.Command {
 				return err
 			}
 			if ctx.Err() != nil { // signalled while creating: nothing went in
-				err := errors.Join(w.Release(), mmap.NewFileVolume(path).Remove(id))
+				// Removed while the writer's lock is still held, so that
+				// no one takes the channel over in between.
+				err := errors.Join(mmap.NewFileVolume(path).Remove(id), w.Release())
 				if err != nil {
 					return fmt.Errorf("%s: interrupted while creating the channel, and removing it failed: %w", path, err)
 				}
