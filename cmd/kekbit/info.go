@@ -279,11 +279,21 @@ func newLs() *cobra.Command {
 // pendingIDs returns the ids under root that have a lock file: channels
 // being created, or left by a creator that died (List leaves them out).
 func pendingIDs(root string) []uint64 {
-	locks, _ := filepath.Glob(filepath.Join(root, "*", "*"+lockExt))
 	var ids []uint64
-	for _, l := range locks {
-		if id, err := mmap.ParseChannelPath(root, strings.TrimSuffix(l, lockExt)+channelExt); err == nil {
-			ids = append(ids, id)
+	folders, _ := os.ReadDir(root)
+	for _, folder := range folders {
+		if !folder.IsDir() {
+			continue
+		}
+		files, _ := os.ReadDir(filepath.Join(root, folder.Name()))
+		for _, f := range files {
+			base, ok := strings.CutSuffix(f.Name(), lockExt)
+			if !ok {
+				continue
+			}
+			if id, err := mmap.ParseChannelPath(root, filepath.Join(root, folder.Name(), base+channelExt)); err == nil {
+				ids = append(ids, id)
+			}
 		}
 	}
 	return ids

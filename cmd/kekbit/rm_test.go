@@ -122,7 +122,8 @@ func TestRmCrateChannel(t *testing.T) {
 
 // TestRmDeadCreator: a write SIGKILLed while it creates a large channel
 // leaves its lock file (and a file with a zero header); ls lists the id as
-// abandoned-create, info says so, rm removes what it left, and a new write
+// creating while the creator is at work and abandoned-create once it is
+// dead, info says so, rm removes what it left, and a new write
 // takes the id: 5 times in a row.
 func TestRmDeadCreator(t *testing.T) {
 	disk := mountTmpfs(t, "600m")
@@ -141,6 +142,12 @@ func TestRmDeadCreator(t *testing.T) {
 				t.Fatalf("round %d: the create never started", round)
 			}
 			time.Sleep(time.Millisecond)
+		}
+		if round == 0 { // the creator is at work: reserving 512 MiB takes it about 0.4 s
+			out, _, code := run(t, nil, "ls", "--json", disk)
+			if code != 0 || !strings.Contains(out, `"channel_id":6,`) || !strings.Contains(out, `"state":"creating"`) {
+				t.Fatalf("ls while the creator is at work: exit %d, %s", code, out)
+			}
 		}
 		w.Process.Kill()
 		w.Wait()
