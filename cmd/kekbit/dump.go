@@ -43,7 +43,7 @@ func newDump() *cobra.Command {
 	var asJSON, follow, raw, wait bool
 	var from uint64
 	cmd := &cobra.Command{
-		Use:   "dump [--json] [--raw] [--from POS] [--follow] CHANNEL",
+		Use:   "dump [--json] [--raw] [--from POS] [--follow [--wait]] CHANNEL",
 		Short: "Print a channel's records",
 		Long: "dump prints each record: its position, its length, then its payload as text\n" +
 			"when it is valid UTF-8 (without control characters), else as hex; and last\n" +
