@@ -49,7 +49,8 @@ func newRm() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := remove(path, id, known && (ch.root != "" || inLayout(path)), force); err != nil {
+			// known: the path is where a root's layout puts channel id.
+			if err := remove(path, id, known, force); err != nil {
 				return err
 			}
 			if _, err := fmt.Fprintf(cmd.OutOrStdout(), "removed %s\n", path); err != nil {
@@ -61,13 +62,6 @@ func newRm() *cobra.Command {
 	ch.add(cmd)
 	cmd.Flags().BoolVar(&force, "force", false, "also remove a channel whose state cannot be told (never one whose writer or creator holds its lock)")
 	return cmd
-}
-
-// inLayout reports whether path is where a root's layout puts a channel:
-// ROOT/HHHH_HHHH/LLLL_LLLL.kekbit.
-func inLayout(path string) bool {
-	_, err := mmap.ParseChannelPath(filepath.Dir(filepath.Dir(path)), path)
-	return err == nil
 }
 
 // remove removes the channel at path, channel id of the root two folders
