@@ -54,19 +54,31 @@ func TestDumpFollowWait(t *testing.T) {
 		t.Fatalf("followed %+v, end %+v", recs, end)
 	}
 
-	// Interrupted while waiting.
-	g := exec.Command(kekbit, "dump", "--follow", "--wait", "--root", root, "--channel", "9")
-	var gerr bytes.Buffer
-	g.Stderr = &gerr
-	if err := g.Start(); err != nil {
-		t.Fatal(err)
+	// Interrupted while waiting. The signal must come after the handler
+	// is in place, which nothing outside shows: a process killed by it
+	// (too early, on a slow machine) is tried again with a longer wait.
+	handled := false
+	for _, pause := range []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second, 5 * time.Second} {
+		g := exec.Command(kekbit, "dump", "--follow", "--wait", "--root", root, "--channel", "9")
+		var gerr bytes.Buffer
+		g.Stderr = &gerr
+		if err := g.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(pause)
+		g.Process.Signal(os.Interrupt)
+		g.Wait()
+		if g.ProcessState.ExitCode() == -1 { // killed: the handler was not in place yet
+			continue
+		}
+		if code := g.ProcessState.ExitCode(); code != 1 || !strings.Contains(gerr.String(), "interrupted while waiting for the channel to be created") {
+			t.Fatalf("dump --follow --wait interrupted: exit %d (%v), %q", code, g.ProcessState, gerr.String())
+		}
+		handled = true
+		break
 	}
-	t.Cleanup(func() { g.Process.Kill(); g.Wait() })
-	time.Sleep(100 * time.Millisecond) // its handler is in place well before
-	g.Process.Signal(os.Interrupt)
-	g.Wait()
-	if code := g.ProcessState.ExitCode(); code != 1 || !strings.Contains(gerr.String(), "interrupted while waiting for the channel to be created") {
-		t.Fatalf("dump --follow --wait interrupted: exit %d (%v), %q", code, g.ProcessState, gerr.String())
+	if !handled {
+		t.Fatal("dump --follow --wait never handled SIGINT: killed by it every time")
 	}
 	if _, err := os.Stat(filepath.Join(root, "0000_0000", "0000_0009.kekbit")); !os.IsNotExist(err) {
 		t.Fatalf("waiting made the channel: %v", err)
