@@ -127,10 +127,11 @@ func newRoot() *cobra.Command {
 			"writer did not mean.\n" +
 			"\n" +
 			"Exit status: 0 on success and on the normal ends of a channel (closed, full,\n" +
-			"nothing more written yet); 1 when a channel cannot be created, opened, read\n" +
-			"or removed, is corrupt or truncated, or the output cannot be written, with\n" +
-			"one line on stderr naming the file and the problem; 2 for usage errors (an\n" +
-			"unknown command or flag, a bad flag value).",
+			"abandoned, nothing more written yet); 1 when a channel cannot be created,\n" +
+			"opened, read or removed, is corrupt or truncated, when write stops before\n" +
+			"the end of its input, or when the output cannot be written, with one line\n" +
+			"on stderr naming the file and the problem; 2 for usage errors (an unknown\n" +
+			"command or flag, a bad flag value).",
 		Example: "  seq 1000 | kekbit write --root /dev/shm/kekbit-$USER --channel 42\n" +
 			"  kekbit ls /dev/shm/kekbit-$USER\n" +
 			"  kekbit dump --follow --root /dev/shm/kekbit-$USER --channel 42",
