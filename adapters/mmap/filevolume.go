@@ -14,7 +14,7 @@ import (
 // outside any folder layout (a copy, a file named on a command line): every
 // channel id names that file, and the reader checks the header's id. It
 // implements ports.Volume and ports.WriteOpener with CreateFile, OpenFile
-// and OpenForWrite on the path. Open honours no lock file (as OpenFile);
+// and OpenForWrite on the path, and ports.AbandonedRemover. Open honours no lock file (as OpenFile);
 // Create makes the folder if it is missing.
 type FileVolume struct{ path string }
 
@@ -89,3 +89,12 @@ var (
 	_ ports.Volume      = (*FileVolume)(nil)
 	_ ports.WriteOpener = (*FileVolume)(nil)
 )
+
+// RemoveAbandoned removes the file and its lock file as Volume.RemoveAbandoned
+// removes a channel, whatever channelID: if no writer holds the file's lock
+// (ports.ErrWriterAlive) and no live creator the lock file's
+// (ports.ErrChannelNotReady); ports.ErrChannelNotFound if neither file is
+// there.
+func (v *FileVolume) RemoveAbandoned(uint64) error {
+	return layout.RemoveAbandonedChannel(osFS{}, layout.FileChannel(v.path))
+}

@@ -32,6 +32,9 @@ func newBench() *cobra.Command {
 			"library. --latency measures request/reply round trips between two processes\n" +
 			"through two channels with busy-spinning readers instead. It removes its\n" +
 			"channels when done.",
+		Example: "  kekbit bench --n 1000000 --size 64 --readers 2\n" +
+			"  kekbit bench --envelope crc,seq --baseline --json\n" +
+			"  kekbit bench --latency --plot rtt.svg",
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -78,10 +81,10 @@ func newBench() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.N, "n", o.N, "records per run (round trips with --latency, default 1000000)")
-	f.IntVar(&o.Size, "size", o.Size, "payload bytes per record, at least 8 (16 with --latency)")
-	f.IntVar(&o.Readers, "readers", o.Readers, "reader processes")
-	f.IntVar(&o.Runs, "runs", o.Runs, "runs of each mode; the figures are medians")
+	numberVar(f, &o.N, "n", o.N, "records per run (round trips with --latency, default 1000000)")
+	numberVar(f, &o.Size, "size", o.Size, "payload bytes per record, at least 8 (16 with --latency)")
+	numberVar(f, &o.Readers, "readers", o.Readers, "reader processes")
+	numberVar(f, &o.Runs, "runs", o.Runs, "runs of each mode; the figures are medians")
 	f.StringVar(&o.Root, "root", kekbit.DefaultRoot(), "folder for the benchmark's channels")
 	f.BoolVar(&o.Baseline, "baseline", false, "also run the library-free baseline")
 	f.DurationVar(&o.Pause, "pause", o.Pause, "how long idle readers wait between looks (0: pure busy spin)")
@@ -89,7 +92,7 @@ func newBench() *cobra.Command {
 	f.Var(&env, "envelope", "records carry these envelope fields: crc,seq,time (any subset), all or none")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	f.BoolVar(&latency, "latency", false, "measure request/reply round trips instead")
-	f.IntVar(&warmup, "warmup", 10_000, "round trips before timing starts (with --latency)")
+	numberVar(f, &warmup, "warmup", 10_000, "round trips before timing starts (with --latency)")
 	f.StringVar(&plot, "plot", "", "write the round-trip distribution as an SVG plot (with --latency)")
 	return cmd
 }

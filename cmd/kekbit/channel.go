@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,27 +20,18 @@ import (
 // channelFlags name a channel by --root and --channel instead of a path.
 type channelFlags struct {
 	root    string
-	channel string
+	channel idFlag
 }
 
 func (f *channelFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.root, "root", "", "folder of channels (with --channel)")
-	cmd.Flags().StringVar(&f.channel, "channel", "", "channel id, decimal or 0x-hex (with --root)")
-}
-
-// parseID reads a channel id in decimal or 0x-hex.
-func parseID(s string) (uint64, error) {
-	id, err := strconv.ParseUint(s, 0, 64)
-	if err != nil {
-		return 0, usagef("bad channel id %q: want a number, decimal or 0x-hex", s)
-	}
-	return id, nil
+	cmd.Flags().Var(&f.channel, "channel", "channel id, decimal (42) or 0x-hex (0x2a) only (with --root)")
 }
 
 // resolve returns the channel's file path and, when known, its id.
 func (f *channelFlags) resolve(args []string) (path string, id uint64, known bool, err error) {
 	switch {
-	case len(args) == 1 && (f.root != "" || f.channel != ""):
+	case len(args) == 1 && (f.root != "" || f.channel.set):
 		return "", 0, false, usagef("name the channel by a path or by --root and --channel, not both")
 	case len(args) == 1:
 		path = args[0]
@@ -47,13 +41,10 @@ func (f *channelFlags) resolve(args []string) (path string, id uint64, known boo
 		return path, 0, false, nil
 	case len(args) > 1:
 		return "", 0, false, usagef("one channel at a time, got %d arguments", len(args))
-	case f.root == "" || f.channel == "":
+	case f.root == "" || !f.channel.set:
 		return "", 0, false, usagef("name a channel: a file path, or --root DIR --channel ID")
 	}
-	if id, err = parseID(f.channel); err != nil {
-		return "", 0, false, err
-	}
-	return mmap.ChannelPath(f.root, id), id, true, nil
+	return mmap.ChannelPath(f.root, f.channel.id), f.channel.id, true, nil
 }
 
 // summary is what a full read of a channel tells.
@@ -70,6 +61,8 @@ type summary struct {
 	// On an enveloped channel:
 	FirstSeq, LastSeq uint64        // the sequence numbers of the first and last good records
 	Trailer           *closeTrailer // the close trailer, if the writer left one
+
+	Warning string // set by info: the header names another channel id than the path
 }
 
 // openReader opens the channel file at path for reading, with errors that
@@ -183,4 +176,51 @@ func endName(err error) string {
 		return "writer-gone"
 	}
 	return strings.ReplaceAll(err.Error(), " ", "-")
+}
+
+// countRecords counts the records of the channel at path from position
+// from on, for a progress report; 0 if it cannot be read.
+func countRecords(path string, raw bool, from uint64) uint64 {
+	r, err := openReader(path, raw)
+	if err != nil {
+		return 0
+	}
+	defer r.Close()
+	if from != 0 && r.MoveTo(from) != nil {
+		return 0
+	}
+	var n uint64
+	r.Read(func(domain.Record) error { n++; return nil }, 0)
+	return n
+}
+
+// waitPoll is how often waitReader looks for the channel.
+const waitPoll = 10 * time.Millisecond
+
+// waitReader is openReader once the channel at path is ready: the file is
+// there and its lock file, which its creator holds while it makes it, is
+// gone. It waits until then or until ctx is done.
+//
+// A creator that died leaves its lock file, and waitReader then waits
+// until ctx is done: telling a dead creator from a slow one is the
+// library's to do (see mmap's lock-file protocol), and this is where the
+// command would ask it.
+func waitReader(ctx context.Context, path string, raw bool) (*domain.Reader, error) {
+	t := time.NewTicker(waitPoll)
+	defer t.Stop()
+	for {
+		_, errFile := os.Stat(path)
+		_, errLock := os.Stat(mmap.LockPath(path))
+		if errFile == nil && errors.Is(errLock, fs.ErrNotExist) {
+			r, err := openReader(path, raw)
+			if !errors.Is(err, ports.ErrChannelNotFound) { // gone again: wait on
+				return r, err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s: interrupted while waiting for the channel to be created", path)
+		case <-t.C:
+		}
+	}
 }

@@ -40,15 +40,18 @@ type dumpEnd struct {
 
 func newDump() *cobra.Command {
 	var ch channelFlags
-	var asJSON, follow, raw bool
+	var asJSON, follow, raw, wait bool
 	var from uint64
 	cmd := &cobra.Command{
-		Use:   "dump [--json] [--raw] [--from POS] [--follow] CHANNEL",
+		Use:   "dump [--json] [--raw] [--from POS] [--follow [--wait]] CHANNEL",
 		Short: "Print a channel's records",
 		Long: "dump prints each record: its position, its length, then its payload as text\n" +
 			"when it is valid UTF-8 (without control characters), else as hex; and last\n" +
-			"where the read ended: \"end closed|full|watermark|truncated|corrupt|timeout|\n" +
-			"writer-gone at POS\".\n" +
+			"where the read ended: \"end closed|full|watermark|abandoned|truncated|corrupt|\n" +
+			"timeout at POS\": watermark when nothing more is written yet and the writer is\n" +
+			"alive, abandoned (the word info uses) when the channel is not closed and no\n" +
+			"writer holds it any more, timeout when the writer cannot be asked (a channel\n" +
+			"the Rust crate wrote) and was silent for the header's timeout.\n" +
 			"\n" +
 			"On a channel whose records carry an envelope (write --envelope) it checks\n" +
 			"every record (CRC32C, sequence number) and shows the user's payload without\n" +
@@ -69,15 +72,31 @@ func newDump() *cobra.Command {
 			"envelope, len counts the envelope too, and nothing is checked but the\n" +
 			"framing (it also reads a channel whose extension block is damaged).\n" +
 			"\n" +
-			"With --follow it waits for new records until the channel ends or it is\n" +
-			"interrupted. It exits 1 if the channel is corrupt or truncated.",
+			"With --follow it waits for new records until the channel ends, its writer\n" +
+			"is gone, or it is interrupted (SIGINT, SIGTERM); with --wait too it first\n" +
+			"waits for a channel that does not exist yet to be created. Without --follow,\n" +
+			"and when standard error is a terminal, it shows its progress there: records\n" +
+			"printed of the records the channel holds.\n" +
+			"\n" +
+			"It exits 1 if the channel is corrupt or truncated, or the output cannot be\n" +
+			"written.",
+		Example: "  kekbit dump chan.kekbit\n" +
+			"  kekbit dump --json --root /dev/shm/kekbit-$USER --channel 42 > backup.jsonl\n" +
+			"  kekbit dump --follow --wait --root /dev/shm/kekbit-$USER --channel 0x2a",
 		Args: oneChannel,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path, _, _, err := ch.resolve(args)
 			if err != nil {
 				return err
 			}
-			r, err := openReader(path, raw)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			var r *domain.Reader
+			if wait {
+				r, err = waitReader(ctx, path, raw)
+			} else {
+				r, err = openReader(path, raw)
+			}
 			if err != nil {
 				return err
 			}
@@ -91,8 +110,10 @@ func newDump() *cobra.Command {
 			hasSeq, hasTime := h.Envelope.Has(domain.EnvelopeSeq), h.Envelope.Has(domain.EnvelopeTime)
 			out := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
 			enc := json.NewEncoder(out)
-			prog := newProgress(cmd.ErrOrStderr(), "records", uint64(h.Capacity))
-			count := 0
+			var prog *progress
+			if !follow {
+				prog = newProgress(cmd.ErrOrStderr(), "records", func() uint64 { return countRecords(path, raw, from) })
+			}
 			handler := func(rec domain.Record) error {
 				pos, p := rec.Position, rec.Payload
 				var err error
@@ -112,17 +133,13 @@ func newDump() *cobra.Command {
 					err = out.Flush()
 				}
 				if err != nil {
-					return fmt.Errorf("writing the output: %w", err)
+					return outputError{err}
 				}
-				if count++; !follow {
-					prog.update(count, pos)
-				}
+				prog.update()
 				return nil
 			}
 			var end error
 			if follow {
-				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-				defer stop()
 				end = r.Follow(ctx, handler)
 				if errors.Is(end, context.Canceled) {
 					end = domain.ErrNothingYet // interrupted while waiting at the watermark
@@ -133,10 +150,11 @@ func newDump() *cobra.Command {
 			prog.done()
 			var werr error
 			if isChannelEnd(end) || end == nil {
+				word := dumpEndName(end, r)
 				if asJSON {
-					werr = enc.Encode(endLine(end, r.Position()))
+					werr = enc.Encode(endLine(end, word, r.Position()))
 				} else {
-					_, werr = fmt.Fprintf(out, "end %s at %d%s\n", endName(end), r.Position(), checkSuffix(end))
+					_, werr = fmt.Fprintf(out, "end %s at %d%s\n", word, r.Position(), checkSuffix(end))
 				}
 			}
 			if werr == nil {
@@ -146,7 +164,7 @@ func newDump() *cobra.Command {
 				return fmt.Errorf("%s: %w", path, end)
 			}
 			if werr != nil {
-				return fmt.Errorf("writing the output: %w", werr)
+				return outputError{werr}
 			}
 			if errors.Is(end, domain.ErrCorrupt) || errors.Is(end, domain.ErrTruncated) {
 				return fmt.Errorf("%s: %w", path, end)
@@ -157,8 +175,9 @@ func newDump() *cobra.Command {
 	ch.add(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON Lines")
 	cmd.Flags().BoolVar(&raw, "raw", false, "show the records as stored, envelope included and unchecked, as the Rust crate reads them")
-	cmd.Flags().BoolVar(&follow, "follow", false, "wait for new records until the channel ends or Ctrl-C")
-	cmd.Flags().Uint64Var(&from, "from", 0, "start at this record position")
+	cmd.Flags().BoolVar(&follow, "follow", false, "wait for new records until the channel ends, its writer is gone, or Ctrl-C")
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the channel to be created if it does not exist yet (until Ctrl-C)")
+	numberVar(cmd.Flags(), &from, "from", 0, "start at this record position")
 	return cmd
 }
 
@@ -170,9 +189,25 @@ func optional(has bool, v uint64) *uint64 {
 	return &v
 }
 
-// endLine is dump --json's last line for a read that ended with end at pos.
-func endLine(end error, pos uint64) dumpEnd {
-	d := dumpEnd{End: endName(end), Pos: pos}
+// dumpEndName is the word of dump's end line for a read of r that ended
+// with end: endName's, but abandoned, as info says, where the read stopped
+// at the watermark of a channel no writer holds any more.
+func dumpEndName(end error, r *domain.Reader) string {
+	if errors.Is(end, domain.ErrWriterGone) {
+		return "abandoned"
+	}
+	if end == nil || errors.Is(end, domain.ErrNothingYet) {
+		if alive, _ := r.WriterAlive(); !alive { // as scan and stateOf
+			return "abandoned"
+		}
+	}
+	return endName(end)
+}
+
+// endLine is dump --json's last line for a read that ended with end, named
+// word, at pos.
+func endLine(end error, word string, pos uint64) dumpEnd {
+	d := dumpEnd{End: word, Pos: pos}
 	if re := checkFailed(end); re != nil {
 		d.Check, d.Want, d.Got = re.Check, &re.Want, &re.Got
 	}

@@ -1,9 +1,15 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -34,6 +40,7 @@ type infoJSON struct {
 	SeqBase    *uint64       `json:"seq_base,omitempty"` // on an enveloped channel
 	Trailer    *closeTrailer `json:"trailer,omitempty"`  // the close trailer of an enveloped channel, if any
 	Problem    string        `json:"problem,omitempty"`  // why a corrupt or truncated channel's read ended
+	Warning    string        `json:"warning,omitempty"`  // the header names another channel id than the path
 }
 
 func (s summary) json() infoJSON {
@@ -44,7 +51,7 @@ func (s summary) json() infoJSON {
 		CreationTime: h.CreationTime, WriteOffset: s.WriteOffset, Records: s.Records, Heartbeats: s.Heartbeats,
 		State: s.State, WriterAlive: s.WriterAlive,
 		Envelope: h.Envelope.String(), MaxPayload: h.MaxPayload(), SeqBase: optional(h.Envelope != 0, h.SeqBase),
-		Trailer: s.Trailer, Problem: s.problem(),
+		Trailer: s.Trailer, Problem: s.problem(), Warning: s.Warning,
 	}
 }
 
@@ -88,16 +95,30 @@ func newInfo() *cobra.Command {
 			"envelope) and the close trailer: where the writer closed the channel and\n" +
 			"after how many records, against what the read found. Every record of an\n" +
 			"enveloped channel is checked; the counts are of the good ones before the\n" +
-			"first bad one.",
+			"first bad one.\n" +
+			"\n" +
+			"When the path names another channel id (ROOT/HHHH_HHHH/LLLL_LLLL.kekbit) than\n" +
+			"the file's header, it warns: on stderr, in a \"warning\" row (a \"warning\" key\n" +
+			"with --json). A channel still being created, or left by a creator that died\n" +
+			"before it was ready (its lock file is there), is an error that says which.",
+		Example: "  kekbit info chan.kekbit\n" +
+			"  kekbit info --json --root /dev/shm/kekbit-$USER --channel 42",
 		Args: oneChannel,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path, _, _, err := ch.resolve(args)
+			path, id, known, err := ch.resolve(args)
 			if err != nil {
 				return err
 			}
 			s, err := scan(path)
 			if err != nil {
+				if _, lerr := os.Stat(mmap.LockPath(path)); lerr == nil {
+					return pendingError(path)
+				}
 				return err
+			}
+			if known && s.Header.ChannelID != id {
+				s.Warning = fmt.Sprintf("the header names channel %d (%#x), the path channel %d (%#x): a file copied or renamed to another id", s.Header.ChannelID, s.Header.ChannelID, id, id)
+				fmt.Fprintf(cmd.ErrOrStderr(), "kekbit: warning: %s: %s\n", path, s.Warning)
 			}
 			if asJSON {
 				err = json.NewEncoder(cmd.OutOrStdout()).Encode(s.json())
@@ -105,7 +126,7 @@ func newInfo() *cobra.Command {
 				err = printInfo(cmd.OutOrStdout(), s)
 			}
 			if err != nil {
-				return fmt.Errorf("writing the output: %w", err)
+				return outputError{err}
 			}
 			return nil
 		},
@@ -145,6 +166,9 @@ func printInfo(w io.Writer, s summary) error {
 		p.printf("trailer\t%s\n", s.trailerLine())
 	}
 	p.printf("writer alive\t%v\n", s.WriterAlive)
+	if s.Warning != "" {
+		p.printf("warning\t%s\n", s.Warning)
+	}
 	if p.err != nil {
 		return p.err
 	}
@@ -181,12 +205,32 @@ func newLs() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ls [--json] ROOT",
 		Short: "List the channels under a root folder with their size, fill level and state",
-		Args:  exactArgs(1),
+		Long: "ls lists the channels under ROOT (ROOT/HHHH_HHHH/LLLL_LLLL.kekbit), each read\n" +
+			"from end to end as info reads it: its id, capacity, how full it is, how many\n" +
+			"records it holds, its state and its path. The state is one of info's (open,\n" +
+			"closed, full, abandoned, corrupt, truncated), unreadable for a file that is\n" +
+			"not a channel (--json says why), or, for an id whose lock file is still there:\n" +
+			"creating while its creator is at work, abandoned-create when the creator died\n" +
+			"before the channel was ready (kekbit rm removes what it left). A ROOT that\n" +
+			"does not exist or is not a folder is an error (exit 1).",
+		Example: "  kekbit ls /dev/shm/kekbit-$USER\n" +
+			"  kekbit ls --json /dev/shm/kekbit-$USER | jq '.[] | select(.state == \"abandoned\")'",
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			vol := mmap.NewVolume(args[0])
+			root := args[0]
+			if fi, err := os.Stat(root); err != nil {
+				var pe *fs.PathError
+				if errors.As(err, &pe) {
+					err = pe.Err // the path is said once
+				}
+				return fmt.Errorf("%s: %w", root, err)
+			} else if !fi.IsDir() {
+				return fmt.Errorf("%s: not a folder", root)
+			}
+			vol := mmap.NewVolume(root)
 			ids, err := vol.List()
 			if err != nil {
-				return fmt.Errorf("%s: %w", args[0], err)
+				return fmt.Errorf("%s: %w", root, err)
 			}
 			var out []lsJSON
 			for _, id := range ids {
@@ -199,20 +243,92 @@ func newLs() *cobra.Command {
 				}
 				out = append(out, e)
 			}
+			for _, id := range pendingIDs(root) {
+				path := vol.Path(id)
+				out = append(out, lsJSON{ChannelID: id, Path: path, State: pendingState(path)})
+			}
+			slices.SortFunc(out, func(a, b lsJSON) int { return cmp.Compare(a.ChannelID, b.ChannelID) })
 			if asJSON {
 				if out == nil {
 					out = []lsJSON{}
 				}
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
+				if err := json.NewEncoder(cmd.OutOrStdout()).Encode(out); err != nil {
+					return outputError{err}
+				}
+				return nil
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "CHANNEL\tCAPACITY\tFILL\tRECORDS\tSTATE\tPATH")
+			p := printer{w: tw}
+			p.printf("CHANNEL\tCAPACITY\tFILL\tRECORDS\tSTATE\tPATH\n")
 			for _, e := range out {
-				fmt.Fprintf(tw, "%#x\t%d\t%.1f%%\t%d\t%s\t%s\n", e.ChannelID, e.Capacity, 100*e.Fill, e.Records, e.State, e.Path)
+				p.printf("%#x\t%d\t%.1f%%\t%d\t%s\t%s\n", e.ChannelID, e.Capacity, 100*e.Fill, e.Records, e.State, e.Path)
 			}
-			return tw.Flush()
+			if p.err == nil {
+				p.err = tw.Flush()
+			}
+			if p.err != nil {
+				return outputError{p.err}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
 	return cmd
+}
+
+// pendingIDs returns the ids under root that have a lock file: channels
+// being created, or left by a creator that died (List leaves them out).
+func pendingIDs(root string) []uint64 {
+	var ids []uint64
+	folders, _ := os.ReadDir(root)
+	for _, folder := range folders {
+		if !folder.IsDir() {
+			continue
+		}
+		files, _ := os.ReadDir(filepath.Join(root, folder.Name()))
+		for _, f := range files {
+			base, ok := strings.CutSuffix(f.Name(), lockExt)
+			if !ok {
+				continue
+			}
+			if id, err := mmap.ParseChannelPath(root, filepath.Join(root, folder.Name(), base+channelExt)); err == nil {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
+}
+
+const (
+	lockExt    = ".lock"
+	channelExt = ".kekbit"
+)
+
+// pendingState names the state of the channel at path, whose lock file is
+// there: creating while its creator is at work, abandoned-create when the
+// creator died before the channel was ready. The creator holds the writer's
+// lock on the channel file from the moment it makes it, so the library's
+// probe of that lock tells; before the file is made (an instant, or a
+// creator that died right there) only the lock file's own lock could, and
+// the library offers no probe of it: such an id shows as creating, and
+// rm (kekbit.RemoveAbandoned, which takes that lock) tells for sure.
+func pendingState(path string) string {
+	st, err := mmap.OpenFile(path)
+	if err != nil {
+		return "creating"
+	}
+	defer st.Close()
+	if alive, err := st.WriterAlive(); err == nil && !alive {
+		return "abandoned-create"
+	}
+	return "creating"
+}
+
+// pendingError is the error of info on the channel at path, whose lock
+// file is there: it is being created, or its creator died.
+func pendingError(path string) error {
+	if pendingState(path) == "abandoned-create" {
+		return fmt.Errorf("%s: abandoned-create: its creator died before the channel was ready (kekbit rm removes what it left)", path)
+	}
+	return fmt.Errorf("%s: creating: its creator is still making it (its lock file is there)", path)
 }

@@ -51,6 +51,8 @@ func newReplicate() *cobra.Command {
 			"slow, and stops cleanly on SIGINT/SIGTERM. With --root and --channel it waits for\n" +
 			"the channel to be created. Progress (records behind) goes to stderr when it is\n" +
 			"a terminal.",
+		Example: "  kekbit replicate --nats nats://localhost:4222 --root /dev/shm/kekbit-$USER --channel 42\n" +
+			"  kekbit replicate --nats nats://a:4222,nats://b:4222 --replicas 3 --stream ORDERS orders.kekbit",
 		Args: oneChannel,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if nf.url == "" {
@@ -110,8 +112,8 @@ func newReplicate() *cobra.Command {
 	}
 	ch.add(cmd)
 	nf.add(cmd, "JetStream stream (default KEKBIT_<channel id in hex>); it must hold this channel only")
-	cmd.Flags().IntVar(&replicas, "replicas", 1, "replicas of the stream when replicate creates it (3 on a three-node cluster)")
-	cmd.Flags().IntVar(&window, "window", jetstream.DefaultWindow, "most messages published and not yet acknowledged")
+	numberVar(cmd.Flags(), &replicas, "replicas", 1, "replicas of the stream when replicate creates it (3 on a three-node cluster)")
+	numberVar(cmd.Flags(), &window, "window", jetstream.DefaultWindow, "most messages published and not yet acknowledged")
 	cmd.Flags().DurationVar(&ackTimeout, "ack-timeout", jetstream.DefaultAckTimeout, "how long an acknowledgement may take before replicate re-syncs")
 	return cmd
 }
@@ -128,6 +130,8 @@ func newMirror() *cobra.Command {
 			"(add --channel ID to check the id). Stopped (SIGINT/SIGTERM, or killed), it\n" +
 			"leaves the channel unclosed and a later run resumes it. Progress (records\n" +
 			"behind) goes to stderr when it is a terminal.",
+		Example: "  kekbit mirror --nats nats://localhost:4222 --stream KEKBIT_000000000000002a --root /srv/kekbit\n" +
+			"  kekbit mirror --nats nats://localhost:4222 --stream ORDERS orders-copy.kekbit",
 		Args: oneChannel,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if nf.url == "" || nf.stream == "" {
@@ -136,7 +140,7 @@ func newMirror() *cobra.Command {
 			cfg := jetstream.MirrorConfig{URL: nf.url, Stream: nf.stream, Subject: nf.subject, MinBackoff: nf.minBackoff, MaxBackoff: nf.maxBackoff}
 			name := ch.root
 			switch {
-			case len(args) == 0 && ch.root != "" && ch.channel == "":
+			case len(args) == 0 && ch.root != "" && !ch.channel.set:
 				cfg.Volume = mmap.NewVolume(ch.root)
 			default:
 				path, id, known, err := ch.resolve(args)

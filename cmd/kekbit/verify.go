@@ -32,6 +32,8 @@ func newVerify() *cobra.Command {
 			"  1 record verified, then corrupt at 48 (crc)\n" +
 			"  kekbit: PATH: channel corrupt: the record at position 48 fails its CRC32C: want ..., got ...\n" +
 			"A truncated channel (a file cut short) also exits 1.",
+		Example: "  kekbit verify chan.kekbit\n" +
+			"  kekbit verify --root /dev/shm/kekbit-$USER --channel 42 && echo intact",
 		Args: oneChannel,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path, _, _, err := ch.resolve(args)
@@ -47,7 +49,7 @@ func newVerify() *cobra.Command {
 				return fmt.Errorf("%s: %w", path, s.End)
 			}
 			if werr != nil {
-				return fmt.Errorf("writing the output: %w", werr)
+				return outputError{werr}
 			}
 			return nil
 		},

@@ -342,7 +342,13 @@ var errChanged = errors.New("kekbit: the channel changed while being checked")
 // of its Create, holds no lock: what it left is removed at once. With
 // neither file, it returns ports.ErrChannelNotFound.
 func RemoveAbandoned[F File](b Files[F], root string, id uint64) error {
-	c := VolumeChannel(root, id)
+	return RemoveAbandonedChannel(b, VolumeChannel(root, id))
+}
+
+// RemoveAbandonedChannel is RemoveAbandoned for channel c: a volume's, or
+// a channel file of its own at a path (FileChannel), with its lock file
+// next to it.
+func RemoveAbandonedChannel[F File](b Files[F], c Channel) error {
 	var err error
 	for range 3 {
 		if err = removeAbandoned(b, c.Path); !errors.Is(err, errChanged) {
