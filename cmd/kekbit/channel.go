@@ -78,6 +78,9 @@ func openReader(path string, raw bool, opts ...domain.ReaderOption) (*domain.Rea
 func openChannel(path string, raw bool, opts ...domain.ReaderOption) (*domain.Reader, ports.Storage, error) {
 	mst, err := mmap.OpenFile(path)
 	if err != nil {
+		if strings.Contains(err.Error(), path) {
+			return nil, nil, err // the library's error names the path already
+		}
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var st ports.Storage = mst
