@@ -37,8 +37,18 @@ func (a aferoFS) CreateExclusive(name string) (*channelFile, error) {
 	return newChannelFile(a.Fs, name, f), nil
 }
 
-// OpenFile opens name read-write if write, else read-only.
+// OpenFile opens name read-write if write, else read-only. On the
+// operating system's file system (afero.OsFs) it opens it as the mmap
+// backend does (layout.OpenOSFile): without blocking on a FIFO, and
+// refusing anything but a regular file.
 func (a aferoFS) OpenFile(name string, write bool) (*channelFile, error) {
+	if _, isOS := a.Fs.(*afero.OsFs); isOS {
+		f, err := layout.OpenOSFile(name, write)
+		if err != nil {
+			return nil, err
+		}
+		return newChannelFile(a.Fs, name, f.File), nil
+	}
 	flag := os.O_RDONLY
 	if write {
 		flag = os.O_RDWR

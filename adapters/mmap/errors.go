@@ -27,3 +27,14 @@ var (
 	// before ports had it: test for that one.
 	ErrWriterAlive = ports.ErrWriterAlive
 )
+
+// Errors of what is found at a channel's path and is not a channel; see
+// the package documentation.
+var (
+	// ErrNotRegular: the path names a FIFO, a folder, a device or a socket,
+	// not a regular file. It is found without blocking.
+	ErrNotRegular = layout.ErrNotRegular
+	// ErrHole: the file's records run into a hole of the file before an
+	// end mark (a planted sparse file).
+	ErrHole = layout.ErrHole
+)

@@ -52,12 +52,7 @@ func (osFS) CreateExclusive(name string) (layout.OSFile, error) {
 }
 
 func (osFS) OpenFile(name string, write bool) (layout.OSFile, error) {
-	flag := os.O_RDONLY
-	if write {
-		flag = os.O_RDWR
-	}
-	f, err := os.OpenFile(name, flag, 0)
-	return layout.OSFile{File: f}, err
+	return layout.OpenOSFile(name, write)
 }
 
 // Reserve allocates the new file's blocks with fallocate.

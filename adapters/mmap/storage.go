@@ -53,8 +53,9 @@ func (s *Storage) Path() string { return s.path }
 // Writable reports whether the storage is mapped read-write (a writer's).
 func (s *Storage) Writable() bool { return s.writable }
 
-// Size returns the length of the mapping: the file's length when it was
-// mapped.
+// Size returns the length of the mapping: as much of the file as its
+// header needs (1024 + capacity + 32), or the file's length when it was
+// mapped if that is less or the file has no valid header.
 func (s *Storage) Size() int64 { return s.size }
 
 // Bytes returns the mapped bytes; nil after Close. A reader's are

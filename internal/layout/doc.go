@@ -52,6 +52,15 @@
 // removed while being opened). OpenFile opens any channel file by its path
 // and ignores lock files: for copies, journals and test vectors.
 //
+// Every open refuses what is not a channel file before it reads a byte:
+// OpenOSFile opens without blocking (O_NONBLOCK, so a FIFO cannot hold it)
+// and refuses anything but a regular file (ErrNotRegular); the Storage
+// covers only what the header needs ([MapSize]: 1024 + capacity + 32, less
+// for a shorter file); and a file with holes inside that is refused if its
+// records, read from the start, run into a hole before an end mark
+// ([CheckHoles], ErrHole), so that a planted sparse file costs a reader
+// no more than its real size.
+//
 // OpenForWrite is Open with the file opened read-write and the writer's
 // lock taken after the open: ports.ErrWriterAlive if another open file
 // holds it.

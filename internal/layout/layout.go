@@ -144,7 +144,7 @@ func Remove(fsys FS, root string, id uint64) error {
 	return nil
 }
 
-// List returns the ids of the ready channels under root (channel files
+// List returns the ids of the ready channels under root (regular channel files
 // with no lock file), in increasing order. A root that does not exist
 // holds no channels.
 func List(fsys FS, root string) ([]uint64, error) {
@@ -177,7 +177,7 @@ func List(fsys FS, root string) ([]uint64, error) {
 		for _, f := range files {
 			base, ok := strings.CutSuffix(f.Name(), ChannelExt)
 			lo, okLo := parseHalf(base)
-			if ok && okLo && !f.IsDir() && !locked[base] {
+			if ok && okLo && f.Type().IsRegular() && !locked[base] {
 				ids = append(ids, uint64(hi)<<32|uint64(lo))
 			}
 		}

@@ -311,9 +311,16 @@ func opened[F File, S ports.Storage](b Backend[F, S], f F, path string, checkLoc
 		return none, StripPath(err)
 	}
 	if !fi.Mode().IsRegular() {
-		return none, fmt.Errorf("not a regular file (%v)", fi.Mode())
+		return none, fmt.Errorf("%w (%v)", ErrNotRegular, fi.Mode().Type())
 	}
-	return b.NewStorage(f, path, fi.Size(), write)
+	size, err := MapSize(f, fi.Size())
+	if err != nil {
+		return none, err
+	}
+	if err := CheckHoles(f, size); err != nil {
+		return none, err
+	}
+	return b.NewStorage(f, path, size, write)
 }
 
 // notReady returns ports.ErrChannelNotReady while the lock file of the
