@@ -103,6 +103,10 @@ var (
 	// an end mark: a planted sparse file, refused at the cost of its real
 	// size.
 	ErrHole = mmap.ErrHole
+	// ErrSymlink: a channel folder or file below the root is a symbolic
+	// link, which is never followed there (a link planted in a shared root
+	// cannot send a writer elsewhere); the error names the link.
+	ErrSymlink = mmap.ErrSymlink
 )
 
 // ReadError ends a read at a position. Its fields:

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kekbit-go/kekbit"
+	"github.com/kekbit-go/kekbit/codecs"
 )
 
 // TestTryShmReaderFIFO: a FIFO at a channel's path makes ShmReader and
@@ -44,5 +45,25 @@ func TestTryShmReaderFIFO(t *testing.T) {
 		case <-time.After(time.Second):
 			t.Fatalf("%s on a FIFO: no answer after a second", name)
 		}
+	}
+}
+
+// TestShmWriterFolderSymlink: ShmWriter refuses a root whose channel
+// folder is a planted symbolic link (ErrSymlink) and creates nothing where
+// it points.
+func TestShmWriterFolderSymlink(t *testing.T) {
+	root, elsewhere := t.TempDir(), t.TempDir()
+	if err := os.Symlink(elsewhere, filepath.Join(root, "0000_0001")); err != nil {
+		t.Fatal(err)
+	}
+	h, err := kekbit.NewHeader(kekbit.Hints{ChannelID: 0x1_0000_0001, Capacity: 1 << 14, MaxMsgLen: 64, Timeout: 1000, TickUnit: kekbit.Millis})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kekbit.ShmWriter(root, h, codecs.Raw{}); !errors.Is(err, kekbit.ErrSymlink) {
+		t.Errorf("ShmWriter through a folder link: %v, want ErrSymlink", err)
+	}
+	if names, _ := os.ReadDir(elsewhere); len(names) != 0 {
+		t.Errorf("ShmWriter made %v where the link points", names)
 	}
 }

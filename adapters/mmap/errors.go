@@ -37,4 +37,8 @@ var (
 	// ErrHole: the file's records run into a hole of the file before an
 	// end mark (a planted sparse file).
 	ErrHole = layout.ErrHole
+	// ErrSymlink: a channel folder, channel file or lock file below the
+	// volume's root is a symbolic link, which the volume does not follow;
+	// the error names the link.
+	ErrSymlink = layout.ErrSymlink
 )

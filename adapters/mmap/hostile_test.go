@@ -251,3 +251,94 @@ func TestOpenSparseChannel(t *testing.T) {
 	}
 	var _ ports.Storage = s
 }
+
+// TestFolderSymlinkRefused: a channel folder planted as a symbolic link to
+// another folder makes the writer refuse, with ErrSymlink naming the link,
+// and create nothing where it points; readers and the removers refuse it
+// too.
+func TestFolderSymlinkRefused(t *testing.T) {
+	root, elsewhere := t.TempDir(), t.TempDir()
+	link := filepath.Join(root, "0000_0001")
+	if err := os.Symlink(elsewhere, link); err != nil {
+		t.Fatal(err)
+	}
+	vol := mmap.NewVolume(root)
+	const id = 0x1_0000_0001
+	_, err := vol.Create(id, 1<<15, func(ports.Storage) error { return nil })
+	if !errors.Is(err, mmap.ErrSymlink) || !strings.Contains(err.Error(), link) {
+		t.Errorf("Create through a folder link: %v, want ErrSymlink naming %s", err, link)
+	}
+	t.Logf("Create: %v", err)
+	if names, err := os.ReadDir(elsewhere); err != nil || len(names) != 0 {
+		t.Errorf("the folder the link names holds %v (%v)", names, err)
+	}
+	// A channel made where the link points is not opened through it.
+	real := mmap.NewVolume(t.TempDir())
+	st, err := real.Create(1, 1<<15, func(ports.Storage) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Dir(real.Path(1)), link); err != nil {
+		t.Fatal(err)
+	}
+	for name, op := range map[string]func() error{
+		"Open":            func() error { _, err := vol.Open(id); return err },
+		"OpenForWrite":    func() error { _, err := vol.OpenForWrite(id); return err },
+		"RemoveAbandoned": func() error { return vol.RemoveAbandoned(id) },
+		"Remove":          func() error { return vol.Remove(id) },
+	} {
+		if err := op(); !errors.Is(err, mmap.ErrSymlink) {
+			t.Errorf("%s through a folder link: %v, want ErrSymlink", name, err)
+		}
+	}
+	if _, err := os.Stat(real.Path(1)); err != nil {
+		t.Errorf("the channel the link reaches: %v", err)
+	}
+	if ids, err := vol.List(); err != nil || len(ids) != 0 {
+		t.Errorf("List = %v, %v; want no channels", ids, err)
+	}
+}
+
+// TestChannelSymlinkRefused: a channel file that is a symbolic link to a
+// channel is refused by Open and OpenForWrite (ErrSymlink) and not listed;
+// Remove removes the link, not the channel.
+func TestChannelSymlinkRefused(t *testing.T) {
+	real := mmap.NewVolume(t.TempDir())
+	st, err := real.Create(5, 1<<15, func(ports.Storage) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	vol := mmap.NewVolume(t.TempDir())
+	link := vol.Path(5)
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real.Path(5), link); err != nil {
+		t.Fatal(err)
+	}
+	err, took := openBounded(t, "Open", func() error { _, err := vol.Open(5); return err })
+	if !errors.Is(err, mmap.ErrSymlink) || !strings.Contains(err.Error(), link) {
+		t.Errorf("Open of a channel link: %v, want ErrSymlink naming %s", err, link)
+	}
+	t.Logf("Open: %v in %v", err, took)
+	if _, err := vol.OpenForWrite(5); !errors.Is(err, mmap.ErrSymlink) {
+		t.Errorf("OpenForWrite of a channel link: %v, want ErrSymlink", err)
+	}
+	if ids, err := vol.List(); err != nil || len(ids) != 0 {
+		t.Errorf("List = %v, %v; want no channels", ids, err)
+	}
+	if err := vol.Remove(5); err != nil {
+		t.Errorf("Remove of a channel link: %v", err)
+	}
+	if _, err := os.Lstat(link); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the link is still there: %v", err)
+	}
+	if _, err := real.Open(5); err != nil {
+		t.Errorf("the channel the link named: %v", err)
+	}
+}

@@ -61,6 +61,12 @@
 // ([CheckHoles], ErrHole), so that a planted sparse file costs a reader
 // no more than its real size.
 //
+// Below a volume's root nothing is reached through a symbolic link
+// ([OSFS]: openat one component at a time with O_NOFOLLOW, on Unix): a
+// channel folder, channel file or lock file that is one is refused with
+// ErrSymlink naming it, so that a link planted in a shared root cannot make
+// a writer create its file, or a reader open one, anywhere else.
+//
 // OpenForWrite is Open with the file opened read-write and the writer's
 // lock taken after the open: ports.ErrWriterAlive if another open file
 // holds it.

@@ -28,6 +28,9 @@ var (
 // Holes is an optional ability of a File on a file system that can tell
 // where its holes are (SEEK_HOLE).
 type Holes interface {
+	// Allocated returns the bytes of storage the file system allocated to
+	// the file (st_blocks), and false if it cannot tell.
+	Allocated() (int64, bool)
 	// DataEnd returns the end of the run of allocated bytes at off: off
 	// itself if off lies in a hole, the file's length if off is at or past
 	// its end. ok is false if the file system cannot tell.
@@ -65,8 +68,10 @@ const chunk = 64 << 10
 // channel file f, of which a Storage maps size bytes, run into a hole
 // before an end mark (a watermark or close mark), read from the start of
 // the data region as a reader reads them. It reads only allocated bytes,
-// and only if the data region has a hole at all: a file whose blocks are
-// all reserved (as Create reserves them) costs one system call. A file
+// and only if the file has fewer blocks allocated than size and its data
+// region has a hole: a file whose blocks are all reserved (as Create
+// reserves them: on tmpfs such blocks are holes to SEEK_HOLE until they
+// are written, but cost no more memory when read) costs one fstat. A file
 // that cannot tell its holes, or has no valid header, passes: the reader
 // checks the rest. A writer that writes meanwhile only moves the holes
 // further: they are asked again before a hole is taken for one.
@@ -74,6 +79,9 @@ func CheckHoles(f File, size int64) error {
 	hf, okH := f.(Holes)
 	r, okR := f.(io.ReaderAt)
 	if !okH || !okR || size <= domain.DataOffset {
+		return nil
+	}
+	if n, ok := hf.Allocated(); !ok || n >= size {
 		return nil
 	}
 	end, ok := hf.DataEnd(domain.DataOffset)

@@ -2,7 +2,11 @@
 
 package layout
 
-import "golang.org/x/sys/unix"
+import (
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
 
 var _ Holes = OSFile{}
 
@@ -26,4 +30,18 @@ func (f OSFile) DataEnd(off int64) (int64, bool) {
 		}
 		return 0, false
 	}
+}
+
+// Allocated returns the bytes allocated to the file: st_blocks, in units
+// of 512 bytes.
+func (f OSFile) Allocated() (int64, bool) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return st.Blocks * 512, true
 }
