@@ -107,6 +107,11 @@ var (
 	// link, which is never followed there (a link planted in a shared root
 	// cannot send a writer elsewhere); the error names the link.
 	ErrSymlink = mmap.ErrSymlink
+	// ErrUntrusted: a root or channel folder owned by another user, or
+	// writable by others, which could subvert it; the error names the
+	// folder, its owner and mode. A group-shared root is opted in with
+	// mmap.WithSharedRoot.
+	ErrUntrusted = mmap.ErrUntrusted
 )
 
 // ReadError ends a read at a position. Its fields:

@@ -342,13 +342,25 @@ func TryShmReader(ctx context.Context, root string, channelID uint64, opts ...Re
 	return OpenWhenReady(ctx, mmap.NewVolume(root), channelID, opts...)
 }
 
-// DefaultRoot is a folder for channels on this machine: kekbit under
-// /dev/shm (RAM) where it exists, else under the temporary folder.
+// DefaultRoot is this user's folder for channels on this machine:
+// kekbit-UID under /dev/shm (RAM) where it exists, else under the
+// temporary folder, UID being the process's effective user id (a number,
+// not $USER: it cannot be set to another user's, and names the same user
+// after a rename); "kekbit" where the system has no user ids (Windows).
+// Every user has a root of their own that no other user can create first
+// and keep: a volume makes it 0700 when it makes the first channel there,
+// and refuses it (ErrUntrusted) if it finds it owned by another user or
+// writable by others. A root for a group of users is chosen by the caller
+// and opted in with mmap.WithSharedRoot.
 func DefaultRoot() string {
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
-		return filepath.Join("/dev/shm", "kekbit")
+	name := "kekbit"
+	if uid := os.Geteuid(); uid >= 0 {
+		name = fmt.Sprintf("kekbit-%d", uid)
 	}
-	return filepath.Join(os.TempDir(), "kekbit")
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		return filepath.Join("/dev/shm", name)
+	}
+	return filepath.Join(os.TempDir(), name)
 }
 
 // Writer appends records to one channel, encoding values of type T. There

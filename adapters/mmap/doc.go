@@ -15,6 +15,20 @@
 //
 // Channel 0xC2 lives at root/0000_0000/0000_00c2.kekbit ([ChannelPath]).
 //
+// # Other users
+//
+// A volume trusts no other user with its folder. Below the root it follows
+// no symbolic link ([ErrSymlink] names one found there). It refuses a root
+// or channel folder owned by another user than the process's or the
+// superuser, or writable by its group ([ErrUntrusted], naming the folder,
+// its owner and mode), unless made [WithSharedRoot] for a group-shared
+// root, and always one writable by every user without the sticky bit. A
+// root it makes is 0700. What is at a channel's path and is not a channel
+// is refused at once: a FIFO, folder or device ([ErrNotRegular], found
+// without blocking), a sparse file whose records run into a hole
+// ([ErrHole]: a planted file claiming 4 GiB costs its real size); a
+// reader maps only the 1024 + capacity + 32 bytes its header needs.
+//
 // # The channel-file protocol
 //
 // Creating, opening, opening for write and removing a channel follow the

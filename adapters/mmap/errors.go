@@ -41,4 +41,8 @@ var (
 	// volume's root is a symbolic link, which the volume does not follow;
 	// the error names the link.
 	ErrSymlink = layout.ErrSymlink
+	// ErrUntrusted: the volume's root or a channel folder is owned by
+	// another user or writable by others, and could be subverted by them
+	// (see WithSharedRoot); the error names the folder, its owner and mode.
+	ErrUntrusted = layout.ErrUntrusted
 )

@@ -15,6 +15,7 @@ import (
 type Volume struct {
 	root     string
 	pretouch bool
+	shared   bool
 }
 
 var (
@@ -31,6 +32,14 @@ type VolumeOption func(*Volume)
 // mapping, so that no page fault lands on the hot path. It makes Create and
 // Open take longer: about a page fault per 4 KiB of capacity.
 func WithPretouch() VolumeOption { return func(v *Volume) { v.pretouch = true } }
+
+// WithSharedRoot opts in to a root shared by a group of users: the volume
+// then accepts a root and channel folders owned by another user or
+// writable by their group, makes a missing root 0775 and its channel
+// folders 0775. Without it, such a folder is refused (ErrUntrusted) and a
+// missing root is made 0700. A folder writable by every user without the
+// sticky bit is refused either way.
+func WithSharedRoot() VolumeOption { return func(v *Volume) { v.shared = true } }
 
 // NewVolume returns the volume rooted at root. The folder is made when the
 // first channel is created.
@@ -49,8 +58,9 @@ func (v *Volume) Root() string { return v.root }
 func (v *Volume) Path(id uint64) string { return ChannelPath(v.root, id) }
 
 // files returns the volume's file system: no symbolic link below the
-// root is followed.
-func (v *Volume) files() osFS { return osFS{layout.OSFS{Root: v.root}} }
+// root is followed, and the root and channel folders are checked for
+// other users (see WithSharedRoot).
+func (v *Volume) files() osFS { return osFS{layout.OSFS{Root: v.root, Shared: v.shared}} }
 
 // channel returns channel id, as the protocol names it.
 func (v *Volume) channel(id uint64) layout.Channel { return layout.VolumeChannel(v.root, id) }

@@ -65,7 +65,13 @@
 // ([OSFS]: openat one component at a time with O_NOFOLLOW, on Unix): a
 // channel folder, channel file or lock file that is one is refused with
 // ErrSymlink naming it, so that a link planted in a shared root cannot make
-// a writer create its file, or a reader open one, anywhere else.
+// a writer create its file, or a reader open one, anywhere else. The root
+// and every channel folder are checked as they are opened (fstat of the
+// open folder): one owned by another user (than this process's or the
+// superuser), or writable by its group, is refused with ErrUntrusted
+// naming it, its owner and mode, unless the volume is group-shared
+// (OSFS.Shared); one writable by every user without the sticky bit always
+// is. A root the protocol makes is 0700 (0775 when shared).
 //
 // OpenForWrite is Open with the file opened read-write and the writer's
 // lock taken after the open: ports.ErrWriterAlive if another open file

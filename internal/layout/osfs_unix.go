@@ -22,6 +22,10 @@ func (o OSFS) walk(name string, rel []string) (int, error) {
 	}
 	path := o.Root
 	for _, c := range rel[:len(rel)-1] {
+		if err := o.trusted(fd, path); err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
 		path = filepath.Join(path, c)
 		next, err := unix.Openat(fd, c, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		unix.Close(fd)
@@ -30,7 +34,57 @@ func (o OSFS) walk(name string, rel []string) (int, error) {
 		}
 		fd = next
 	}
+	if err := o.trusted(fd, path); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
 	return fd, nil
+}
+
+// checkRoot opens the root and checks that it can be trusted.
+func (o OSFS) checkRoot() error {
+	fd, err := unix.Open(o.Root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: o.Root, Err: err}
+	}
+	defer unix.Close(fd)
+	return o.trusted(fd, o.Root)
+}
+
+// trusted returns an error wrapping ErrUntrusted, naming dir, its owner and
+// mode, if the open folder fd at dir could be subverted by another user:
+// see OSFS.
+func (o OSFS) trusted(fd int, dir string) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return &fs.PathError{Op: "fstat", Path: dir, Err: err}
+	}
+	return Trusted(dir, int(st.Uid), uint32(st.Mode)&0o7777, o.Shared)
+}
+
+// Trusted returns an error wrapping ErrUntrusted, naming dir, its owner uid
+// and its permission bits perm (with setuid, setgid and sticky, as
+// st_mode has them), if a folder with them could be subverted by a user
+// other than this process's (effective) one: it is owned by another user
+// than that one or the superuser, or writable by its group, unless shared;
+// or it is writable by others without the sticky bit.
+func Trusted(dir string, uid int, perm uint32, shared bool) error {
+	const groupWrite, otherWrite, sticky = 0o020, 0o002, 0o1000
+	me := os.Geteuid()
+	var why string
+	switch {
+	case perm&otherWrite != 0 && perm&sticky == 0:
+		why = "writable by every user, without the sticky bit"
+	case shared:
+		return nil
+	case uid != me && uid != 0:
+		why = fmt.Sprintf("owned by another user (not uid %d)", me)
+	case perm&groupWrite != 0 && perm&sticky == 0:
+		why = "writable by its group (a group-shared root must be opted in)"
+	default:
+		return nil
+	}
+	return fmt.Errorf("%w: %s is %s: owner uid %d, mode %#o", ErrUntrusted, dir, why, uid, perm)
 }
 
 // nofollowError is the error of system call op on path that failed with
@@ -58,13 +112,17 @@ func (o OSFS) at(name string, rel []string, op func(dirfd int, last string) erro
 }
 
 // openDir opens the folder dir, below the root, without following a
-// symbolic link.
+// symbolic link, and checks that it can be trusted.
 func (o OSFS) openDir(dir string, rel []string) (*os.File, error) {
 	var f *os.File
 	err := o.at(dir, rel, func(dirfd int, last string) error {
 		fd, err := unix.Openat(dirfd, last, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return nofollowError("openat", dir, err)
+		}
+		if err := o.trusted(fd, dir); err != nil {
+			unix.Close(fd)
+			return err
 		}
 		f = os.NewFile(uintptr(fd), dir)
 		return nil
@@ -104,8 +162,14 @@ func (o OSFS) Mkdir(dir string, perm fs.FileMode) error {
 		return os.Mkdir(dir, perm)
 	}
 	return o.at(dir, rel, func(dirfd int, last string) error {
+		if o.Shared {
+			perm = 0o775
+		}
 		if err := unix.Mkdirat(dirfd, last, uint32(perm.Perm())); err != nil {
 			return &fs.PathError{Op: "mkdirat", Path: dir, Err: err}
+		}
+		if o.Shared { // the umask may have taken the group's write away
+			return unix.Fchmodat(dirfd, last, uint32(perm.Perm()), 0)
 		}
 		return nil
 	})
