@@ -45,8 +45,12 @@
 //
 // # Locks
 //
-// Both locks are flock(2) locks, which belong to an open file and which
-// the kernel drops when the process that holds them dies, even by SIGKILL:
+// Both locks belong to an open file, and the kernel drops them when the
+// process that holds them dies, even by SIGKILL. On Linux they are open
+// file description write locks (fcntl F_OFD_SETLK), which need a file open
+// for writing, so that no reader can fake a live writer, and readers probe
+// them without locking (F_OFD_GETLK); the writer also takes flock's
+// exclusive lock, for older versions. Elsewhere they are flock(2) locks:
 //
 //   - the writer's: exclusive, on the channel file, taken by Create when it
 //     makes the file (or by [Volume.OpenForWrite]) and held until the
@@ -57,7 +61,7 @@
 //     for it while the lock file is removed).
 //
 // A reader tells at once whether the writer is alive ([Storage.WriterAlive]
-// tries a shared flock on the channel file for an instant), across
+// probes the writer's lock on the channel file), across
 // processes, and also after the writer crashed. Anyone can tell a creator
 // that died in the middle of a Create (its lock file is there, its lock
 // free) from one at work: [Volume.RemoveAbandoned] removes what the first

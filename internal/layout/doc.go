@@ -81,7 +81,18 @@
 //
 // Two locks, both advisory, both belonging to one open file (flock(2)'s
 // semantics, see [Locker]) and so dropped by the kernel when the process
-// that holds them dies, even by SIGKILL:
+// that holds them dies, even by SIGKILL. [OSFile] takes them with flock on
+// Unix but Linux, where they are open file description locks (fcntl
+// F_OFD_SETLK) instead: a write lock needs a file open for writing, so a
+// reader, who can open the channel read-only only, cannot fake a live
+// writer by holding a lock (flock works on a read-only file), and readers
+// probe it without taking a lock (F_OFD_GETLK, [Prober]). There a file
+// open read-only takes a read lock for TryLock (a remover's: it keeps a
+// new writer out, and a live writer keeps it out); the writer takes
+// flock's exclusive lock too, where it can, for older versions that probe
+// that. A reader's read lock can keep a new writer's lock out, but never
+// makes a dead writer look alive: OpenForWrite then says
+// ports.ErrChannelNotReady, not ports.ErrWriterAlive.
 //
 //   - The writer's lock: exclusive, on the channel file, from step 3 of
 //     Create (or from OpenForWrite) until the writer's Storage is closed.

@@ -39,6 +39,16 @@ type Locker interface {
 	Unlock() error
 }
 
+// Prober is an optional ability of a Locker that can ask whether another
+// open file holds the writer's lock without taking a lock itself, and
+// whose writer's lock a reader cannot take (OSFile on Linux: see
+// lock_linux.go). Without it, WriterHolds tries a shared lock.
+type Prober interface {
+	// WriterLocked reports whether another open file holds the writer's
+	// (exclusive) lock.
+	WriterLocked() (bool, error)
+}
+
 // Linked is an optional ability of a File that can tell whether it still
 // is the file at a path.
 type Linked interface {
@@ -291,6 +301,11 @@ func opened[F File, S ports.Storage](b Backend[F, S], f F, path string, checkLoc
 	var none S
 	if write {
 		if err := lockWaiting(f); errors.Is(err, ErrLocked) {
+			if p, ok := any(f).(Prober); ok {
+				if held, err := p.WriterLocked(); err == nil && !held {
+					return none, fmt.Errorf("%w: no writer holds it, but another open file holds a read lock on it that keeps the writer's lock out", ports.ErrChannelNotReady)
+				}
+			}
 			return none, ports.ErrWriterAlive
 		} else if err != nil {
 			return none, step("taking the writer's lock", err)
@@ -456,10 +471,14 @@ func openHeld[F File](b Files[F], path string) (F, bool, error) {
 }
 
 // WriterHolds reports whether another open file holds an exclusive lock on
-// l's file: it takes a shared lock and, if it gets it, releases it at once.
+// l's file: it asks a Prober, or else takes a shared lock and, if it gets
+// it, releases it at once.
 // This is how a reader tells whether the channel's writer is alive; the
 // protocol waits such probes out before it takes the writer's lock.
 func WriterHolds(l Locker) (bool, error) {
+	if p, ok := l.(Prober); ok {
+		return p.WriterLocked()
+	}
 	switch err := l.TryRLock(); {
 	case errors.Is(err, ErrLocked):
 		return true, nil
