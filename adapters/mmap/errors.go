@@ -45,4 +45,9 @@ var (
 	// another user or writable by others, and could be subverted by them
 	// (see WithSharedRoot); the error names the folder, its owner and mode.
 	ErrUntrusted = layout.ErrUntrusted
+	// ErrCreatorGone: the channel's creator died before it was ready (its
+	// lock file is there, its lock free); Open returns it with
+	// ports.ErrChannelNotReady. RemoveAbandoned removes what it left, and
+	// Create takes the id over.
+	ErrCreatorGone = layout.ErrCreatorGone
 )

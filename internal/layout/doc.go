@@ -38,6 +38,11 @@
 //     it can fail, and nothing may fail once the lock file is gone: a
 //     channel file without its lock file is a ready channel.
 //
+// Before step 1, a Create that finds a lock file whose creator's lock
+// nobody holds (its creator died, even by SIGKILL, in the middle of its
+// Create) removes what that creator left, as RemoveAbandoned does, and
+// takes the id over ([ErrCreatorGone]: told by the lock, never by age).
+//
 // Any failure removes what the Create made, the channel file first and the
 // lock file last. A volume's Create also makes the channel's folder, and
 // removes it again if it made it and the Create failed.
@@ -109,7 +114,9 @@
 // removes what a dead creator or a gone writer left, and refuses a live one
 // (ports.ErrChannelNotReady for a creator, ports.ErrWriterAlive for a
 // writer). Readers still get ports.ErrChannelNotReady while any lock file
-// exists, a dead creator's included.
+// exists, with ErrCreatorGone for a dead creator's. [Probe] and
+// [ListStates] tell the state of a channel id from its files and locks
+// alone (live, gone, creating, abandoned-create), for listings.
 //
 // The Rust crate takes neither lock: on its channels no writer is seen
 // alive, and its lock files are taken for a dead creator's.

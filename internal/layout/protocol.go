@@ -134,6 +134,9 @@ func create[F File, S ports.Storage](b Backend[F, S], path string, size int64, i
 	if size <= 0 {
 		return none, fmt.Errorf("size %d: %w", size, ports.ErrOutOfRange)
 	}
+	if err := takeOver(b, path); err != nil {
+		return none, err
+	}
 	if _, err := b.Stat(path); err == nil {
 		return none, ports.ErrChannelExists
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -189,6 +192,30 @@ func create[F File, S ports.Storage](b Backend[F, S], path string, size int64, i
 	return st, nil
 }
 
+// takeOver removes what a creator that died left at path (its lock file is
+// there, and its lock free), as RemoveAbandoned does, so that a new Create
+// can take the id over. It does nothing if there is no lock file or its
+// creator is alive, or if the channel changed meanwhile: Create's steps
+// then say that the channel exists.
+func takeOver[F File](b Files[F], path string) error {
+	switch err := creatorAlive(b, LockPath(path)); {
+	case err == nil || errors.Is(err, fs.ErrNotExist):
+		return nil // a creator at work, or none
+	case !errors.Is(err, ErrCreatorGone):
+		return step("checking its lock file", err)
+	}
+	err := removeAbandoned(b, path)
+	for _, busy := range []error{ports.ErrChannelNotFound, ports.ErrChannelNotReady, ports.ErrWriterAlive, errChanged} {
+		if errors.Is(err, busy) {
+			return nil
+		}
+	}
+	if err != nil {
+		return step("taking over from its dead creator", err)
+	}
+	return nil
+}
+
 // makeLockFile is Create's step 2: it creates the lock file at lockPath
 // exclusively and takes the creator's lock on it.
 func makeLockFile[F File](b Files[F], lockPath string) (F, error) {
@@ -203,7 +230,7 @@ func makeLockFile[F File](b Files[F], lockPath string) (F, error) {
 	// lock file free and take it for a dead creator's: then it holds the
 	// lock, or has removed the file already, and the file is no longer
 	// ours to remove.
-	err = tryLock(lock)
+	err = lockWaiting(lock) // a reader's probe (notReady) may hold a lock for an instant
 	linked := true
 	if err == nil {
 		linked, err = linkedAt(lock, lockPath)
@@ -336,19 +363,6 @@ func opened[F File, S ports.Storage](b Backend[F, S], f F, path string, checkLoc
 		return none, err
 	}
 	return b.NewStorage(f, path, size, write)
-}
-
-// notReady returns ports.ErrChannelNotReady while the lock file of the
-// channel file at path exists, nil when it does not.
-func notReady(fsys FS, path string) error {
-	_, err := fsys.Stat(LockPath(path))
-	switch {
-	case err == nil:
-		return fmt.Errorf("%w: its lock file exists", ports.ErrChannelNotReady)
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
-	}
-	return step("checking its lock file", err)
 }
 
 // errChanged says that a file RemoveAbandoned locked is no longer the one
