@@ -107,17 +107,41 @@ func TestListChannels(t *testing.T) {
 	if err := syscall.Mkfifo(vol.Path(8), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A planted sparse file claiming 4 GiB, and a link to a channel.
+	planted, err := kekbit.NewHeader(kekbit.Hints{ChannelID: 9, Capacity: kekbit.MaxCapacity, MaxMsgLen: 64, Timeout: 1000, TickUnit: kekbit.Millis})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := planted.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(vol.Path(9), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(vol.Path(9), planted.FileSize()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(vol.Path(2), vol.Path(10)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
 	got := states(t, root)
+	t.Logf("ListChannels of 10 channels, 3 of them hostile, in %v", time.Since(start))
 	for id, want := range map[uint64]kekbit.ChannelState{
 		1: kekbit.StateLive, 2: kekbit.StateClosed, 3: kekbit.StateFull, 4: kekbit.StateAbandoned,
 		5: kekbit.StateUnknown, 6: kekbit.StateCreating, 7: kekbit.StateAbandonedCreate, 8: kekbit.StateInvalid,
+		9: kekbit.StateInvalid, 10: kekbit.StateInvalid,
 	} {
 		if got[id].State != want {
 			t.Errorf("channel %d: %v (%v), want %v", id, got[id].State, got[id].Err, want)
 		}
 	}
-	if len(got) != 8 {
-		t.Errorf("ListChannels listed %d channels, want 8: %v", len(got), got)
+	if len(got) != 10 {
+		t.Errorf("ListChannels listed %d channels, want 10: %v", len(got), got)
+	}
+	if !errors.Is(got[9].Err, kekbit.ErrHole) || !errors.Is(got[10].Err, kekbit.ErrSymlink) {
+		t.Errorf("the planted file's error: %v; the link's: %v; want ErrHole, ErrSymlink", got[9].Err, got[10].Err)
 	}
 	if got[2].Records != 3 {
 		t.Errorf("the closed channel holds %d records, want 3", got[2].Records)

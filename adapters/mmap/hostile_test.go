@@ -61,6 +61,9 @@ func TestOpenNotRegular(t *testing.T) {
 			case "folder":
 				err = os.Mkdir(path, 0o755)
 			case "device":
+				if os.Geteuid() != 0 {
+					t.Skip("mknod needs the superuser (TestOpenDevice opens /dev/null by its path)")
+				}
 				err = syscall.Mknod(path, syscall.S_IFCHR|0o644, 1<<8|3) // /dev/null's numbers
 			}
 			if err != nil {
@@ -84,6 +87,62 @@ func TestOpenNotRegular(t *testing.T) {
 				t.Errorf("List = %v, %v; want no channels", ids, err)
 			}
 		})
+	}
+}
+
+// TestOpenDevice: a device named by its path is refused at once with
+// ErrNotRegular, by OpenFile and OpenForWrite.
+func TestOpenDevice(t *testing.T) {
+	for _, dev := range []string{"/dev/null", "/dev/zero"} {
+		if _, err := mmap.OpenFile(dev); !errors.Is(err, mmap.ErrNotRegular) {
+			t.Errorf("OpenFile(%s): %v, want ErrNotRegular", dev, err)
+		}
+		if _, err := mmap.OpenForWrite(dev); !errors.Is(err, mmap.ErrNotRegular) {
+			t.Errorf("OpenForWrite(%s): %v, want ErrNotRegular", dev, err)
+		}
+	}
+}
+
+// TestOpenHugeSparseTail: a valid channel whose file goes on, sparse, far
+// past what its header needs (200 TiB where tmpfs allows it) opens: only
+// the 1024 + capacity + 32 bytes the header asks for are mapped.
+func TestOpenHugeSparseTail(t *testing.T) {
+	vol := mmap.NewVolume(shmDir(t))
+	h, err := domain.NewHeader(domain.Hints{ChannelID: 4, Capacity: 1 << 16, MaxMsgLen: 64, Timeout: 1000, TickUnit: domain.Millis})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := domain.Create(vol, h, codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("before the tail")); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	size := int64(200) << 40
+	for os.Truncate(vol.Path(4), size) != nil {
+		if size >>= 1; size <= h.FileSize() {
+			t.Fatal("the file system allows no sparse tail")
+		}
+	}
+	t.Logf("file of %d GiB", size>>30)
+	st, err := vol.Open(4)
+	if err != nil {
+		t.Fatalf("Open of a channel with a sparse tail of %d bytes: %v", size, err)
+	}
+	defer st.Close()
+	if st.Size() != h.FileSize() {
+		t.Errorf("Size() = %d, want the header's %d", st.Size(), h.FileSize())
+	}
+	r, err := domain.NewReader(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	_, err = r.Read(func(rec domain.Record) error { got = append(got, string(rec.Payload)); return nil }, 0)
+	if !errors.Is(err, domain.ErrClosed) || len(got) != 1 {
+		t.Errorf("read %q, %v; want one record and ErrClosed", got, err)
 	}
 }
 
