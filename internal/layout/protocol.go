@@ -421,7 +421,7 @@ func removeAbandoned[F File](b Files[F], path string) error {
 	}
 	if haveLock {
 		defer lock.Close()
-		switch err := tryLock(lock); {
+		switch err := lockWaiting(lock); { // waiting out a reader's probe (notReady)
 		case errors.Is(err, ErrLocked):
 			return fmt.Errorf("%w: its creator is at work", ports.ErrChannelNotReady)
 		case err != nil:
