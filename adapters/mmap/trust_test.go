@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/kekbit-go/kekbit/adapters/mmap"
@@ -121,6 +122,7 @@ func TestRootWritableByOthers(t *testing.T) {
 // TestSharedRootFolders: WithSharedRoot makes a missing root and its
 // channel folders 0775, whatever the umask.
 func TestSharedRootFolders(t *testing.T) {
+	defer syscall.Umask(syscall.Umask(0o022))
 	root := filepath.Join(t.TempDir(), "r")
 	st, err := mmap.NewVolume(root, mmap.WithSharedRoot()).Create(1, 1<<15, noInit)
 	if err != nil {
@@ -132,7 +134,9 @@ func TestSharedRootFolders(t *testing.T) {
 			t.Errorf("%s: %v, %v; want it group-accessible", dir, fi.Mode(), err)
 		}
 	}
-	if fi, _ := os.Stat(filepath.Dir(mmap.ChannelPath(root, 1))); fi.Mode().Perm() != 0o775 {
-		t.Errorf("channel folder mode %v, want 0775", fi.Mode())
+	for _, dir := range []string{root, filepath.Dir(mmap.ChannelPath(root, 1))} {
+		if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o775 {
+			t.Errorf("%s: mode %v, want 0775", dir, fi.Mode())
+		}
 	}
 }

@@ -57,12 +57,20 @@ func (o OSFS) below(name string) []string {
 }
 
 // MkdirAll makes dir and its parents (the root and above: the caller's).
-// The root is made with RootMode, whatever perm.
+// The root is made with RootMode, whatever perm and the umask.
 func (o OSFS) MkdirAll(dir string, perm fs.FileMode) error {
-	if o.Root != "" && filepath.Clean(dir) == filepath.Clean(o.Root) {
-		perm = o.RootMode()
+	if o.Root == "" || filepath.Clean(dir) != filepath.Clean(o.Root) {
+		return os.MkdirAll(dir, perm)
 	}
-	return os.MkdirAll(dir, perm)
+	_, err := os.Lstat(dir)
+	missing := errors.Is(err, fs.ErrNotExist)
+	if err := os.MkdirAll(dir, o.RootMode()); err != nil {
+		return err
+	}
+	if missing && o.Shared {
+		return os.Chmod(dir, o.RootMode()) // the umask may have taken the group's write away
+	}
+	return nil
 }
 
 // RootMode is the permission the root is made with: 0700, only its user

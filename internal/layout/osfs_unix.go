@@ -168,8 +168,18 @@ func (o OSFS) Mkdir(dir string, perm fs.FileMode) error {
 		if err := unix.Mkdirat(dirfd, last, uint32(perm.Perm())); err != nil {
 			return &fs.PathError{Op: "mkdirat", Path: dir, Err: err}
 		}
-		if o.Shared { // the umask may have taken the group's write away
-			return unix.Fchmodat(dirfd, last, uint32(perm.Perm()), 0)
+		if !o.Shared {
+			return nil
+		}
+		// The umask may have taken the group's write away: give it back,
+		// on the folder just made, never through a link put in its place.
+		fd, err := unix.Openat(dirfd, last, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nofollowError("openat", dir, err)
+		}
+		defer unix.Close(fd)
+		if err := unix.Fchmod(fd, uint32(perm.Perm())); err != nil {
+			return &fs.PathError{Op: "fchmod", Path: dir, Err: err}
 		}
 		return nil
 	})
