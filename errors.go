@@ -3,6 +3,7 @@ package kekbit
 import (
 	"errors"
 
+	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/domain"
 	"github.com/kekbit-go/kekbit/ports"
 )
@@ -92,6 +93,25 @@ var (
 	// ErrWriterAlive: Resume or RemoveAbandoned of a channel whose writer
 	// still holds it.
 	ErrWriterAlive = ports.ErrWriterAlive
+
+	// Channel files (the mmap volumes of ShmWriter and ShmReader).
+
+	// ErrNotRegular: a channel's path names a FIFO, a folder, a device or
+	// a socket, not a regular file; found at once, without blocking.
+	ErrNotRegular = mmap.ErrNotRegular
+	// ErrHole: a channel file's records run into a hole of the file before
+	// an end mark: a planted sparse file, refused at the cost of its real
+	// size.
+	ErrHole = mmap.ErrHole
+	// ErrSymlink: a channel folder or file below the root is a symbolic
+	// link, which is never followed there (a link planted in a shared root
+	// cannot send a writer elsewhere); the error names the link.
+	ErrSymlink = mmap.ErrSymlink
+	// ErrUntrusted: a root or channel folder owned by another user, or
+	// writable by others, which could subvert it; the error names the
+	// folder, its owner and mode. A group-shared root is opted in with
+	// mmap.WithSharedRoot.
+	ErrUntrusted = mmap.ErrUntrusted
 )
 
 // ReadError ends a read at a position. Its fields:

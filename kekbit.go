@@ -341,29 +341,50 @@ func RemoveAbandoned(vol ports.Volume, channelID uint64) error {
 
 // ShmWriter creates channel h.ChannelID under root (root/HHHH_HHHH/LLLL_LLLL.kekbit,
 // mapped into memory) and returns its writer: Create on mmap.NewVolume(root).
+// It makes a missing root 0700, refuses a root or channel folder another
+// user could subvert (ErrUntrusted) and a symbolic link below the root
+// (ErrSymlink), and takes over an id whose creator died mid-create.
 func ShmWriter[T any](root string, h Header, enc codecs.Encoder[T], opts ...WriterOption) (*Writer[T], error) {
 	return Create(mmap.NewVolume(root), h, enc, opts...)
 }
 
 // ShmReader opens channel channelID under root for reading, mapped
-// read-only: Open on mmap.NewVolume(root).
+// read-only: Open on mmap.NewVolume(root). What is not a channel is
+// refused at once: ErrNotRegular, ErrSymlink, ErrHole, ErrUntrusted;
+// ErrChannelNotReady (with ErrCreatorGone if its creator died) while a lock
+// file is there.
 func ShmReader(root string, channelID uint64, opts ...ReaderOption) (*Reader, error) {
 	return Open(mmap.NewVolume(root), channelID, opts...)
 }
 
 // TryShmReader is ShmReader that waits for the channel to appear and be
-// ready, until ctx is done: OpenWhenReady on mmap.NewVolume(root).
+// ready, until ctx is done: OpenWhenReady on mmap.NewVolume(root). It
+// waits through ErrChannelNotFound and ErrChannelNotReady only (a dead
+// creator's id included, which a new writer may take over); what is not a
+// channel (a FIFO at its path, ...) returns at once.
 func TryShmReader(ctx context.Context, root string, channelID uint64, opts ...ReaderOption) (*Reader, error) {
 	return OpenWhenReady(ctx, mmap.NewVolume(root), channelID, opts...)
 }
 
-// DefaultRoot is a folder for channels on this machine: kekbit under
-// /dev/shm (RAM) where it exists, else under the temporary folder.
+// DefaultRoot is this user's folder for channels on this machine:
+// kekbit-UID under /dev/shm (RAM) where it exists, else under the
+// temporary folder, UID being the process's effective user id (a number,
+// not $USER: it cannot be set to another user's, and names the same user
+// after a rename); "kekbit" where the system has no user ids (Windows).
+// Every user has a root of their own that no other user can create first
+// and keep: a volume makes it 0700 when it makes the first channel there,
+// and refuses it (ErrUntrusted) if it finds it owned by another user or
+// writable by others. A root for a group of users is chosen by the caller
+// and opted in with mmap.WithSharedRoot.
 func DefaultRoot() string {
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
-		return filepath.Join("/dev/shm", "kekbit")
+	name := "kekbit"
+	if uid := os.Geteuid(); uid >= 0 {
+		name = fmt.Sprintf("kekbit-%d", uid)
 	}
-	return filepath.Join(os.TempDir(), "kekbit")
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		return filepath.Join("/dev/shm", name)
+	}
+	return filepath.Join(os.TempDir(), name)
 }
 
 // Writer appends records to one channel, encoding values of type T. There

@@ -206,8 +206,8 @@ var killWhenNames = [killWhens]string{"early", "creating", "writing"}
 // is read whole, in order and with a good checksum, and the read ends with
 // the writer gone or timed out, never corrupt, never a hang. A writer
 // killed while creating the channel leaves its lock file: the channel then
-// never opens (ports.ErrChannelNotReady) and is never created again
-// (ports.ErrChannelExists).
+// never opens (ports.ErrChannelNotReady, with mmap.ErrCreatorGone), and a
+// new writer takes the id over.
 func TestWriterKilled(t *testing.T) {
 	n := kills(t)
 	base := shmRoot(t)
@@ -322,14 +322,25 @@ func killOnce(t *testing.T, root string, id uint64, when int, timeoutRead bool, 
 		if fields[0] == "notfound" && lockErr == nil {
 			t.Fatalf("not found, but the lock file exists")
 		}
-		// Left behind or not, the channel is never created again.
+		// What a killed creator left is not listed, and a new writer takes
+		// the id over.
 		if fields[0] == "notready" {
-			h, _ := killHeader(id)
-			if _, err := domain.Create(vol, h, codecs.Raw{}); !errors.Is(err, ports.ErrChannelExists) {
-				t.Fatalf("creating a channel whose creator was killed: %v, want ErrChannelExists", err)
-			}
 			if ids, err := vol.List(); err != nil || len(ids) != 0 {
 				t.Fatalf("List() = %v, %v with only a half-created channel", ids, err)
+			}
+			if _, err := vol.Open(id); !errors.Is(err, mmap.ErrCreatorGone) {
+				t.Fatalf("Open of a channel whose creator was killed: %v, want ErrCreatorGone", err)
+			}
+			h, _ := killHeader(id)
+			w, err := domain.Create(vol, h, codecs.Raw{})
+			if err != nil {
+				t.Fatalf("creating a channel whose creator was killed: %v, want the id taken over", err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if ids, err := vol.List(); err != nil || len(ids) != 1 || ids[0] != id {
+				t.Fatalf("List() = %v, %v after the id was taken over", ids, err)
 			}
 		}
 		return fields[0], 0

@@ -42,7 +42,8 @@
 // the writer's lock stands in for it). They are taken according to the
 // file:
 //
-//   - On afero.NewOsFs, whose files are *os.File: flock(2), exactly as the
+//   - On afero.NewOsFs, whose files are *os.File: layout.OSFile's locks
+//     (open file description locks on Linux, flock(2) elsewhere), exactly as the
 //     mmap backend takes them, on the same files. They work across
 //     processes and between the two backends, and the kernel drops the
 //     locks of a process that dies, even by SIGKILL: [Volume.RemoveAbandoned]

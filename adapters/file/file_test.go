@@ -206,14 +206,24 @@ func TestLockFile(t *testing.T) {
 		if err := afero.WriteFile(fsys, mmap.LockPath(path), nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := vol.Open(0xC2); !errors.Is(err, ports.ErrChannelNotReady) {
-			t.Errorf("Open with only a lock file: %v, want ErrChannelNotReady", err)
+		// Nobody holds its lock: its creator died.
+		if _, err := vol.Open(0xC2); !errors.Is(err, ports.ErrChannelNotReady) || !errors.Is(err, mmap.ErrCreatorGone) {
+			t.Errorf("Open with only a lock file: %v, want ErrChannelNotReady and ErrCreatorGone", err)
 		}
-		if _, err := vol.Create(0xC2, 64, func(ports.Storage) error { return nil }); !errors.Is(err, ports.ErrChannelExists) {
-			t.Errorf("Create with a lock file: %v, want ErrChannelExists", err)
+		// A new writer takes the id over.
+		st, err := vol.Create(0xC2, 64, func(ports.Storage) error { return nil })
+		if err != nil {
+			t.Fatalf("Create with a dead creator's lock file: %v", err)
 		}
-		if _, err := fsys.Stat(mmap.LockPath(path)); err != nil {
-			t.Errorf("a refused Create removed another writer's lock file: %v", err)
+		st.Close()
+		if _, err := fsys.Stat(mmap.LockPath(path)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the lock file after a Create took the id over: %v", err)
+		}
+		if err := fsys.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+		if err := afero.WriteFile(fsys, mmap.LockPath(path), nil, 0o644); err != nil {
+			t.Fatal(err)
 		}
 		if err := afero.WriteFile(fsys, path, make([]byte, 64), 0o644); err != nil {
 			t.Fatal(err)
@@ -225,7 +235,7 @@ func TestLockFile(t *testing.T) {
 			t.Errorf("List() = %#x, %v; want []", ids, err)
 		}
 		// OpenFile ignores lock files.
-		st, err := file.OpenFile(fsys, path)
+		st, err = file.OpenFile(fsys, path)
 		if err != nil {
 			t.Errorf("OpenFile with a lock file: %v", err)
 		} else {

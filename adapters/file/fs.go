@@ -14,8 +14,57 @@ import (
 
 // aferoFS is an afero.Fs as this backend's half of the channel-file
 // protocol (layout.Backend): afero calls, and files with the locks of
-// their kind (see channelFile).
-type aferoFS struct{ afero.Fs }
+// their kind (see channelFile). On afero.OsFs the files are the operating
+// system's, opened as the mmap backend opens them (layout.OSFS): no
+// symbolic link followed below the root, no folder another user could
+// subvert.
+type aferoFS struct {
+	afero.Fs
+	osFS *layout.OSFS // on afero.OsFs: the volume's files, its root (if any) and trust
+}
+
+// filesOf returns the backend of fsys for a volume rooted at root ("" for
+// a channel file named by its path), group-shared if shared (see
+// WithSharedRoot).
+func filesOf(fsys afero.Fs, root string, shared bool) aferoFS {
+	if _, isOS := fsys.(*afero.OsFs); isOS {
+		return aferoFS{Fs: fsys, osFS: &layout.OSFS{Root: root, Shared: shared}}
+	}
+	return aferoFS{Fs: fsys}
+}
+
+// Remove removes the file name.
+func (a aferoFS) Remove(name string) error {
+	if a.osFS != nil {
+		return a.osFS.Remove(name)
+	}
+	return a.Fs.Remove(name)
+}
+
+// Stat describes the file name (on OsFs without following a symbolic
+// link).
+func (a aferoFS) Stat(name string) (fs.FileInfo, error) {
+	if a.osFS != nil {
+		return a.osFS.Stat(name)
+	}
+	return a.Fs.Stat(name)
+}
+
+// MkdirAll makes dir and its parents.
+func (a aferoFS) MkdirAll(dir string, perm fs.FileMode) error {
+	if a.osFS != nil {
+		return a.osFS.MkdirAll(dir, perm)
+	}
+	return a.Fs.MkdirAll(dir, perm)
+}
+
+// Mkdir makes the folder dir.
+func (a aferoFS) Mkdir(dir string, perm fs.FileMode) error {
+	if a.osFS != nil {
+		return a.osFS.Mkdir(dir, perm)
+	}
+	return a.Fs.Mkdir(dir, perm)
+}
 
 var _ layout.Backend[*channelFile, *Storage] = aferoFS{}
 
@@ -28,6 +77,13 @@ var exclusive sync.Mutex
 
 // CreateExclusive creates name with O_EXCL, opened read-write.
 func (a aferoFS) CreateExclusive(name string) (*channelFile, error) {
+	if a.osFS != nil {
+		f, err := a.osFS.CreateExclusive(name)
+		if err != nil {
+			return nil, err
+		}
+		return newChannelFile(a.Fs, name, f.File), nil
+	}
 	exclusive.Lock()
 	defer exclusive.Unlock()
 	f, err := a.Fs.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, layout.FileMode)
@@ -37,8 +93,18 @@ func (a aferoFS) CreateExclusive(name string) (*channelFile, error) {
 	return newChannelFile(a.Fs, name, f), nil
 }
 
-// OpenFile opens name read-write if write, else read-only.
+// OpenFile opens name read-write if write, else read-only. On the
+// operating system's file system (afero.OsFs) it opens it as the mmap
+// backend does (layout.OSFS): without blocking on a FIFO, refusing
+// anything but a regular file, and below the root no symbolic link.
 func (a aferoFS) OpenFile(name string, write bool) (*channelFile, error) {
+	if a.osFS != nil {
+		f, err := a.osFS.OpenFile(name, write)
+		if err != nil {
+			return nil, err
+		}
+		return newChannelFile(a.Fs, name, f.File), nil
+	}
 	flag := os.O_RDONLY
 	if write {
 		flag = os.O_RDWR
@@ -63,6 +129,10 @@ func (aferoFS) NewStorage(f *channelFile, path string, size int64, writable bool
 // RemoveEmptyDir removes dir if it is empty. It holds exclusive so that no
 // channel of this package is created in dir meanwhile.
 func (a aferoFS) RemoveEmptyDir(dir string) {
+	if a.osFS != nil {
+		a.osFS.RemoveEmptyDir(dir)
+		return
+	}
 	exclusive.Lock()
 	defer exclusive.Unlock()
 	if empty, err := afero.IsEmpty(a.Fs, dir); err == nil && empty {
@@ -72,6 +142,9 @@ func (a aferoFS) RemoveEmptyDir(dir string) {
 
 // ReadDir lists dir.
 func (a aferoFS) ReadDir(dir string) ([]fs.DirEntry, error) {
+	if a.osFS != nil {
+		return a.osFS.ReadDir(dir)
+	}
 	infos, err := afero.ReadDir(a.Fs, dir)
 	entries := make([]fs.DirEntry, len(infos))
 	for i, fi := range infos {

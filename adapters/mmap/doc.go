@@ -15,6 +15,20 @@
 //
 // Channel 0xC2 lives at root/0000_0000/0000_00c2.kekbit ([ChannelPath]).
 //
+// # Other users
+//
+// A volume trusts no other user with its folder. Below the root it follows
+// no symbolic link ([ErrSymlink] names one found there). It refuses a root
+// or channel folder owned by another user than the process's or the
+// superuser, or writable by its group ([ErrUntrusted], naming the folder,
+// its owner and mode), unless made [WithSharedRoot] for a group-shared
+// root, and always one writable by every user without the sticky bit. A
+// root it makes is 0700. What is at a channel's path and is not a channel
+// is refused at once: a FIFO, folder or device ([ErrNotRegular], found
+// without blocking), a sparse file whose records run into a hole
+// ([ErrHole]: a planted file claiming 4 GiB costs its real size); a
+// reader maps only the 1024 + capacity + 32 bytes its header needs.
+//
 // # The channel-file protocol
 //
 // Creating, opening, opening for write and removing a channel follow the
@@ -31,8 +45,12 @@
 //
 // # Locks
 //
-// Both locks are flock(2) locks, which belong to an open file and which
-// the kernel drops when the process that holds them dies, even by SIGKILL:
+// Both locks belong to an open file, and the kernel drops them when the
+// process that holds them dies, even by SIGKILL. On Linux they are open
+// file description write locks (fcntl F_OFD_SETLK), which need a file open
+// for writing, so that no reader can fake a live writer, and readers probe
+// them without locking (F_OFD_GETLK); the writer also takes flock's
+// exclusive lock, for older versions. Elsewhere they are flock(2) locks:
 //
 //   - the writer's: exclusive, on the channel file, taken by Create when it
 //     makes the file (or by [Volume.OpenForWrite]) and held until the
@@ -43,7 +61,7 @@
 //     for it while the lock file is removed).
 //
 // A reader tells at once whether the writer is alive ([Storage.WriterAlive]
-// tries a shared flock on the channel file for an instant), across
+// probes the writer's lock on the channel file), across
 // processes, and also after the writer crashed. Anyone can tell a creator
 // that died in the middle of a Create (its lock file is there, its lock
 // free) from one at work: [Volume.RemoveAbandoned] removes what the first

@@ -27,3 +27,27 @@ var (
 	// before ports had it: test for that one.
 	ErrWriterAlive = ports.ErrWriterAlive
 )
+
+// Errors of what is found at a channel's path and is not a channel; see
+// the package documentation.
+var (
+	// ErrNotRegular: the path names a FIFO, a folder, a device or a socket,
+	// not a regular file. It is found without blocking.
+	ErrNotRegular = layout.ErrNotRegular
+	// ErrHole: the file's records run into a hole of the file before an
+	// end mark (a planted sparse file).
+	ErrHole = layout.ErrHole
+	// ErrSymlink: a channel folder, channel file or lock file below the
+	// volume's root is a symbolic link, which the volume does not follow;
+	// the error names the link.
+	ErrSymlink = layout.ErrSymlink
+	// ErrUntrusted: the volume's root or a channel folder is owned by
+	// another user or writable by others, and could be subverted by them
+	// (see WithSharedRoot); the error names the folder, its owner and mode.
+	ErrUntrusted = layout.ErrUntrusted
+	// ErrCreatorGone: the channel's creator died before it was ready (its
+	// lock file is there, its lock free); Open returns it with
+	// ports.ErrChannelNotReady. RemoveAbandoned removes what it left, and
+	// Create takes the id over.
+	ErrCreatorGone = layout.ErrCreatorGone
+)

@@ -22,6 +22,7 @@ import (
 	"github.com/kekbit-go/kekbit/codecs"
 	"github.com/kekbit-go/kekbit/domain"
 	"github.com/kekbit-go/kekbit/internal/channeltest"
+	"github.com/kekbit-go/kekbit/internal/layout"
 	"github.com/kekbit-go/kekbit/internal/vectortest"
 	"github.com/kekbit-go/kekbit/ports"
 )
@@ -209,8 +210,14 @@ func TestOpenWhileLockFileExists(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// A writer in the middle of creating: lock file, then channel file.
-	if err := os.WriteFile(mmap.LockPath(path), nil, 0o644); err != nil {
+	// A writer in the middle of creating: lock file, with the creator's
+	// lock held, then channel file.
+	lock, err := os.OpenFile(mmap.LockPath(path), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := (layout.OSFile{File: lock}).TryLock(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := vol.Open(id); !errors.Is(err, ports.ErrChannelNotReady) {
@@ -233,6 +240,11 @@ func TestOpenWhileLockFileExists(t *testing.T) {
 	}
 	if ids, err := vol.List(); err != nil || len(ids) != 0 {
 		t.Fatalf("List() = %#x, %v; a channel being created is not ready", ids, err)
+	}
+	// The creator dies: its lock goes, its files stay.
+	lock.Close()
+	if _, err := vol.Open(id); !errors.Is(err, ports.ErrChannelNotReady) || !errors.Is(err, mmap.ErrCreatorGone) {
+		t.Fatalf("Open after the creator died: %v, want ErrChannelNotReady and ErrCreatorGone", err)
 	}
 	// Remove clears a creation that never finished.
 	if err := vol.Remove(id); err != nil {

@@ -1,9 +1,6 @@
 package mmap
 
 import (
-	"io/fs"
-	"os"
-
 	"github.com/kekbit-go/kekbit/internal/layout"
 )
 
@@ -33,32 +30,12 @@ func ParseChannelPath(root, path string) (uint64, error) {
 }
 
 // osFS is the operating system's file system, this backend's half of the
-// channel-file protocol (layout.Backend): os calls, flock through
-// layout.OSFile, fallocate and mmap.
-type osFS struct{}
+// channel-file protocol (layout.Backend): layout.OSFS for the files of the
+// volume rooted at its Root (symbolic links below it refused; Root "" for
+// a channel file named by its path), fallocate and mmap.
+type osFS struct{ layout.OSFS }
 
 var _ layout.Backend[layout.OSFile, *Storage] = osFS{}
-
-func (osFS) Remove(name string) error                    { return os.Remove(name) }
-func (osFS) ReadDir(dir string) ([]fs.DirEntry, error)   { return os.ReadDir(dir) }
-func (osFS) Stat(name string) (fs.FileInfo, error)       { return os.Lstat(name) }
-func (osFS) MkdirAll(dir string, perm fs.FileMode) error { return os.MkdirAll(dir, perm) }
-func (osFS) Mkdir(dir string, perm fs.FileMode) error    { return os.Mkdir(dir, perm) }
-func (osFS) RemoveEmptyDir(dir string)                   { os.Remove(dir) } // rmdir refuses a folder that is not empty
-
-func (osFS) CreateExclusive(name string) (layout.OSFile, error) {
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, layout.FileMode)
-	return layout.OSFile{File: f}, err
-}
-
-func (osFS) OpenFile(name string, write bool) (layout.OSFile, error) {
-	flag := os.O_RDONLY
-	if write {
-		flag = os.O_RDWR
-	}
-	f, err := os.OpenFile(name, flag, 0)
-	return layout.OSFile{File: f}, err
-}
 
 // Reserve allocates the new file's blocks with fallocate.
 func (osFS) Reserve(f layout.OSFile, size int64) error { return reserve(f.File, size) }

@@ -66,7 +66,9 @@ func create(b *testing.B, dir, way, name string, size int64) *mmap.Storage {
 	return st
 }
 
-func shmDir(b *testing.B) string {
+// shmDir returns a fresh folder on tmpfs (/dev/shm), where a page a
+// mapping touches costs memory, or a temporary folder where there is none.
+func shmDir(b testing.TB) string {
 	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
 		if d, err := os.MkdirTemp("/dev/shm", "kekbit-bench-"); err == nil {
 			b.Cleanup(func() { os.RemoveAll(d) })

@@ -15,7 +15,7 @@ import (
 
 // Storage is one channel file mapped into memory. It implements
 // ports.Storage and ports.Addressable. A writer's Storage maps the file
-// read-write and holds an exclusive flock on it until Close; a reader's maps
+// read-write and holds the writer's lock on it until Close; a reader's maps
 // it read-only. Like every ports.Storage it is used by one goroutine at a
 // time.
 type Storage struct {
@@ -53,8 +53,9 @@ func (s *Storage) Path() string { return s.path }
 // Writable reports whether the storage is mapped read-write (a writer's).
 func (s *Storage) Writable() bool { return s.writable }
 
-// Size returns the length of the mapping: the file's length when it was
-// mapped.
+// Size returns the length of the mapping: as much of the file as its
+// header needs (1024 + capacity + 32), or the file's length when it was
+// mapped if that is less or the file has no valid header.
 func (s *Storage) Size() int64 { return s.size }
 
 // Bytes returns the mapped bytes; nil after Close. A reader's are
@@ -213,7 +214,7 @@ func (s *Storage) Flush() error {
 	return nil
 }
 
-// Close unmaps the file and closes it, which releases a writer's flock. It
+// Close unmaps the file and closes it, which releases a writer's lock. It
 // does not flush. The errors of both steps are combined; a second Close
 // returns nil.
 func (s *Storage) Close() error {
@@ -270,10 +271,10 @@ func (s *Storage) populate() error {
 }
 
 // WriterAlive reports whether the channel's writer still holds the channel
-// open: it probes the writer's flock, so it answers at once, across
+// open: it probes the writer's lock, so it answers at once, across
 // processes, and also after the writer crashed (the kernel drops the lock of
 // a dead process). On a writer's own storage it returns true. A channel
-// written by the Rust crate, whose writer takes no flock, always reports
+// written by the Rust crate, whose writer takes no lock, always reports
 // false.
 func (s *Storage) WriterAlive() (bool, error) {
 	if s.closed {

@@ -15,6 +15,7 @@ import (
 type Volume struct {
 	root     string
 	pretouch bool
+	shared   bool
 }
 
 var (
@@ -32,6 +33,14 @@ type VolumeOption func(*Volume)
 // Open take longer: about a page fault per 4 KiB of capacity.
 func WithPretouch() VolumeOption { return func(v *Volume) { v.pretouch = true } }
 
+// WithSharedRoot opts in to a root shared by a group of users: the volume
+// then accepts a root and channel folders owned by another user or
+// writable by their group, makes a missing root 0775 and its channel
+// folders 0775. Without it, such a folder is refused (ErrUntrusted) and a
+// missing root is made 0700. A folder writable by every user without the
+// sticky bit is refused either way.
+func WithSharedRoot() VolumeOption { return func(v *Volume) { v.shared = true } }
+
 // NewVolume returns the volume rooted at root. The folder is made when the
 // first channel is created.
 func NewVolume(root string, opts ...VolumeOption) *Volume {
@@ -48,6 +57,11 @@ func (v *Volume) Root() string { return v.root }
 // Path returns the path of channel id's file.
 func (v *Volume) Path(id uint64) string { return ChannelPath(v.root, id) }
 
+// files returns the volume's file system: no symbolic link below the
+// root is followed, and the root and channel folders are checked for
+// other users (see WithSharedRoot).
+func (v *Volume) files() osFS { return osFS{layout.OSFS{Root: v.root, Shared: v.shared}} }
+
 // channel returns channel id, as the protocol names it.
 func (v *Volume) channel(id uint64) layout.Channel { return layout.VolumeChannel(v.root, id) }
 
@@ -61,7 +75,7 @@ func (v *Volume) channel(id uint64) layout.Channel { return layout.VolumeChannel
 // channel's folder if Create made it and it is still empty. Its errors are
 // *ports.ChannelError.
 func (v *Volume) Create(id uint64, size int64, init func(ports.Storage) error) (ports.Storage, error) {
-	return layout.AsStorage(layout.Create(osFS{}, v.channel(id), size, func(st *Storage) error {
+	return layout.AsStorage(layout.Create(v.files(), v.channel(id), size, func(st *Storage) error {
 		if v.pretouch {
 			if err := st.populate(); err != nil {
 				return err
@@ -85,7 +99,7 @@ func CreateFile(path string, size int64, init func(ports.Storage) error) (*Stora
 // while being opened. The file needs no write permission. The Storage is a
 // *Storage, which tells WriterAlive. Its errors are *ports.ChannelError.
 func (v *Volume) Open(id uint64) (ports.Storage, error) {
-	st, err := layout.Open(osFS{}, v.channel(id))
+	st, err := layout.Open(v.files(), v.channel(id))
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +124,7 @@ func OpenFile(path string) (*Storage, error) { return layout.OpenFile(osFS{}, pa
 // The lock is held until the Storage, a *Storage, is closed. Its errors are
 // *ports.ChannelError.
 func (v *Volume) OpenForWrite(id uint64) (ports.Storage, error) {
-	return layout.AsStorage(layout.OpenForWrite(osFS{}, v.channel(id)))
+	return layout.AsStorage(layout.OpenForWrite(v.files(), v.channel(id)))
 }
 
 // OpenForWrite is Volume.OpenForWrite for the channel file at path, whatever
@@ -123,7 +137,7 @@ func OpenForWrite(path string) (*Storage, error) {
 // Remove deletes channel id's file and its lock file, if any. Storages
 // already open keep working on the unlinked file. It returns
 // ports.ErrChannelNotFound if neither file exists.
-func (v *Volume) Remove(id uint64) error { return layout.Remove(osFS{}, v.root, id) }
+func (v *Volume) Remove(id uint64) error { return layout.Remove(v.files(), v.root, id) }
 
 // RemoveAbandoned removes channel id's file and lock file if nobody is at
 // work on it: no writer holds its flock (it closed, released it, or died)
@@ -132,10 +146,10 @@ func (v *Volume) Remove(id uint64) error { return layout.Remove(osFS{}, v.root, 
 // writer holds it, ports.ErrChannelNotReady for one a live creator is
 // still making, ports.ErrChannelNotFound if there is none.
 func (v *Volume) RemoveAbandoned(id uint64) error {
-	return layout.RemoveAbandoned(osFS{}, v.root, id)
+	return layout.RemoveAbandoned(v.files(), v.root, id)
 }
 
 // List returns the ids of the ready channels under the root (channel files
 // with no lock file), in increasing order. A root that does not exist
 // holds no channels.
-func (v *Volume) List() ([]uint64, error) { return layout.List(osFS{}, v.root) }
+func (v *Volume) List() ([]uint64, error) { return layout.List(v.files(), v.root) }

@@ -20,7 +20,7 @@
 // their name, so both sides find each other's channel with no set-up: alice
 // writes channel fnv64a("alice") and follows fnv64a("bob"). The ids are
 // printed at start. The channels live under --root (by default
-// kekbit.DefaultRoot(), /dev/shm/kekbit where /dev/shm exists).
+// kekbit.DefaultRoot(), /dev/shm/kekbit-UID where /dev/shm exists).
 //
 // Either side may start first: the peer's channel is waited for in a
 // goroutine while you type. A peer who starts later still reads everything

@@ -9,7 +9,7 @@
 //	go run ./examples/quickstart --root /tmp/kekbit --n 10
 //
 // The channel lives in a fresh temporary folder under --root (by default
-// kekbit.DefaultRoot(): /dev/shm/kekbit where /dev/shm exists, else a
+// kekbit.DefaultRoot(): /dev/shm/kekbit-UID where /dev/shm exists, else a
 // folder under the system's temporary folder); the folder is removed at
 // exit. The program needs one terminal only: writer and reader are two
 // goroutines here, but they could as well be two processes (see

@@ -56,9 +56,18 @@ func CheckErrors(t *testing.T, f Files) {
 	f.wantChannelError(t, "Create of a channel that exists", err, "create", id, ports.ErrChannelExists)
 	t.Logf("exists: %v", err)
 
-	if err := f.WriteFile(layout.LockPath(f.Path(id + 1))); err != nil {
-		t.Fatal(err)
-	}
+	// A creator at work on id+1: stopped in its init, its locks held.
+	inInit, release, created := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		_, err := f.Volume.Create(id+1, 1<<14, func(ports.Storage) error {
+			close(inInit)
+			<-release
+			return errors.New("the test is over")
+		})
+		created <- err
+	}()
+	<-inInit
+	defer func() { close(release); <-created }()
 	_, err = f.Volume.Create(id+1, 1<<14, func(ports.Storage) error { return nil })
 	f.wantChannelError(t, "Create of a channel being created", err, "create", id+1, ports.ErrChannelExists)
 	_, err = f.Volume.Open(id + 1)

@@ -38,6 +38,11 @@
 //     it can fail, and nothing may fail once the lock file is gone: a
 //     channel file without its lock file is a ready channel.
 //
+// Before step 1, a Create that finds a lock file whose creator's lock
+// nobody holds (its creator died, even by SIGKILL, in the middle of its
+// Create) removes what that creator left, as RemoveAbandoned does, and
+// takes the id over ([ErrCreatorGone]: told by the lock, never by age).
+//
 // Any failure removes what the Create made, the channel file first and the
 // lock file last. A volume's Create also makes the channel's folder, and
 // removes it again if it made it and the Create failed.
@@ -52,6 +57,27 @@
 // removed while being opened). OpenFile opens any channel file by its path
 // and ignores lock files: for copies, journals and test vectors.
 //
+// Every open refuses what is not a channel file before it reads a byte:
+// OpenOSFile opens without blocking (O_NONBLOCK, so a FIFO cannot hold it)
+// and refuses anything but a regular file (ErrNotRegular); the Storage
+// covers only what the header needs ([MapSize]: 1024 + capacity + 32, less
+// for a shorter file); and a file with holes inside that is refused if its
+// records, read from the start, run into a hole before an end mark
+// ([CheckHoles], ErrHole), so that a planted sparse file costs a reader
+// no more than its real size.
+//
+// Below a volume's root nothing is reached through a symbolic link
+// ([OSFS]: openat one component at a time with O_NOFOLLOW, on Unix): a
+// channel folder, channel file or lock file that is one is refused with
+// ErrSymlink naming it, so that a link planted in a shared root cannot make
+// a writer create its file, or a reader open one, anywhere else. The root
+// and every channel folder are checked as they are opened (fstat of the
+// open folder): one owned by another user (than this process's or the
+// superuser), or writable by its group, is refused with ErrUntrusted
+// naming it, its owner and mode, unless the volume is group-shared
+// (OSFS.Shared); one writable by every user without the sticky bit always
+// is. A root the protocol makes is 0700 (0775 when shared).
+//
 // OpenForWrite is Open with the file opened read-write and the writer's
 // lock taken after the open: ports.ErrWriterAlive if another open file
 // holds it.
@@ -60,7 +86,18 @@
 //
 // Two locks, both advisory, both belonging to one open file (flock(2)'s
 // semantics, see [Locker]) and so dropped by the kernel when the process
-// that holds them dies, even by SIGKILL:
+// that holds them dies, even by SIGKILL. [OSFile] takes them with flock on
+// Unix but Linux, where they are open file description locks (fcntl
+// F_OFD_SETLK) instead: a write lock needs a file open for writing, so a
+// reader, who can open the channel read-only only, cannot fake a live
+// writer by holding a lock (flock works on a read-only file), and readers
+// probe it without taking a lock (F_OFD_GETLK, [Prober]). There a file
+// open read-only takes a read lock for TryLock (a remover's: it keeps a
+// new writer out, and a live writer keeps it out); the writer takes
+// flock's exclusive lock too, where it can, for older versions that probe
+// that. A reader's read lock can keep a new writer's lock out, but never
+// makes a dead writer look alive: OpenForWrite then says
+// ports.ErrChannelNotReady, not ports.ErrWriterAlive.
 //
 //   - The writer's lock: exclusive, on the channel file, from step 3 of
 //     Create (or from OpenForWrite) until the writer's Storage is closed.
@@ -77,7 +114,9 @@
 // removes what a dead creator or a gone writer left, and refuses a live one
 // (ports.ErrChannelNotReady for a creator, ports.ErrWriterAlive for a
 // writer). Readers still get ports.ErrChannelNotReady while any lock file
-// exists, a dead creator's included.
+// exists, with ErrCreatorGone for a dead creator's. [Probe] and
+// [ListStates] tell the state of a channel id from its files and locks
+// alone (live, gone, creating, abandoned-create), for listings.
 //
 // The Rust crate takes neither lock: on its channels no writer is seen
 // alive, and its lock files are taken for a dead creator's.

@@ -18,6 +18,7 @@ const (
 	OpOpenForWrite    = "open for write"
 	OpRemove          = "remove"
 	OpRemoveAbandoned = "remove abandoned"
+	OpProbe           = "probe"
 )
 
 // ErrLocked is returned by a Locker's TryLock and TryRLock when another

@@ -10,17 +10,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Flock tells whether OSFile's locks work on this system: flock(2).
+// Flock tells whether OSFile's locks work on this system: flock(2), and
+// on Linux open file description locks (see lock_linux.go).
 const Flock = true
-
-// TryLock takes flock's exclusive lock on the file without waiting.
-func (f OSFile) TryLock() error { return f.flock(unix.LOCK_EX | unix.LOCK_NB) }
-
-// TryRLock takes flock's shared lock on the file without waiting.
-func (f OSFile) TryRLock() error { return f.flock(unix.LOCK_SH | unix.LOCK_NB) }
-
-// Unlock releases the open file's flock.
-func (f OSFile) Unlock() error { return f.flock(unix.LOCK_UN) }
 
 // flock calls flock(2), again while a signal interrupts it; EWOULDBLOCK
 // becomes ErrLocked.

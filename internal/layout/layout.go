@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"go.uber.org/multierr"
@@ -144,45 +143,20 @@ func Remove(fsys FS, root string, id uint64) error {
 	return nil
 }
 
-// List returns the ids of the ready channels under root (channel files
-// with no lock file), in increasing order. A root that does not exist
-// holds no channels.
+// List returns the ids of the ready channels under root (regular channel
+// files with no lock file), in increasing order. A root that does not
+// exist holds no channels.
 func List(fsys FS, root string) ([]uint64, error) {
-	ids := []uint64{}
-	folders, err := fsys.ReadDir(root)
-	if errors.Is(err, fs.ErrNotExist) {
-		return ids, nil
-	}
+	all, err := scan(fsys, root)
 	if err != nil {
-		return nil, listError(root, err)
+		return nil, err
 	}
-	for _, folder := range folders {
-		hi, ok := parseHalf(folder.Name())
-		if !ok || !folder.IsDir() {
-			continue
-		}
-		files, err := fsys.ReadDir(filepath.Join(root, folder.Name()))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // removed meanwhile
-		}
-		if err != nil {
-			return nil, listError(root, err)
-		}
-		locked := make(map[string]bool)
-		for _, f := range files {
-			if base, ok := strings.CutSuffix(f.Name(), LockExt); ok {
-				locked[base] = true
-			}
-		}
-		for _, f := range files {
-			base, ok := strings.CutSuffix(f.Name(), ChannelExt)
-			lo, okLo := parseHalf(base)
-			if ok && okLo && !f.IsDir() && !locked[base] {
-				ids = append(ids, uint64(hi)<<32|uint64(lo))
-			}
+	ids := []uint64{}
+	for _, f := range all {
+		if f.file && !f.lock && !f.irregular {
+			ids = append(ids, f.id)
 		}
 	}
-	slices.Sort(ids)
 	return ids, nil
 }
 

@@ -39,6 +39,16 @@ type Locker interface {
 	Unlock() error
 }
 
+// Prober is an optional ability of a Locker that can ask whether another
+// open file holds the writer's lock without taking a lock itself, and
+// whose writer's lock a reader cannot take (OSFile on Linux: see
+// lock_linux.go). Without it, WriterHolds tries a shared lock.
+type Prober interface {
+	// WriterLocked reports whether another open file holds the writer's
+	// (exclusive) lock.
+	WriterLocked() (bool, error)
+}
+
 // Linked is an optional ability of a File that can tell whether it still
 // is the file at a path.
 type Linked interface {
@@ -124,6 +134,9 @@ func create[F File, S ports.Storage](b Backend[F, S], path string, size int64, i
 	if size <= 0 {
 		return none, fmt.Errorf("size %d: %w", size, ports.ErrOutOfRange)
 	}
+	if err := takeOver(b, path); err != nil {
+		return none, err
+	}
 	if _, err := b.Stat(path); err == nil {
 		return none, ports.ErrChannelExists
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -179,6 +192,30 @@ func create[F File, S ports.Storage](b Backend[F, S], path string, size int64, i
 	return st, nil
 }
 
+// takeOver removes what a creator that died left at path (its lock file is
+// there, and its lock free), as RemoveAbandoned does, so that a new Create
+// can take the id over. It does nothing if there is no lock file or its
+// creator is alive, or if the channel changed meanwhile: Create's steps
+// then say that the channel exists.
+func takeOver[F File](b Files[F], path string) error {
+	switch err := creatorAlive(b, LockPath(path)); {
+	case err == nil || errors.Is(err, fs.ErrNotExist):
+		return nil // a creator at work, or none
+	case !errors.Is(err, ErrCreatorGone):
+		return step("checking its lock file", err)
+	}
+	err := removeAbandoned(b, path)
+	for _, busy := range []error{ports.ErrChannelNotFound, ports.ErrChannelNotReady, ports.ErrWriterAlive, errChanged} {
+		if errors.Is(err, busy) {
+			return nil
+		}
+	}
+	if err != nil {
+		return step("taking over from its dead creator", err)
+	}
+	return nil
+}
+
 // makeLockFile is Create's step 2: it creates the lock file at lockPath
 // exclusively and takes the creator's lock on it.
 func makeLockFile[F File](b Files[F], lockPath string) (F, error) {
@@ -193,7 +230,7 @@ func makeLockFile[F File](b Files[F], lockPath string) (F, error) {
 	// lock file free and take it for a dead creator's: then it holds the
 	// lock, or has removed the file already, and the file is no longer
 	// ours to remove.
-	err = tryLock(lock)
+	err = lockWaiting(lock) // a reader's probe (notReady) may hold a lock for an instant
 	linked := true
 	if err == nil {
 		linked, err = linkedAt(lock, lockPath)
@@ -291,6 +328,11 @@ func opened[F File, S ports.Storage](b Backend[F, S], f F, path string, checkLoc
 	var none S
 	if write {
 		if err := lockWaiting(f); errors.Is(err, ErrLocked) {
+			if p, ok := any(f).(Prober); ok {
+				if held, err := p.WriterLocked(); err == nil && !held {
+					return none, fmt.Errorf("%w: no writer holds it, but another open file holds a read lock on it that keeps the writer's lock out", ports.ErrChannelNotReady)
+				}
+			}
 			return none, ports.ErrWriterAlive
 		} else if err != nil {
 			return none, step("taking the writer's lock", err)
@@ -311,22 +353,16 @@ func opened[F File, S ports.Storage](b Backend[F, S], f F, path string, checkLoc
 		return none, StripPath(err)
 	}
 	if !fi.Mode().IsRegular() {
-		return none, fmt.Errorf("not a regular file (%v)", fi.Mode())
+		return none, fmt.Errorf("%w (%v)", ErrNotRegular, fi.Mode().Type())
 	}
-	return b.NewStorage(f, path, fi.Size(), write)
-}
-
-// notReady returns ports.ErrChannelNotReady while the lock file of the
-// channel file at path exists, nil when it does not.
-func notReady(fsys FS, path string) error {
-	_, err := fsys.Stat(LockPath(path))
-	switch {
-	case err == nil:
-		return fmt.Errorf("%w: its lock file exists", ports.ErrChannelNotReady)
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
+	size, err := MapSize(f, fi.Size())
+	if err != nil {
+		return none, err
 	}
-	return step("checking its lock file", err)
+	if err := CheckHoles(f, size); err != nil {
+		return none, err
+	}
+	return b.NewStorage(f, path, size, write)
 }
 
 // errChanged says that a file RemoveAbandoned locked is no longer the one
@@ -391,7 +427,7 @@ func removeAbandoned[F File](b Files[F], path string) error {
 	}
 	if haveLock {
 		defer lock.Close()
-		switch err := tryLock(lock); {
+		switch err := lockWaiting(lock); { // waiting out a reader's probe (notReady)
 		case errors.Is(err, ErrLocked):
 			return fmt.Errorf("%w: its creator is at work", ports.ErrChannelNotReady)
 		case err != nil:
@@ -455,10 +491,14 @@ func openHeld[F File](b Files[F], path string) (F, bool, error) {
 }
 
 // WriterHolds reports whether another open file holds an exclusive lock on
-// l's file: it takes a shared lock and, if it gets it, releases it at once.
+// l's file: it asks a Prober, or else takes a shared lock and, if it gets
+// it, releases it at once.
 // This is how a reader tells whether the channel's writer is alive; the
 // protocol waits such probes out before it takes the writer's lock.
 func WriterHolds(l Locker) (bool, error) {
+	if p, ok := l.(Prober); ok {
+		return p.WriterLocked()
+	}
 	switch err := l.TryRLock(); {
 	case errors.Is(err, ErrLocked):
 		return true, nil

@@ -1,0 +1,37 @@
+//go:build !unix
+
+package layout
+
+import (
+	"io/fs"
+	"os"
+)
+
+// openDir opens the folder dir.
+func (OSFS) openDir(dir string, _ []string) (*os.File, error) { return os.Open(dir) }
+
+// Stat describes name without following a symbolic link.
+func (OSFS) Stat(name string) (fs.FileInfo, error) { return os.Lstat(name) }
+
+// Remove removes the file name.
+func (OSFS) Remove(name string) error { return os.Remove(name) }
+
+// Mkdir makes the folder dir.
+func (OSFS) Mkdir(dir string, perm fs.FileMode) error { return os.Mkdir(dir, perm) }
+
+// RemoveEmptyDir removes dir if it is empty.
+func (OSFS) RemoveEmptyDir(dir string) { os.Remove(dir) }
+
+// CreateExclusive creates the file name, which must not exist, with
+// FileMode, and opens it read-write.
+func (OSFS) CreateExclusive(name string) (OSFile, error) {
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, FileMode)
+	return OSFile{File: f}, err
+}
+
+// OpenFile opens the existing file name as OpenOSFile does.
+func (OSFS) OpenFile(name string, write bool) (OSFile, error) { return OpenOSFile(name, write) }
+
+// checkRoot checks nothing: this system's folders have no Unix owner and
+// mode.
+func (OSFS) checkRoot() error { return nil }
