@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !darwin && !freebsd && !windows
 
 package mmap
 
@@ -20,3 +20,4 @@ func mapFile(*os.File, int64, bool) ([]byte, error) { return nil, errUnsupported
 func unmap([]byte) error                            { return errUnsupported }
 func syncMapping([]byte) error                      { return errUnsupported }
 func populate([]byte, []uint64, bool) error         { return errUnsupported }
+func syncFile(*os.File) error                       { return errUnsupported }

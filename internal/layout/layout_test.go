@@ -6,10 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 
 	"github.com/kekbit-go/kekbit/internal/layout"
+	"github.com/kekbit-go/kekbit/internal/testdir"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -32,12 +34,13 @@ func TestChannelError(t *testing.T) {
 	path := filepath.Join("live", "0000_0000", "0000_0008.kekbit")
 	_, openErr := os.Open(path)
 	reason := fmt.Errorf("%w: %w", ports.ErrChannelNotFound, layout.StripPath(openErr))
+	sys := layout.StripPath(openErr).Error() // "no such file or directory" on Unix
 	for _, c := range []struct {
 		ch   layout.Channel
 		want string
 	}{
-		{layout.VolumeChannel("live", 8), "kekbit: open channel 0x8 (" + path + "): channel not found: no such file or directory"},
-		{layout.FileChannel(path), "kekbit: open channel file " + path + ": channel not found: no such file or directory"},
+		{layout.VolumeChannel("live", 8), "kekbit: open channel 0x8 (" + path + "): channel not found: " + sys},
+		{layout.FileChannel(path), "kekbit: open channel file " + path + ": channel not found: " + sys},
 	} {
 		err := c.ch.Error(layout.OpOpen, reason)
 		if err.Error() != c.want {
@@ -60,7 +63,7 @@ func TestOSFileLocks(t *testing.T) {
 	if !layout.Flock {
 		t.Skip("no flock here")
 	}
-	path := filepath.Join(t.TempDir(), "f")
+	path := filepath.Join(testdir.New(t), "f")
 	open := func() layout.OSFile {
 		f, err := os.Create(path)
 		if err != nil {
@@ -95,6 +98,17 @@ func TestOSFileLocks(t *testing.T) {
 
 	if linked, err := a.LinkedAt(path); !linked || err != nil {
 		t.Fatalf("LinkedAt its own path = %v, %v", linked, err)
+	}
+	if runtime.GOOS == "windows" {
+		// Windows refuses to remove a file that is open (a sharing
+		// violation), where Unix unlinks it: the file stays linked.
+		if err := os.Remove(path); err == nil {
+			t.Fatal("Remove of an open file succeeded on Windows")
+		}
+		if linked, err := a.LinkedAt(path); !linked || err != nil {
+			t.Fatalf("LinkedAt after a refused Remove = %v, %v", linked, err)
+		}
+		return
 	}
 	os.Remove(path)
 	if linked, err := a.LinkedAt(path); linked || err != nil {
