@@ -35,7 +35,8 @@ var fallocate = func(h windows.Handle, size int64) error {
 // on a store into the mapping: FileAllocationInfo, then the length
 // (SetEndOfFile: the system zero-fills). Where the file system cannot
 // set the allocation (ERROR_INVALID_PARAMETER, ERROR_NOT_SUPPORTED,
-// ERROR_INVALID_FUNCTION) it writes zeros, which allocates the blocks too.
+// ERROR_INVALID_FUNCTION, or ERROR_CALL_NOT_IMPLEMENTED as Wine answers) it
+// writes zeros, which allocates the blocks too.
 // A full disk's error wraps syscall.ENOSPC as well as the system's.
 func reserve(f *os.File, size int64) error {
 	err := fallocate(windows.Handle(f.Fd()), size)
@@ -46,7 +47,7 @@ func reserve(f *os.File, size int64) error {
 		}
 		return nil
 	case errors.Is(err, windows.ERROR_INVALID_PARAMETER), errors.Is(err, windows.ERROR_NOT_SUPPORTED),
-		errors.Is(err, windows.ERROR_INVALID_FUNCTION):
+		errors.Is(err, windows.ERROR_INVALID_FUNCTION), errors.Is(err, windows.ERROR_CALL_NOT_IMPLEMENTED):
 		return diskFull(layout.WriteZeros(f, size))
 	}
 	return diskFull(os.NewSyscallError("SetFileInformationByHandle", err))

@@ -70,3 +70,8 @@ func lockRange() *windows.Overlapped {
 // OSFileID reports that it cannot tell files apart from a FileInfo alone
 // on this system (os.SameFile can, given both).
 func OSFileID(fs.FileInfo) (any, bool) { return nil, false }
+
+// closeToRemove says that this system removes no file that is open, even
+// through the remover's own handle: the protocol closes its lock files and
+// channel files before it removes them.
+const closeToRemove = true

@@ -20,6 +20,9 @@ var (
 // LinkedAt reports whether path names the open file: false if the file
 // was removed, or removed and replaced, since it was opened.
 func (f OSFile) LinkedAt(path string) (bool, error) {
+	if linkedByHandle != nil {
+		return linkedByHandle(f.File, path)
+	}
 	opened, err := f.Stat()
 	if err != nil {
 		return false, err
@@ -33,3 +36,7 @@ func (f OSFile) LinkedAt(path string) (bool, error) {
 	}
 	return os.SameFile(opened, now), nil
 }
+
+// linkedByHandle is LinkedAt where the system's own (linked_windows.go)
+// must replace os.SameFile; nil elsewhere.
+var linkedByHandle func(f *os.File, path string) (bool, error)
