@@ -6,6 +6,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/kekbit-go/kekbit/adapters/mmap"
@@ -343,9 +344,10 @@ func TryShmReader(ctx context.Context, root string, channelID uint64, opts ...Re
 }
 
 // DefaultRoot is a folder for channels on this machine: kekbit under
-// /dev/shm (RAM) where it exists, else under the temporary folder.
+// /dev/shm (RAM) where it exists, else under the temporary folder
+// (os.TempDir()), which is always the one on Windows.
 func DefaultRoot() string {
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() && runtime.GOOS != "windows" {
 		return filepath.Join("/dev/shm", "kekbit")
 	}
 	return filepath.Join(os.TempDir(), "kekbit")
