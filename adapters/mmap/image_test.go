@@ -2,6 +2,7 @@ package mmap_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"testing"
 	"time"
@@ -83,4 +84,41 @@ func firstDiff(a, b []byte) int {
 		}
 	}
 	return -1
+}
+
+// TestReaderOfReadOnlyFile: a reader opens a channel file it may not write
+// (mode 0444; the read-only attribute on Windows), reads it, and its
+// storage refuses writes with ErrReadOnly, on every system.
+func TestReaderOfReadOnlyFile(t *testing.T) {
+	root := testdir.New(t)
+	vol := mmap.NewVolume(root)
+	const id = 0x77
+	w, err := domain.Create(vol, channeltest.Header(t, id, 0), codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("read me")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := vol.Path(id)
+	if err := os.Chmod(path, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(path, 0o644) }) // Windows removes no read-only file
+	r, st := openReader(t, vol, id)
+	if st.Writable() {
+		t.Fatal("a reader's storage is writable")
+	}
+	if _, err := st.WriteAt([]byte("x"), 1024); !errors.Is(err, mmap.ErrReadOnly) {
+		t.Fatalf("WriteAt on a reader's storage: %v, want ErrReadOnly", err)
+	}
+	if err := st.StoreUint64(1024, 1); !errors.Is(err, mmap.ErrReadOnly) {
+		t.Fatalf("StoreUint64 on a reader's storage: %v, want ErrReadOnly", err)
+	}
+	if got, err := readAll(t, r); len(got) != 1 || got[0] != "read me" || !errors.Is(err, domain.ErrClosed) {
+		t.Fatalf("read %q, %v", got, err)
+	}
 }
