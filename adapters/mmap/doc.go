@@ -77,11 +77,12 @@
 //     only for durability.
 //   - Files shorter than their header says (a crate-sized file, a partial
 //     copy) and empty files open; the domain reader reports the truncation.
-//   - The Storage methods turn the memory fault (SIGBUS) of a file cut short
-//     under a live mapping into an error wrapping [ErrFault]. For the
+//   - The Storage methods turn the memory fault (SIGBUS) of a file cut
+//     short under a live mapping into an error wrapping [ErrFault]. For the
 //     domain's zero-copy path, which reads the mapping directly, Storage
 //     implements ports.FaultProne ([Storage.Faulted]) so the domain reader
-//     can recover such a fault as a truncated channel.
+//     can recover such a fault as a truncated channel. (Windows refuses
+//     the cut itself: see Platforms.)
 //
 // # Platforms
 //
