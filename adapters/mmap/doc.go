@@ -113,7 +113,8 @@
 //   - Removing a file that is open: [Volume.Remove] and
 //     [Volume.RemoveAbandoned] of a channel that any Storage (a reader's
 //     too) still holds fail with a *ports.ChannelError wrapping the
-//     system's sharing violation and remove nothing; once every Storage is
-//     closed they work. The protocol closes its own handles before it
+//     system's sharing violation and remove nothing (after trying again
+//     for 10 ms, which waits out the protocol's own brief opens); once
+//     every Storage is closed they work. The protocol closes its own handles before it
 //     removes a file there (see package internal/layout).
 package mmap

@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/windows"
 
@@ -104,5 +106,39 @@ func TestWindowsRefusesCutAndRemove(t *testing.T) {
 	}
 	if _, err := vol.Open(id); !errors.Is(err, ports.ErrChannelNotFound) {
 		t.Fatalf("Open after Remove: %v, want ErrChannelNotFound", err)
+	}
+}
+
+// TestRemoveWaitsOutABriefOpen: a file another handle holds for a moment
+// is removed once that handle closes; one held throughout is refused with
+// the sharing violation.
+func TestRemoveWaitsOutABriefOpen(t *testing.T) {
+	path := filepath.Join(testdir.New(t), "f.lock")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	go func() { time.Sleep(2 * time.Millisecond); f.Close(); close(closed) }()
+	if err := mmap.RemoveFile(path); err != nil {
+		t.Fatalf("remove of a file open for 2 ms: %v", err)
+	}
+	<-closed
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the file is still there: %v", err)
+	}
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if err := mmap.RemoveFile(path); !errors.Is(err, windows.ERROR_SHARING_VIOLATION) {
+		t.Fatalf("remove of a file held open: %v, want ERROR_SHARING_VIOLATION", err)
 	}
 }

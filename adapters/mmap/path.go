@@ -39,7 +39,7 @@ type osFS struct{}
 
 var _ layout.Backend[layout.OSFile, *Storage] = osFS{}
 
-func (osFS) Remove(name string) error                    { return os.Remove(name) }
+func (osFS) Remove(name string) error                    { return removeFile(name) }
 func (osFS) ReadDir(dir string) ([]fs.DirEntry, error)   { return os.ReadDir(dir) }
 func (osFS) Stat(name string) (fs.FileInfo, error)       { return os.Lstat(name) }
 func (osFS) MkdirAll(dir string, perm fs.FileMode) error { return os.MkdirAll(dir, perm) }

@@ -21,3 +21,4 @@ func unmap([]byte) error                            { return errUnsupported }
 func syncMapping([]byte) error                      { return errUnsupported }
 func populate([]byte, []uint64, bool) error         { return errUnsupported }
 func syncFile(*os.File) error                       { return errUnsupported }
+func removeFile(name string) error                  { return os.Remove(name) }

@@ -83,3 +83,6 @@ func retryEINTR(f func() error) error {
 // syncFile does nothing: msync MS_SYNC (syncMapping) has waited for the
 // pages already.
 func syncFile(*os.File) error { return nil }
+
+// removeFile is os.Remove: Unix removes a file that is open.
+func removeFile(name string) error { return os.Remove(name) }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/windows"
 
@@ -121,4 +122,23 @@ func populate(b []byte, w []uint64, writable bool) error {
 	}
 	touchPages(w, writable)
 	return nil
+}
+
+// removeWait is how long removeFile tries again while another handle holds
+// the file: as long as the protocol waits out a reader's probe of a lock.
+const removeWait = 10 * time.Millisecond
+
+// removeFile is os.Remove, tried again for removeWait while the file is
+// open elsewhere (a sharing violation): Windows removes no open file, and
+// the protocol's own brief opens (RemoveAbandoned looking at a lock file, a
+// reader's open that finds the channel not ready) would otherwise make a
+// Create fail at its very end. A file still open after that (a reader's
+// Storage) is refused, with the sharing violation.
+func removeFile(name string) error {
+	err := os.Remove(name)
+	for deadline := time.Now().Add(removeWait); errors.Is(err, windows.ERROR_SHARING_VIOLATION) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Microsecond)
+		err = os.Remove(name)
+	}
+	return err
 }
