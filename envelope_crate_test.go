@@ -13,6 +13,7 @@ import (
 	"github.com/kekbit-go/kekbit"
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/codecs"
+	"github.com/kekbit-go/kekbit/internal/testdir"
 	"github.com/kekbit-go/kekbit/internal/vectortest"
 )
 
@@ -127,7 +128,7 @@ func TestCrateReadsEnvelopedChannel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			vol := mmap.NewVolume(t.TempDir())
+			vol := mmap.NewVolume(testdir.New(t))
 			clock := time.Unix(1_760_000_000, 123_000)
 			w, err := kekbit.Create(vol, h, codecs.Raw{}, kekbit.WithWriteClock(func() time.Time {
 				clock = clock.Add(1500 * time.Microsecond)

@@ -3,6 +3,7 @@ package kekbit_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/kekbit-go/kekbit/adapters/memory"
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/codecs"
+	"github.com/kekbit-go/kekbit/internal/testdir"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -70,8 +72,8 @@ func TestWriteErrorsTellTheCasesApart(t *testing.T) {
 // the operation and channel id, and its message names the path once.
 func TestChannelErrorsNamePathOnce(t *testing.T) {
 	for name, vol := range map[string]ports.Volume{
-		"mmap": mmap.NewVolume(t.TempDir()),
-		"file": file.NewVolume(afero.NewOsFs(), t.TempDir()),
+		"mmap": mmap.NewVolume(testdir.New(t)),
+		"file": file.NewVolume(afero.NewOsFs(), testdir.New(t)),
 	} {
 		t.Run(name, func(t *testing.T) {
 			check := func(what string, err, want error) {
@@ -208,6 +210,9 @@ func TestResumeOnEveryBackend(t *testing.T) {
 		}
 		if _, err := kekbit.Resume(vol, 11, codecs.Text{}); !errors.Is(err, kekbit.ErrClosed) {
 			t.Fatalf("Resume of a closed channel: %v", err)
+		}
+		if runtime.GOOS == "windows" {
+			r.Close() // Windows removes no file that is open
 		}
 		if err := kekbit.RemoveAbandoned(vol, 11); err != nil {
 			t.Fatalf("RemoveAbandoned of a closed channel: %v", err)

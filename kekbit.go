@@ -6,6 +6,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/kekbit-go/kekbit/adapters/mmap"
@@ -370,7 +371,8 @@ func TryShmReader(ctx context.Context, root string, channelID uint64, opts ...Re
 // kekbit-UID under /dev/shm (RAM) where it exists, else under the
 // temporary folder, UID being the process's effective user id (a number,
 // not $USER: it cannot be set to another user's, and names the same user
-// after a rename); "kekbit" where the system has no user ids (Windows).
+// after a rename); "kekbit" where the system has no user ids (Windows,
+// where the root is always under the temporary folder, os.TempDir()).
 // Every user has a root of their own that no other user can create first
 // and keep: a volume makes it 0700 when it makes the first channel there,
 // and refuses it (ErrUntrusted) if it finds it owned by another user or
@@ -381,8 +383,8 @@ func DefaultRoot() string {
 	if uid := os.Geteuid(); uid >= 0 {
 		name = fmt.Sprintf("kekbit-%d", uid)
 	}
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
-		return filepath.Join("/dev/shm", name)
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() && runtime.GOOS != "windows" {
+		return filepath.Join("/dev/shm", name) // (Wine has a \dev\shm folder)
 	}
 	return filepath.Join(os.TempDir(), name)
 }

@@ -9,13 +9,14 @@ import (
 	"github.com/kekbit-go/kekbit"
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/internal/layout"
+	"github.com/kekbit-go/kekbit/internal/testdir"
 )
 
 // TestRemoveAbandonedSparesACreatorAtWork: a lock file whose creator's
 // lock is held is a creator at work, not debris; once the lock is free
 // (the creator died), the lock file is removed at once, whatever its age.
 func TestRemoveAbandonedSparesACreatorAtWork(t *testing.T) {
-	root := t.TempDir()
+	root := testdir.New(t)
 	lock := mmap.LockPath(mmap.ChannelPath(root, 9))
 	if err := os.MkdirAll(filepath.Dir(lock), 0o755); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/codecs"
 	"github.com/kekbit-go/kekbit/codecs/protocodec"
+	"github.com/kekbit-go/kekbit/internal/testdir"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -28,8 +29,8 @@ func everyBackend(t *testing.T, f func(t *testing.T, vol ports.Volume)) {
 	}{
 		{"memory", func(*testing.T) ports.Volume { return memory.NewVolume() }},
 		{"file/MemMapFs", func(*testing.T) ports.Volume { return file.NewVolume(afero.NewMemMapFs(), "/ch") }},
-		{"file/OsFs", func(t *testing.T) ports.Volume { return file.NewVolume(afero.NewOsFs(), t.TempDir()) }},
-		{"mmap", func(t *testing.T) ports.Volume { return mmap.NewVolume(t.TempDir()) }},
+		{"file/OsFs", func(t *testing.T) ports.Volume { return file.NewVolume(afero.NewOsFs(), testdir.New(t)) }},
+		{"mmap", func(t *testing.T) ports.Volume { return mmap.NewVolume(testdir.New(t)) }},
 	}
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) { f(t, b.vol(t)) })
@@ -172,7 +173,7 @@ func TestDecodeError(t *testing.T) {
 // encoding/json's interface conversion of a value are the libraries' own
 // allocations; see the codecs benchmarks).
 func TestTypedWritesAllocateNothingOfOurs(t *testing.T) {
-	vols := map[string]ports.Volume{"memory": memory.NewVolume(), "mmap": mmap.NewVolume(t.TempDir())}
+	vols := map[string]ports.Volume{"memory": memory.NewVolume(), "mmap": mmap.NewVolume(testdir.New(t))}
 	for name, vol := range vols {
 		t.Run(name, func(t *testing.T) {
 			h := typedHeader(t, 4)

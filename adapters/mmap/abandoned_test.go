@@ -1,5 +1,3 @@
-//go:build linux
-
 package mmap_test
 
 import (
@@ -11,12 +9,13 @@ import (
 
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/internal/channeltest"
+	"github.com/kekbit-go/kekbit/internal/testdir"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
 // files is a volume in a temporary folder, for channeltest.
 func files(t *testing.T) channeltest.Files {
-	vol := mmap.NewVolume(t.TempDir())
+	vol := mmap.NewVolume(testdir.New(t))
 	return channeltest.Files{Volume: vol, Path: vol.Path, WriteFile: func(path string) error {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err
@@ -31,7 +30,7 @@ func TestErrors(t *testing.T) { channeltest.CheckErrors(t, files(t)) }
 
 // TestFileErrors: the functions that take a path name it once.
 func TestFileErrors(t *testing.T) {
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	path := filepath.Join(dir, "journal.kekbit")
 	once := func(what string, err, want error) {
 		t.Helper()

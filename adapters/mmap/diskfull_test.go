@@ -16,6 +16,7 @@ import (
 	"github.com/kekbit-go/kekbit/codecs"
 	"github.com/kekbit-go/kekbit/domain"
 	"github.com/kekbit-go/kekbit/internal/channeltest"
+	"github.com/kekbit-go/kekbit/internal/testdir"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -41,7 +42,7 @@ func assertRootEmpty(t *testing.T, root string) {
 // files.
 func TestCreateDiskFullLeavesNoFolder(t *testing.T) {
 	setFallocate(t, func(int, int64) error { return unix.ENOSPC })
-	root := t.TempDir()
+	root := testdir.New(t)
 	vol := mmap.NewVolume(root)
 	if _, err := domain.Create(vol, channeltest.Header(t, 0x0000_0009_0000_0001, 0), codecs.Raw{}); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Create on a full disk: %v, want ENOSPC", err)
@@ -55,7 +56,7 @@ func TestCreateDiskFullLeavesNoFolder(t *testing.T) {
 // block free again.
 func TestCreateDiskFullZeroFill(t *testing.T) {
 	setFallocate(t, func(int, int64) error { return unix.EOPNOTSUPP })
-	root := t.TempDir()
+	root := testdir.New(t)
 	if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=64k"); err != nil {
 		t.Skipf("cannot mount a small tmpfs: %v", err)
 	}

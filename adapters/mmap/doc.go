@@ -1,6 +1,7 @@
 // Package mmap is kekbit's shared-memory backend: each channel is a file
 // mapped into the memory of its writer and of every reader, in any process,
-// with golang.org/x/sys/unix. Put the root under /dev/shm for RAM speed, or
+// with golang.org/x/sys/unix (Linux, macOS, FreeBSD) or
+// golang.org/x/sys/windows. Put the root under /dev/shm for RAM speed, or
 // on disk for a journal that outlives the machine.
 //
 // # Layout
@@ -37,8 +38,9 @@
 // steps are written down once, in the documentation of package
 // internal/layout. What is this backend's own: [Volume.Create] (and
 // [CreateFile] for a path of your own) reserves the new file's blocks with
-// fallocate, sized 1024 + capacity + 32 by the domain, so that a full disk
-// fails the Create with an error wrapping syscall.ENOSPC, never later as a
+// the system's call (fallocate on Linux, see Platforms), sized 1024 +
+// capacity + 32 by the domain, so that a full disk fails the Create with an
+// error wrapping syscall.ENOSPC, never later as a
 // SIGBUS on a store; then it maps the file read-write, shared, for init
 // and the writer. If any step fails, the channel file and the lock file
 // are removed.
@@ -50,7 +52,8 @@
 // file description write locks (fcntl F_OFD_SETLK), which need a file open
 // for writing, so that no reader can fake a live writer, and readers probe
 // them without locking (F_OFD_GETLK); the writer also takes flock's
-// exclusive lock, for older versions. Elsewhere they are flock(2) locks:
+// exclusive lock, for older versions. On macOS and FreeBSD they are flock(2)
+// locks, on Windows LockFileEx locks on a byte past the channel's end:
 //
 //   - the writer's: exclusive, on the channel file, taken by Create when it
 //     makes the file (or by [Volume.OpenForWrite]) and held until the
@@ -92,12 +95,44 @@
 //     only for durability.
 //   - Files shorter than their header says (a crate-sized file, a partial
 //     copy) and empty files open; the domain reader reports the truncation.
-//   - The Storage methods turn the memory fault (SIGBUS) of a file cut short
-//     under a live mapping into an error wrapping [ErrFault]. For the
+//   - The Storage methods turn the memory fault (SIGBUS) of a file cut
+//     short under a live mapping into an error wrapping [ErrFault]. For the
 //     domain's zero-copy path, which reads the mapping directly, Storage
 //     implements ports.FaultProne ([Storage.Faulted]) so the domain reader
-//     can recover such a fault as a truncated channel.
+//     can recover such a fault as a truncated channel. (Windows refuses
+//     the cut itself: see Platforms.)
 //
-// The backend runs on Linux; elsewhere Create and Open fail with an error
-// matching errors.ErrUnsupported.
+// # Platforms
+//
+// The backend runs on Linux, macOS, FreeBSD and Windows; elsewhere Create
+// and Open fail with an error matching errors.ErrUnsupported. The channel
+// files are the same bytes on every system. What each system does:
+//
+//   - Linux: mmap and msync; fallocate reserves the blocks (zeros where
+//     the file system cannot); madvise MADV_POPULATE_* pretouches.
+//   - macOS and FreeBSD: mmap and msync, as on Linux; the blocks are
+//     reserved by fcntl F_PREALLOCATE then ftruncate (macOS) or by
+//     posix_fallocate (FreeBSD; zeros where it answers EINVAL or
+//     EOPNOTSUPP, as on ZFS); Pretouch touches one word per page. Locks,
+//     liveness and the cut file (SIGBUS) behave as on Linux.
+//   - Windows: CreateFileMapping and MapViewOfFile map the file;
+//     FlushViewOfFile then FlushFileBuffers flush it; FileAllocationInfo
+//     and the file's length reserve its blocks (a full disk's error wraps
+//     syscall.ENOSPC as well as ERROR_DISK_FULL); the locks are LockFileEx
+//     locks, which Windows also drops when a process ends, on one byte
+//     far past the file's end, so that they never lock the channel's
+//     bytes; Pretouch touches one word per page. The default root
+//     (kekbit.DefaultRoot) is under os.TempDir().
+//
+// Windows forbids two things Linux allows:
+//
+//   - Cutting a mapped file short: the truncate fails, the mappings keep
+//     working, and the cut-file fault cannot happen.
+//   - Removing a file that is open: [Volume.Remove] and
+//     [Volume.RemoveAbandoned] of a channel that any Storage (a reader's
+//     too) still holds fail with a *ports.ChannelError wrapping the
+//     system's sharing violation and remove nothing (after trying again
+//     for 10 ms, which waits out the protocol's own brief opens); once
+//     every Storage is closed they work. The protocol closes its own handles before it
+//     removes a file there (see package internal/layout).
 package mmap

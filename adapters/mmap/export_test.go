@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux || darwin || freebsd || windows
 
 package mmap
 
@@ -9,3 +9,7 @@ var Fallocate = &fallocate
 // TouchPages is the pretouch fallback for kernels without
 // MADV_POPULATE_WRITE, for the benchmark that compares the two.
 var TouchPages = touchPages
+
+// RemoveFile is the Volume's removal of one file, which on Windows waits
+// out a brief open elsewhere.
+var RemoveFile = removeFile

@@ -211,6 +211,9 @@ func (s *Storage) Flush() error {
 	if err := syncMapping(s.mapping); err != nil {
 		return fmt.Errorf("kekbit: mmap: flushing %s: %w", s.path, err)
 	}
+	if err := syncFile(s.file.File); err != nil {
+		return fmt.Errorf("kekbit: mmap: flushing %s: %w", s.path, err)
+	}
 	return nil
 }
 

@@ -135,7 +135,9 @@ func OpenForWrite(path string) (*Storage, error) {
 }
 
 // Remove deletes channel id's file and its lock file, if any. Storages
-// already open keep working on the unlinked file. It returns
+// already open keep working on the unlinked file (on Windows, which removes
+// no open file, Remove fails while any Storage of the channel is open: see
+// the package documentation). It returns
 // ports.ErrChannelNotFound if neither file exists.
 func (v *Volume) Remove(id uint64) error { return layout.Remove(v.files(), v.root, id) }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kekbit-go/kekbit/codecs"
 	"github.com/kekbit-go/kekbit/domain"
+	"github.com/kekbit-go/kekbit/internal/testdir"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -126,7 +127,7 @@ type CrossProcess struct {
 
 // Run runs the test.
 func (c CrossProcess) Run(t *testing.T) {
-	root := t.TempDir()
+	root := testdir.New(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
 	cmd.Env = append(os.Environ(), envRoot+"="+root, envN+"="+strconv.Itoa(c.N),
 		envCapacity+"="+strconv.FormatUint(uint64(c.Capacity), 10),

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kekbit-go/kekbit/internal/layout"
+	"github.com/kekbit-go/kekbit/internal/testdir"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -52,7 +53,7 @@ type KilledCreator struct {
 
 // Run runs the test.
 func (k KilledCreator) Run(t *testing.T) {
-	root := t.TempDir()
+	root := testdir.New(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
 	cmd.Env = append(os.Environ(), envCreatorRoot+"="+root, "GORACE=atexit_sleep_ms=0")
 	cmd.Stderr = os.Stderr

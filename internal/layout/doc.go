@@ -118,6 +118,12 @@
 // [ListStates] tell the state of a channel id from its files and locks
 // alone (live, gone, creating, abandoned-create), for listings.
 //
+// On Windows the locks are LockFileEx locks on one byte past the file's
+// end (flock_windows.go), and, because Windows removes no file that is
+// open, the protocol closes its lock file and channel file before it
+// removes them (a failed Create, RemoveAbandoned): whoever opens either
+// file in between makes the removal fail, so no channel in use is lost.
+//
 // The Rust crate takes neither lock: on its channels no writer is seen
 // alive, and its lock files are taken for a dead creator's.
 //

@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package layout
 
@@ -24,3 +24,7 @@ func (OSFile) Unlock() error { return errNoFlock }
 
 // OSFileID reports that it cannot tell files apart on this system.
 func OSFileID(fs.FileInfo) (any, bool) { return nil, false }
+
+// closeToRemove says that this system removes a file that is open: the
+// protocol removes a file while it still holds the file's lock.
+const closeToRemove = false

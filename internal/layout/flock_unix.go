@@ -41,3 +41,7 @@ func OSFileID(fi fs.FileInfo) (any, bool) {
 	}
 	return [2]uint64{uint64(st.Dev), uint64(st.Ino)}, true
 }
+
+// closeToRemove says that this system removes a file that is open: the
+// protocol removes a file while it still holds the file's lock.
+const closeToRemove = false

@@ -21,6 +21,9 @@ var (
 // LinkedAt reports whether path names the open file: false if the file
 // was removed, or removed and replaced, since it was opened.
 func (f OSFile) LinkedAt(path string) (bool, error) {
+	if linkedByHandle != nil {
+		return linkedByHandle(f.File, path)
+	}
 	opened, err := f.Stat()
 	if err != nil {
 		return false, err
@@ -47,3 +50,7 @@ func regular(f *os.File) error {
 	}
 	return nil
 }
+
+// linkedByHandle is LinkedAt where the system's own (linked_windows.go)
+// must replace os.SameFile; nil elsewhere.
+var linkedByHandle func(f *os.File, path string) (bool, error)

@@ -151,6 +151,10 @@ func create[F File, S ports.Storage](b Backend[F, S], path string, size int64, i
 	defer func() {
 		// The lock file goes last, and the creator's lock with it.
 		if err != nil {
+			if lockOpen && closeToRemove {
+				lockOpen = false
+				err = multierr.Append(err, step("closing its lock file", lock.Close()))
+			}
 			err = multierr.Append(err, step("removing its lock file", RemoveIfExists(b, lockPath)))
 			if lockOpen {
 				err = multierr.Append(err, step("closing its lock file", lock.Close()))
@@ -408,9 +412,12 @@ func removeAbandoned[F File](b Files[F], path string) error {
 	if err != nil {
 		return err
 	}
-	if haveFile {
-		defer file.Close()
-	}
+	fileOpen := haveFile
+	defer func() {
+		if fileOpen {
+			file.Close()
+		}
+	}()
 	writerAlive := false
 	if haveFile {
 		switch err := lockWaiting(file); {
@@ -425,8 +432,13 @@ func removeAbandoned[F File](b Files[F], path string) error {
 	if err != nil {
 		return step("opening its lock file", err)
 	}
+	lockOpen := haveLock
+	defer func() {
+		if lockOpen {
+			lock.Close()
+		}
+	}()
 	if haveLock {
-		defer lock.Close()
 		switch err := lockWaiting(lock); { // waiting out a reader's probe (notReady)
 		case errors.Is(err, ErrLocked):
 			return fmt.Errorf("%w: its creator is at work", ports.ErrChannelNotReady)
@@ -445,6 +457,19 @@ func removeAbandoned[F File](b Files[F], path string) error {
 	}
 	if err := stillThere(haveLock, lock, lockPath); err != nil {
 		return err
+	}
+	if closeToRemove {
+		// This system removes no file that is open, through our own
+		// handles included: let go of both locks first. Whoever opens
+		// either file meanwhile makes its removal fail (the system's
+		// sharing violation) instead of losing a channel in use.
+		fileOpen, lockOpen = false, false
+		if haveFile {
+			file.Close()
+		}
+		if haveLock {
+			lock.Close()
+		}
 	}
 	// The channel file first, the lock file last, as a failed Create
 	// leaves them: a channel file without its lock file would be ready.

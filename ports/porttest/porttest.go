@@ -33,6 +33,11 @@ type Harness struct {
 	// its path once (subtest Volume/ChannelError). It is for backends not
 	// yet there; a conforming backend leaves it false.
 	SkipChannelErrors bool
+	// RemoveNeedsClosed says that Remove and RemoveAbandoned fail, with a
+	// *ports.ChannelError and nothing removed, while any storage of the
+	// channel is open (the mmap backend on Windows, which removes no file
+	// that is open). The checks then close the storages before removing.
+	RemoveNeedsClosed bool
 }
 
 // minChannelFileSize is the size of the smallest channel file the domain

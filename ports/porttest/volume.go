@@ -203,6 +203,17 @@ func testVolume(t *testing.T, h Harness) {
 		w := create(t, vol, 8, size)
 		create(t, vol, 2, size)
 		r := open(t, vol, 8)
+		if h.RemoveNeedsClosed {
+			var ce *ports.ChannelError
+			if err := vol.Remove(8); !errors.As(err, &ce) {
+				t.Errorf("Remove of a channel with open storages = %v, want a *ports.ChannelError", err)
+			}
+			if got, err := r.LoadUint64(0); err != nil || got != 0 {
+				t.Errorf("reader's LoadUint64 after a refused Remove = %d, %v; want 0, nil", got, err)
+			}
+			w.Close()
+			r.Close()
+		}
 		if err := vol.Remove(8); err != nil {
 			t.Fatalf("Remove: %v", err)
 		}
@@ -219,7 +230,7 @@ func testVolume(t *testing.T, h Harness) {
 
 		// Storages open at Remove keep working where the backend allows
 		// it; files on Windows do not.
-		if runtime.GOOS != "windows" {
+		if runtime.GOOS != "windows" && !h.RemoveNeedsClosed {
 			if err := w.StoreUint64(0, 77); err != nil {
 				t.Errorf("writer's StoreUint64 after Remove = %v", err)
 			}
@@ -233,7 +244,7 @@ func testVolume(t *testing.T, h Harness) {
 		if img := image(t, fresh); !bytes.Equal(img, make([]byte, size)) {
 			t.Errorf("a channel created after Remove is not zero-filled (offset %d)", firstDiff(img, make([]byte, size)))
 		}
-		if runtime.GOOS != "windows" {
+		if runtime.GOOS != "windows" && !h.RemoveNeedsClosed {
 			w.StoreUint64(8, 78)
 			if got, err := fresh.LoadUint64(8); got != 0 || err != nil {
 				t.Errorf("the removed channel's writer writes into the new channel: LoadUint64(8) = %d, %v", got, err)

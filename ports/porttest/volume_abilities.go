@@ -110,7 +110,8 @@ func testAbandonedRemover(t *testing.T, h Harness) {
 		t.Errorf("StoreUint64(0) = %v", err)
 	}
 	wantErr(t, "AbandonedRemover: RemoveAbandoned of a channel whose writer's storage is open", ar.RemoveAbandoned(id), ports.ErrWriterAlive)
-	if got, err := open(t, vol, id).LoadUint64(0); got != 5 || err != nil {
+	r := open(t, vol, id)
+	if got, err := r.LoadUint64(0); got != 5 || err != nil {
 		t.Errorf("AbandonedRemover: after a refused RemoveAbandoned, a reader's LoadUint64(0) = %d, %v; want 5, nil", got, err)
 	}
 	if ids, err := vol.List(); !slices.Equal(ids, []uint64{id}) || err != nil {
@@ -119,6 +120,13 @@ func testAbandonedRemover(t *testing.T, h Harness) {
 
 	if err := w.Close(); err != nil {
 		t.Errorf("writer's Close() = %v", err)
+	}
+	if h.RemoveNeedsClosed {
+		var ce *ports.ChannelError
+		if err := ar.RemoveAbandoned(id); !errors.As(err, &ce) {
+			t.Errorf("AbandonedRemover: RemoveAbandoned while a reader's storage is open = %v, want a *ports.ChannelError", err)
+		}
+		r.Close()
 	}
 	if err := ar.RemoveAbandoned(id); err != nil {
 		t.Errorf("AbandonedRemover: RemoveAbandoned after the writer's storage was closed = %v, want nil", err)
