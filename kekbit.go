@@ -221,9 +221,9 @@ const MinCoarseResolution = domain.MinCoarseResolution
 // envelope has EnvelopeTime from a clock that one goroutine of the process
 // advances every resolution (at least MinCoarseResolution), instead of
 // calling time.Now per record: a stamp costs a load, and is at most about
-// one resolution behind the write. The stamps never go backwards: the
-// clock is the wall time when it started carried on by the monotonic
-// clock. The goroutine runs while a writer using it is open.
+// one resolution behind the write, never ahead of it. The stamps never go
+// backwards: after a step of the system's clock back they hold until it
+// has caught up. The goroutine runs while a writer using it is open.
 func WithCoarseClock(resolution time.Duration) WriterOption {
 	return domain.WithCoarseClock(resolution)
 }

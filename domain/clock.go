@@ -19,10 +19,11 @@ const MinCoarseResolution = 100 * time.Microsecond
 // time.Now (tens of nanoseconds where the system clock is slow to read, as
 // in many virtual machines).
 //
-// A coarse stamp is at most about one resolution (plus scheduling delay)
-// behind the time the record was written, and never goes backwards: the
-// clock is the wall time at its start carried forward by the monotonic
-// clock, so a step of the system's wall clock after the start is not seen.
+// A coarse stamp is the wall clock (time.Now) as the goroutine last read
+// it: at most about one resolution (plus scheduling delay) behind the time
+// the record was written, never ahead of it, and never going backwards
+// (after a step of the system's clock back, stamps hold until it has
+// caught up).
 // The goroutine starts with the first stamped record and stops when the
 // last writer using it is closed or released. WithWriteClock, if given
 // too, wins.
@@ -58,24 +59,25 @@ func acquireCoarse(res time.Duration) *coarseClock {
 		coarseClocks.byRes = make(map[time.Duration]*coarseClock)
 	}
 	c := &coarseClock{res: res, refs: 1, stop: make(chan struct{})}
-	start := time.Now() // wall and monotonic readings
-	c.nanos.Store(start.UnixNano())
-	go c.run(start)
+	c.nanos.Store(time.Now().UnixNano())
+	go c.run()
 	coarseClocks.byRes[res] = c
 	return c
 }
 
-// run advances c every resolution until it is stopped.
-func (c *coarseClock) run(start time.Time) {
+// run advances c every resolution until it is stopped; only this
+// goroutine stores c.nanos once it runs.
+func (c *coarseClock) run() {
 	t := time.NewTicker(c.res)
 	defer t.Stop()
-	wall := start.UnixNano()
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-t.C:
-			c.nanos.Store(wall + int64(time.Since(start))) // time.Since is monotonic
+			if now := time.Now().UnixNano(); now > c.nanos.Load() {
+				c.nanos.Store(now)
+			}
 		}
 	}
 }
