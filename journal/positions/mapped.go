@@ -1,0 +1,152 @@
+package positions
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/afero"
+
+	"github.com/kekbit-go/kekbit/adapters/mmap"
+	"github.com/kekbit-go/kekbit/journal"
+	"github.com/kekbit-go/kekbit/ports"
+)
+
+// mappedExt names a Mapped position file.
+const mappedExt = ".kpos"
+
+// mappedSize is the size of a Mapped position file.
+const mappedSize = 64
+
+// Mapped keeps each reader's position in a mapped file, dir/NAME.kpos
+// (made with the mmap backend's channel-file protocol: its lock file while
+// it is made, and the holder's lock while a cursor is open). The position
+// is one 64-bit word: Store is one atomic store (the journal id, 16 bytes,
+// is written only when it changes), visible to other processes at once and
+// surviving the death of the process; Flush makes it durable against power
+// loss. Linux only, like the mmap backend.
+type Mapped struct{ dir string }
+
+var _ journal.Positions = (*Mapped)(nil)
+
+// NewMapped returns the positions kept in dir, made on the first Open.
+func NewMapped(dir string) *Mapped { return &Mapped{dir: dir} }
+
+func (p *Mapped) path(name string) string { return filepath.Join(p.dir, name+mappedExt) }
+
+// Open returns reader name's cursor, making its file if needed. It holds
+// the file's lock until Close: journal.ErrReaderBusy while another cursor,
+// in any process, holds it.
+func (p *Mapped) Open(name string) (journal.Cursor, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	path := p.path(name)
+	for try := 0; ; try++ {
+		st, err := mmap.OpenForWrite(path)
+		if errors.Is(err, ports.ErrChannelNotFound) {
+			if err := afero.NewOsFs().MkdirAll(p.dir, 0o755); err != nil {
+				return nil, fmt.Errorf("kekbit: positions: %w", err)
+			}
+			st, err = mmap.CreateFile(path, mappedSize, func(st ports.Storage) error {
+				var b [8]byte
+				binary.LittleEndian.PutUint64(b[:], magic)
+				if _, err := st.WriteAt(b[:], 0); err != nil {
+					return err
+				}
+				return st.StoreUint64(24, invalid)
+			})
+			if errors.Is(err, ports.ErrChannelExists) && try < 3 {
+				continue // made by someone else meanwhile
+			}
+		}
+		if errors.Is(err, ports.ErrWriterAlive) || errors.Is(err, ports.ErrChannelNotReady) {
+			return nil, fmt.Errorf("%w: %q: %w", journal.ErrReaderBusy, name, err)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("kekbit: positions: %w", err)
+		}
+		c := &mappedCursor{st: st}
+		if m, ok, err := c.Load(); err != nil {
+			st.Close()
+			return nil, err
+		} else if ok {
+			c.id = m.Journal
+		}
+		return c, nil
+	}
+}
+
+// Names returns the readers with a position file.
+func (p *Mapped) Names() ([]string, error) { return names(afero.NewOsFs(), p.dir, mappedExt) }
+
+// Load returns reader name's stored position, read through its own
+// read-only mapping, whoever holds the cursor.
+func (p *Mapped) Load(name string) (journal.Mark, bool, error) {
+	if err := checkName(name); err != nil {
+		return journal.Mark{}, false, err
+	}
+	st, err := mmap.OpenFile(p.path(name))
+	if errors.Is(err, ports.ErrChannelNotFound) {
+		return journal.Mark{}, false, nil
+	}
+	if err != nil {
+		return journal.Mark{}, false, fmt.Errorf("kekbit: positions: %w", err)
+	}
+	defer st.Close()
+	return load(st)
+}
+
+// Remove deletes reader name's file.
+func (p *Mapped) Remove(name string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	err := afero.NewOsFs().Remove(p.path(name))
+	if err != nil && !errors.Is(err, afero.ErrFileNotFound) {
+		return fmt.Errorf("kekbit: positions: %w", err)
+	}
+	return nil
+}
+
+// load reads the position record of a mapped file.
+func load(st ports.Storage) (journal.Mark, bool, error) {
+	var b [32]byte
+	if _, err := st.ReadAt(b[:24], 0); err != nil {
+		return journal.Mark{}, false, fmt.Errorf("kekbit: positions: %w", err)
+	}
+	pos, err := st.LoadUint64(24)
+	if err != nil {
+		return journal.Mark{}, false, fmt.Errorf("kekbit: positions: %w", err)
+	}
+	binary.LittleEndian.PutUint64(b[24:], pos)
+	return decode(b[:], false)
+}
+
+type mappedCursor struct {
+	st ports.Storage
+	id [16]byte // the journal id in the file
+}
+
+func (c *mappedCursor) Load() (journal.Mark, bool, error) { return load(c.st) }
+
+// Store stores m's position with one atomic store; a new journal id is
+// written first, with the position word marked invalid meanwhile, so a
+// crash in between leaves no position rather than a wrong one.
+func (c *mappedCursor) Store(m journal.Mark) error {
+	if m.Journal != c.id {
+		if err := c.st.StoreUint64(24, invalid); err != nil {
+			return err
+		}
+		if _, err := c.st.WriteAt(m.Journal[:], 8); err != nil {
+			return err
+		}
+		c.id = m.Journal
+	}
+	return c.st.StoreUint64(24, uint64(m.Position))
+}
+
+func (c *mappedCursor) Flush() error { return c.st.Flush() }
+
+func (c *mappedCursor) Close() error { return c.st.Close() }
