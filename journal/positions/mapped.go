@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/spf13/afero"
 
@@ -68,6 +69,9 @@ func (p *Mapped) Open(name string) (journal.Cursor, error) {
 			return nil, fmt.Errorf("kekbit: positions: %w", err)
 		}
 		c := &mappedCursor{st: st}
+		if a, ok := ports.Storage(st).(ports.Addressable); ok && littleEndian && len(a.Words()) > 3 {
+			c.word = &a.Words()[3] // file bytes 24..31
+		}
 		if m, ok, err := c.Load(); err != nil {
 			st.Close()
 			return nil, err
@@ -125,8 +129,9 @@ func load(st ports.Storage) (journal.Mark, bool, error) {
 }
 
 type mappedCursor struct {
-	st ports.Storage
-	id [16]byte // the journal id in the file
+	st   ports.Storage
+	word *uint64  // the position word, where the mapping offers it on a little-endian host
+	id   [16]byte // the journal id in the file
 }
 
 func (c *mappedCursor) Load() (journal.Mark, bool, error) { return load(c.st) }
@@ -135,18 +140,34 @@ func (c *mappedCursor) Load() (journal.Mark, bool, error) { return load(c.st) }
 // written first, with the position word marked invalid meanwhile, so a
 // crash in between leaves no position rather than a wrong one.
 func (c *mappedCursor) Store(m journal.Mark) error {
+	if m.Journal != c.id || c.word == nil {
+		return c.storeSlow(m)
+	}
+	atomic.StoreUint64(c.word, uint64(m.Position))
+	return nil
+}
+
+// storeSlow is Store through the storage's methods: a new journal id, a
+// closed cursor, a big-endian host.
+func (c *mappedCursor) storeSlow(m journal.Mark) error {
 	if m.Journal != c.id {
 		if err := c.st.StoreUint64(24, invalid); err != nil {
 			return err
 		}
-		if _, err := c.st.WriteAt(m.Journal[:], 8); err != nil {
+		c.id = m.Journal
+		if _, err := c.st.WriteAt(c.id[:], 8); err != nil {
 			return err
 		}
-		c.id = m.Journal
 	}
 	return c.st.StoreUint64(24, uint64(m.Position))
 }
 
 func (c *mappedCursor) Flush() error { return c.st.Flush() }
 
-func (c *mappedCursor) Close() error { return c.st.Close() }
+func (c *mappedCursor) Close() error {
+	c.word = nil // the mapping goes with the storage
+	return c.st.Close()
+}
+
+// littleEndian says whether this host stores words the way the file does.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
