@@ -53,4 +53,3 @@ func TestZeroAllocs(t *testing.T) {
 		})
 	}
 }
-
