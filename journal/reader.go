@@ -253,6 +253,13 @@ func (r *Reader) read(max int) error {
 			if err := r.advance(); err != nil {
 				return err
 			}
+			if r.cfg.autoCommit {
+				// The position at the start of the next segment: retention
+				// may drop the one passed.
+				if err := r.Commit(); err != nil {
+					return err
+				}
+			}
 		case errors.Is(err, domain.ErrTimeout):
 			return ErrNothingYet // a journal reader does not give its writer up
 		default:

@@ -67,9 +67,21 @@ func OpenWriter[T any](vol ports.Volume, enc codecs.Encoder[T], opts ...Option) 
 		return nil, fmt.Errorf("kekbit: journal: %T cannot tell who holds a channel", vol)
 	}
 	w := &Writer[T]{vol: vol, enc: enc, cfg: newConfig(opts), cat: newCatalog(vol)}
+	if err := w.open(wo, ar); err != nil {
+		return nil, err
+	}
+	if w.cfg.retention.active() {
+		_, w.pruneErr = prune(w.cat, w.cfg.positions, w.cfg.retention, w.id, w.cfg.clock())
+	}
+	return w, nil
+}
+
+// open finds the journal's end and makes the writer ready to append there.
+func (w *Writer[T]) open(wo ports.WriteOpener, ar ports.AbandonedRemover) error {
+	enc := w.enc
 	ids, err := w.cat.list()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	next := uint64(0)
 	if len(ids) > 0 {
@@ -79,31 +91,31 @@ func OpenWriter[T any](vol ports.Volume, enc codecs.Encoder[T], opts ...Option) 
 	// remove it; one a live creator is making means a live writer.
 	if err := ar.RemoveAbandoned(next); err != nil && !errors.Is(err, ports.ErrChannelNotFound) {
 		if errors.Is(err, ports.ErrChannelNotReady) || errors.Is(err, ports.ErrWriterAlive) {
-			return nil, fmt.Errorf("%w: segment %d is being made: %w", ErrJournalLive, next, err)
+			return fmt.Errorf("%w: segment %d is being made: %w", ErrJournalLive, next, err)
 		}
-		return nil, err
+		return err
 	}
 	if len(ids) == 0 {
 		if w.id, err = domain.NewJournalID(); err != nil {
-			return nil, err
+			return err
 		}
 		if err := w.start(0, 0); err != nil {
-			return nil, err
+			return err
 		}
-		return w, nil
+		return nil
 	}
 	last := ids[len(ids)-1]
 	st, err := wo.OpenForWrite(last)
 	if err != nil {
 		if errors.Is(err, ports.ErrWriterAlive) || errors.Is(err, ports.ErrChannelNotReady) {
-			return nil, fmt.Errorf("%w: %w", ErrJournalLive, err)
+			return fmt.Errorf("%w: %w", ErrJournalLive, err)
 		}
-		return nil, err
+		return err
 	}
 	h, err := segmentHeader(st, last)
 	if err != nil {
 		st.Close()
-		return nil, err
+		return err
 	}
 	w.id = h.JournalID
 	dw, err := domain.Resume(st, enc, w.cfg.writerOpts...)
@@ -111,24 +123,24 @@ func OpenWriter[T any](vol ports.Volume, enc codecs.Encoder[T], opts ...Option) 
 		// Its writer died: carry on in the repaired segment.
 		w.seg, w.cur, w.st, w.dropped = last, dw, st, dw.Dropped()
 		w.setPrepareAt()
-		return w, nil
+		return nil
 	}
 	if !errors.Is(err, domain.ErrClosed) && !errors.Is(err, domain.ErrChannelFull) {
 		st.Close()
-		return nil, fmt.Errorf("kekbit: journal: resuming segment %d: %w", last, err)
+		return fmt.Errorf("kekbit: journal: resuming segment %d: %w", last, err)
 	}
 	// Closed (or full): a new segment after it.
 	base, err := nextSeq(st, h)
 	if err != nil {
-		return nil, fmt.Errorf("kekbit: journal: segment %d: %w", last, err)
+		return fmt.Errorf("kekbit: journal: segment %d: %w", last, err)
 	}
 	if err := w.start(last+1, base); err != nil {
 		if errors.Is(err, ports.ErrChannelExists) {
 			err = fmt.Errorf("%w: %w", ErrJournalLive, err)
 		}
-		return nil, err
+		return err
 	}
-	return w, nil
+	return nil
 }
 
 // nextSeq reads segment st (header h, which it closes) to its end and
@@ -376,4 +388,18 @@ func (w *Writer[T]) Release() error {
 	err := w.cur.Release()
 	w.cur, w.st = nil, nil
 	return err
+}
+
+// Heartbeat appends a heartbeat to the current segment: readers skip it,
+// and a plain channel reader of the segment learns that the writer lives.
+// A full segment takes none (nil). ErrWriterClosed after Close.
+func (w *Writer[T]) Heartbeat() (int, error) {
+	if w.cur == nil {
+		return 0, ErrWriterClosed
+	}
+	n, err := w.cur.Heartbeat()
+	if errors.Is(err, domain.ErrChannelFull) {
+		return 0, nil
+	}
+	return n, err
 }
