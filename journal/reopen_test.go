@@ -219,3 +219,42 @@ func TestSegmentOfAnotherJournal(t *testing.T) {
 		t.Fatalf("foreign segment: %v", err)
 	}
 }
+
+// TestDiedInsideRoll: a writer that died after making the next segment
+// ready and before closing the current one left it open; the next writer
+// closes it, so readers go on past it.
+func TestDiedInsideRoll(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			vol := mk(t)
+			w := openWriter(t, vol)
+			write(t, w, 0, 10)
+			w.Release()
+			// Segment 1, ready, as the roll makes it, with segment 0 left open.
+			h, err := domain.NewHeader(domain.Hints{ChannelID: 1, Capacity: 16384, MaxMsgLen: ^uint32(0), TickUnit: domain.Nanos, Envelope: domain.EnvelopeAll, SeqBase: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.JournalID, h.Segment = w.JournalID(), 1
+			dw, err := domain.Create(vol, h, codecs.Raw{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dw.Release()
+			r, _ := journal.OpenReader(vol)
+			defer r.Close()
+			if n, err := readAll(t, r, 0); n != 10 || err != journal.ErrNothingYet {
+				t.Fatalf("before: %d %v", n, err)
+			}
+			w = openWriter(t, vol)
+			if w.Segment() != 1 || w.NextSeq() != 10 {
+				t.Fatalf("writer at segment %d seq %d", w.Segment(), w.NextSeq())
+			}
+			write(t, w, 10, 20)
+			w.Close()
+			if n, err := readAll(t, r, 10); n != 10 || err != journal.ErrClosed {
+				t.Fatalf("after: %d %v", n, err)
+			}
+		})
+	}
+}

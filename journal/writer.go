@@ -105,6 +105,11 @@ func (w *Writer[T]) open(wo ports.WriteOpener, ar ports.AbandonedRemover) error 
 		return nil
 	}
 	last := ids[len(ids)-1]
+	if len(ids) > 1 {
+		if err := w.closeSegment(wo, ids[len(ids)-2]); err != nil {
+			return err
+		}
+	}
 	st, err := wo.OpenForWrite(last)
 	if err != nil {
 		if errors.Is(err, ports.ErrWriterAlive) || errors.Is(err, ports.ErrChannelNotReady) {
@@ -141,6 +146,41 @@ func (w *Writer[T]) open(wo ports.WriteOpener, ar ports.AbandonedRemover) error 
 		return err
 	}
 	return nil
+}
+
+// closeSegment closes segment id if it is not closed: a writer that died
+// inside a roll, after the next segment was ready and before it closed
+// this one, left it open, and its readers would wait at its end for ever.
+func (w *Writer[T]) closeSegment(wo ports.WriteOpener, id uint64) error {
+	st, err := w.vol.Open(id)
+	if err != nil {
+		return err
+	}
+	at, _, ok := domain.ReadTrailer(st)
+	closed := false
+	if ok {
+		word, err := st.LoadUint64(int64(domain.DataOffset + at))
+		closed = err == nil && word == domain.CloseMark
+	}
+	st.Close()
+	if closed {
+		return nil
+	}
+	if st, err = wo.OpenForWrite(id); err != nil {
+		if errors.Is(err, ports.ErrWriterAlive) {
+			return fmt.Errorf("%w: %w", ErrJournalLive, err)
+		}
+		return err
+	}
+	dw, err := domain.Resume(st, w.enc, w.cfg.writerOpts...)
+	if err != nil {
+		st.Close()
+		if errors.Is(err, domain.ErrClosed) || errors.Is(err, domain.ErrChannelFull) {
+			return nil
+		}
+		return fmt.Errorf("kekbit: journal: closing segment %d left open: %w", id, err)
+	}
+	return dw.Close()
 }
 
 // nextSeq reads segment st (header h, which it closes) to its end and
