@@ -49,7 +49,10 @@ var errStop = errors.New("kekbit: journal: loop broken off")
 // writer appends. A Reader is not safe for concurrent use.
 //
 // A named reader (WithName) starts after the position last committed
-// under its name, and Commit (or WithAutoCommit) stores its position.
+// under its name, and Commit (or WithAutoCommit) stores its position. A
+// name with no position stored starts at the oldest record, and that
+// position is stored as soon as the reader finds a segment: retention
+// keeps what a named reader has not read from its first open on.
 type Reader struct {
 	vol  ports.Volume
 	cfg  config
@@ -73,8 +76,9 @@ type Reader struct {
 	err       error
 	closed    bool
 
-	cursor Cursor
-	tail   tail
+	cursor   Cursor
+	unmarked bool // named, and no position stored yet
+	tail     tail
 }
 
 // OpenReader opens a reader of the journal in vol, at its oldest record
@@ -105,6 +109,7 @@ func OpenReader(vol ports.Volume, opts ...Option) (*Reader, error) {
 			r.cursor.Close()
 			return nil, err
 		}
+		r.unmarked = !ok
 		if ok {
 			r.id, r.from = m.Journal, fmt.Sprintf("stored position of reader %q", r.cfg.name)
 			r.pos, r.seg = m.Position, m.Position.Segment()
@@ -184,6 +189,13 @@ func (r *Reader) ensure() error {
 		r.nextSeq, r.seqKnown = h.SeqBase, true
 	} else {
 		r.seqKnown = false
+	}
+	if r.unmarked {
+		// A named reader's first position is stored at once: retention
+		// keeps what it has not read from its first open, not its first
+		// Commit.
+		r.unmarked = false
+		return r.Commit()
 	}
 	return nil
 }
