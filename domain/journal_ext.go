@@ -122,3 +122,24 @@ func JournalEnded(st ports.Storage) bool {
 	le := binary.LittleEndian
 	return le.Uint64(b[0:]) == JournalEndMagic && le.Uint32(b[8:]) == crc32.Checksum(b[:8], castagnoli) && le.Uint32(b[12:]) == 0
 }
+
+// Seal ends the channel as Close does (the close trailer of an enveloped
+// channel, then the close mark) but leaves the storage open and unflushed,
+// for the caller to Flush and Close, perhaps on another goroutine: a
+// journal's writer seals the segment it rolls away from at once, so its
+// readers move on, and unmaps it in the background. After Seal every
+// method returns ErrWriterClosed and Close does nothing.
+func (w *Writer[T]) Seal() error {
+	if w.closed {
+		return ErrWriterClosed
+	}
+	w.closed = true
+	if w.envLen != 0 {
+		var t [TrailerLen]byte
+		putTrailer(t[:], trailer{closedAt: w.pos, records: w.records})
+		if _, err := w.st.WriteAt(t[:], TrailerOffset); err != nil {
+			return fmt.Errorf("kekbit: writing the close trailer: %w", err)
+		}
+	}
+	return w.markClosed()
+}

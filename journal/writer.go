@@ -3,6 +3,8 @@ package journal
 import (
 	"errors"
 	"fmt"
+	"os"
+	"sync/atomic"
 
 	"go.uber.org/multierr"
 
@@ -28,15 +30,38 @@ type Writer[T any] struct {
 	next      *pending[T]       // the next segment, being prepared
 	dropped   uint64            // bytes of a torn tail the open repaired
 	pruneErr  error             // the last error of retention, which does not fail a Write
+	closing   chan [2]error     // the background close of the segment passed, until waited for
 }
 
 // pending is a segment being made in the background: its Create waits,
 // pretouched and invisible to readers, for the roll to give it its
 // sequence base.
 type pending[T any] struct {
-	seg  uint64
-	base chan uint64 // the roll sends the sequence base; closing it aborts
-	done chan created[T]
+	seg   uint64
+	base  chan uint64 // the roll sends the sequence base; closing it aborts
+	done  chan created[T]
+	hurry atomic.Bool // the roll is waiting: stop pretouching
+}
+
+// pretouch faults in the pages of st, a new segment's storage whose
+// memory the process maps, a page at a time, so that the writer's first
+// touch of each costs no page fault later; it stops early when hurry is
+// set (the writer reached the end of the current segment first: the pages
+// left fault in as the writer goes). A storage whose bytes are not
+// addressable has no page faults to save.
+func pretouch(st ports.Storage, hurry *atomic.Bool) {
+	a, ok := st.(ports.Addressable)
+	if !ok {
+		return
+	}
+	b := a.Bytes()
+	page := os.Getpagesize()
+	for i := 0; i < len(b); i += page {
+		if i%(16*page) == 0 && hurry.Load() {
+			return
+		}
+		b[i] = 0 // a write fault allocates the page; the file holds zeros here
+	}
 }
 
 type created[T any] struct {
@@ -266,10 +291,8 @@ func (w *Writer[T]) prepare(seg uint64) (*pending[T], error) {
 	go func() {
 		var dw *domain.Writer[T]
 		st, err := w.vol.Create(seg, h.FileSize(), func(st ports.Storage) error {
-			if pt, ok := st.(ports.Pretoucher); ok && w.cfg.pretouch {
-				if err := pt.Pretouch(); err != nil {
-					return err
-				}
+			if w.cfg.pretouch {
+				pretouch(st, &p.hurry)
 			}
 			base, ok := <-p.base
 			if !ok {
@@ -337,22 +360,45 @@ func (w *Writer[T]) roll() error {
 			return fmt.Errorf("%w: %w", ErrRoll, err)
 		}
 	}
+	p.hurry.Store(true)
 	p.base <- w.NextSeq()
 	c := <-p.done
 	if c.err != nil {
 		return fmt.Errorf("%w: segment %d: %w", ErrRoll, p.seg, c.err)
 	}
-	old := w.cur
+	old, oldSt := w.cur, w.st
 	w.seg, w.cur, w.st = p.seg, c.w, c.st
 	w.setPrepareAt()
-	err := old.Close()
-	if w.cfg.retention.active() {
-		_, w.pruneErr = prune(w.cat, w.cfg.positions, w.cfg.retention, w.id, w.cfg.clock())
+	// The next segment is ready: seal the old one (its trailer and close
+	// mark, so readers move on), then flush and unmap it and apply
+	// retention in the background, so that the roll costs the writer
+	// little more than a swap. Their errors come with the next roll or
+	// Close.
+	err := multierr.Append(w.waitClosing(), old.Seal())
+	w.closing = make(chan [2]error, 1)
+	go func(closing chan<- [2]error, seg uint64) {
+		var errs [2]error // the close's, retention's
+		if err := multierr.Append(oldSt.Flush(), oldSt.Close()); err != nil {
+			errs[0] = fmt.Errorf("kekbit: journal: closing segment %d: %w", seg, err)
+		}
+		if w.cfg.retention.active() {
+			_, errs[1] = prune(w.cat, w.cfg.positions, w.cfg.retention, w.id, w.cfg.clock())
+		}
+		closing <- errs
+	}(w.closing, p.seg-1)
+	return err
+}
+
+// waitClosing waits for the background close of the last segment passed,
+// if any, and returns its error; retention's goes to PruneErr.
+func (w *Writer[T]) waitClosing() error {
+	if w.closing == nil {
+		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("kekbit: journal: closing segment %d: %w", p.seg-1, err)
-	}
-	return nil
+	errs := <-w.closing
+	w.closing = nil
+	w.pruneErr = errs[1]
+	return errs[0]
 }
 
 // NextSeq returns the sequence number the next record will have.
@@ -386,12 +432,16 @@ func (w *Writer[T]) Dropped() uint64 { return w.dropped }
 // not fail a Write), or nil.
 func (w *Writer[T]) PruneErr() error { return w.pruneErr }
 
-// Flush makes what was written durable (msync, fsync).
+// Flush makes what was written durable (msync, fsync). It also waits for
+// the background close of the segment last rolled away from, and the
+// retention pass that follows it, and returns their errors (and the last
+// retention error, PruneErr).
 func (w *Writer[T]) Flush() error {
 	if w.cur == nil {
 		return ErrWriterClosed
 	}
-	return w.cur.Flush()
+	err := w.waitClosing()
+	return multierr.Combine(err, w.pruneErr, w.cur.Flush())
 }
 
 // abortNext drops the segment being prepared, if any.
@@ -412,7 +462,8 @@ func (w *Writer[T]) Close() error {
 		return nil
 	}
 	w.abortNext()
-	err := domain.WriteJournalEnd(w.st)
+	err := w.waitClosing()
+	err = multierr.Append(err, domain.WriteJournalEnd(w.st))
 	err = multierr.Append(err, w.cur.Close())
 	w.cur, w.st = nil, nil
 	return err
@@ -425,7 +476,7 @@ func (w *Writer[T]) Release() error {
 		return nil
 	}
 	w.abortNext()
-	err := w.cur.Release()
+	err := multierr.Append(w.waitClosing(), w.cur.Release())
 	w.cur, w.st = nil, nil
 	return err
 }
