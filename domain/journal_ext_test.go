@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/kekbit-go/kekbit/adapters/memory"
+	"github.com/kekbit-go/kekbit/codecs"
 	"github.com/kekbit-go/kekbit/domain"
 )
 
@@ -104,5 +105,52 @@ func TestJournalIDString(t *testing.T) {
 	}
 	if _, err := domain.ParseJournalID("xyz"); err == nil {
 		t.Fatal("bad id parsed")
+	}
+}
+
+func TestSeal(t *testing.T) {
+	st := memory.New(domain.FileSize(16384))
+	h, err := domain.NewHeader(domain.Hints{Capacity: 16384, MaxMsgLen: 64, TickUnit: domain.Nanos, Envelope: domain.EnvelopeAll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := domain.NewWriter(st, h, codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("one"))
+	w.Write([]byte("two"))
+	if err := w.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("three")); !errors.Is(err, domain.ErrWriterClosed) {
+		t.Fatalf("Write after Seal: %v", err)
+	}
+	if err := w.Seal(); !errors.Is(err, domain.ErrWriterClosed) {
+		t.Fatalf("second Seal: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close after Seal: %v", err)
+	}
+	if _, err := st.ReadAt(make([]byte, 8), 0); err != nil {
+		t.Fatalf("the storage is closed by Close after Seal: %v", err)
+	}
+	at, records, ok := domain.ReadTrailer(st)
+	if !ok || records != 2 || at != uint64(w.WriteOffset()) {
+		t.Fatalf("trailer: %d %d %v", at, records, ok)
+	}
+	r, err := domain.NewReader(st.Share())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for {
+		_, err := r.Read(func(domain.Record) error { n++; return nil }, 0)
+		if err != nil {
+			if !errors.Is(err, domain.ErrClosed) || n != 2 {
+				t.Fatalf("read %d, %v; want 2 records and closed", n, err)
+			}
+			break
+		}
 	}
 }
