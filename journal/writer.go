@@ -376,13 +376,14 @@ func (w *Writer[T]) roll() error {
 	// Close.
 	err := multierr.Append(w.waitClosing(), old.Seal())
 	w.closing = make(chan [2]error, 1)
+	now := w.cfg.clock() // here: the clock need not be safe for concurrent use
 	go func(closing chan<- [2]error, seg uint64) {
 		var errs [2]error // the close's, retention's
 		if err := multierr.Append(oldSt.Flush(), oldSt.Close()); err != nil {
 			errs[0] = fmt.Errorf("kekbit: journal: closing segment %d: %w", seg, err)
 		}
 		if w.cfg.retention.active() {
-			_, errs[1] = prune(w.cat, w.cfg.positions, w.cfg.retention, w.id, w.cfg.clock())
+			_, errs[1] = prune(w.cat, w.cfg.positions, w.cfg.retention, w.id, now)
 		}
 		closing <- errs
 	}(w.closing, p.seg-1)
