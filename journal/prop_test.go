@@ -73,6 +73,10 @@ func propBackends() []propBackend {
 			fs := afero.NewMemMapFs()
 			return file.NewVolume(fs, dir), positions.NewFiles(fs, filepath.Join(dir, "readers"))
 		}},
+		{"file on OsFs", func(dir string) (ports.Volume, journal.Positions) {
+			fs := afero.NewOsFs()
+			return file.NewVolume(fs, dir), positions.NewFiles(fs, filepath.Join(dir, "readers"))
+		}},
 	}
 	if runtime.GOOS == "linux" {
 		bs = append(bs, propBackend{"mmap", func(dir string) (ports.Volume, journal.Positions) {
