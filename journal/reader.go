@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"runtime"
+	"sync"
 	"time"
 
 	"go.uber.org/multierr"
@@ -76,6 +77,7 @@ type Reader struct {
 	err       error
 	closed    bool
 
+	closers  sync.WaitGroup // closes of passed segments under way
 	cursor   Cursor
 	unmarked bool // named, and no position stored yet
 	tail     tail
@@ -288,6 +290,7 @@ func (r *Reader) advance() error {
 	ended := domain.JournalEnded(r.st)
 	err := r.switchTo(MakePosition(r.seg+1, 0))
 	if err == ErrNothingYet && ended && !r.cfg.keepWaiting {
+		r.closers.Wait() // at the journal's end, every segment passed is released
 		return ErrClosed
 	}
 	return err
@@ -303,7 +306,13 @@ func (r *Reader) switchTo(p Position) error {
 		return err
 	}
 	if old != nil {
-		old.Close() // a passed segment's mapping goes at once
+		// A passed segment's mapping goes at once, on another goroutine:
+		// unmapping a large segment takes milliseconds.
+		r.closers.Add(1)
+		go func() {
+			defer r.closers.Done()
+			old.Close()
+		}()
 	}
 	return nil
 }
@@ -499,12 +508,14 @@ func (r *Reader) Flush() error {
 }
 
 // Close closes the reader's segment, its position cursor and what Lag
-// keeps open. A second Close returns nil.
+// keeps open, and waits for the closes of the segments it passed. A second
+// Close returns nil.
 func (r *Reader) Close() error {
 	if r.closed {
 		return nil
 	}
 	r.closed = true
+	r.closers.Wait()
 	var err error
 	if r.cur != nil {
 		err = r.cur.Close()
