@@ -125,6 +125,9 @@ func load(st ports.Storage) (journal.Mark, bool, error) {
 		return journal.Mark{}, false, fmt.Errorf("kekbit: positions: %w", err)
 	}
 	binary.LittleEndian.PutUint64(b[24:], pos)
+	if binary.LittleEndian.Uint64(b[:]) == 0 {
+		return journal.Mark{}, false, nil // being made: its magic is not written yet
+	}
 	return decode(b[:], false)
 }
 
