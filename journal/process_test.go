@@ -82,6 +82,17 @@ func childWriter() int {
 		fmt.Fprintln(os.Stderr, "writer:", err)
 		return 1
 	}
+	// Nothing a reader saw may be lost: every record a reader logged is
+	// before where the journal goes on (and a killed writer tears
+	// nothing: the kernel keeps what it wrote to the mapping).
+	if w.Dropped() != 0 {
+		fmt.Fprintln(os.Stderr, "writer: opening dropped", w.Dropped(), "bytes")
+		return 1
+	}
+	if seen, ok := lastLogged(dir); ok && w.NextSeq() <= seen {
+		fmt.Fprintf(os.Stderr, "writer: the journal goes on at seq %d, but a reader logged %d\n", w.NextSeq(), seen)
+		return 1
+	}
 	buf := make([]byte, 1024)
 	for seq := w.NextSeq(); seq < uint64(sc.records); seq++ {
 		if _, err := w.Write(procPayload(seq, buf)); err != nil {
@@ -101,6 +112,24 @@ func childWriter() int {
 		return 1
 	}
 	return 0
+}
+
+// lastLogged returns the largest sequence number any reader logged.
+func lastLogged(dir string) (uint64, bool) {
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	var last uint64
+	found := false
+	for _, l := range logs {
+		b, err := os.ReadFile(l)
+		if err != nil || len(b) < 8 {
+			continue
+		}
+		n := len(b) &^ 7
+		if s := binary.LittleEndian.Uint64(b[n-8:]); !found || s > last {
+			last, found = s, true
+		}
+	}
+	return last, found
 }
 
 // childReader is named reader NAME: it checks every record (sequence
