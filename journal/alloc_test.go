@@ -11,9 +11,6 @@ import (
 // TestZeroAllocs: Write (between rolls), Read and Commit on the mapped
 // positions allocate nothing.
 func TestZeroAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector allocates")
-	}
 	for name, mk := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			vol := mk(t)
