@@ -160,13 +160,10 @@ func (r *Reader) ensure() error {
 	}
 	h, err := segmentHeader(st, seg)
 	if err == nil && r.id != (domain.JournalID{}) && h.JournalID != r.id {
-		what := r.from
-		if what == "" {
-			what = fmt.Sprintf("segment %d", seg)
-		}
-		err = &JournalIDError{What: what, Want: h.JournalID, Got: r.id}
-		if r.from == "" {
-			err = &JournalIDError{What: what, Want: r.id, Got: h.JournalID}
+		if r.from != "" { // the id came from a stored position: it is the stranger
+			err = &JournalIDError{What: r.from, Want: h.JournalID, Got: r.id}
+		} else {
+			err = &JournalIDError{What: fmt.Sprintf("segment %d", seg), Want: r.id, Got: h.JournalID}
 		}
 	}
 	var dr *domain.Reader
