@@ -20,6 +20,14 @@ var (
 	// ErrWriterClosed is returned by a Writer's methods after Close or
 	// Release.
 	ErrWriterClosed = errors.New("kekbit: journal: writer is closed")
+	// ErrRecordTooLarge is returned by Write for a value that needs more
+	// than a segment's max record length (WithMaxPayload, WithSegmentSize).
+	ErrRecordTooLarge = domain.ErrRecordTooLarge
+	// ErrEmptyPayload is returned by Write for a value that encodes to
+	// nothing, which the format cannot tell from a heartbeat.
+	ErrEmptyPayload = domain.ErrEmptyPayload
+	// ErrEncoding wraps the encoder's error in Write.
+	ErrEncoding = domain.ErrEncoding
 	// ErrRoll wraps the error of making the next segment when Write had to
 	// roll: nothing was written, and the writer stays on its segment (the
 	// next Write tries again).

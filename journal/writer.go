@@ -319,9 +319,9 @@ func (w *Writer[T]) setPrepareAt() {
 // only then closes the current one.
 //
 // Errors, on which nothing is written: ErrRecordTooLarge (v needs more
-// than a segment's max record length), ErrEmptyPayload, ErrEncoding (all
-// three from package domain), ErrRoll (the next segment could not be
-// made; the writer stays usable), ErrWriterClosed.
+// than a segment's max record length), ErrEmptyPayload, ErrEncoding,
+// ErrRoll (the next segment could not be made; the writer stays usable),
+// ErrWriterClosed.
 func (w *Writer[T]) Write(v T) (Position, error) {
 	if w.cur == nil {
 		return 0, ErrWriterClosed
