@@ -60,6 +60,8 @@ func TestMain(m *testing.M) {
 		os.Exit(childWriter())
 	case "reader":
 		os.Exit(childReader())
+	case "bench-writer":
+		os.Exit(childBenchWriter())
 	}
 	os.Exit(9)
 }
