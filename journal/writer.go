@@ -114,10 +114,19 @@ func (w *Writer[T]) open(wo ports.WriteOpener, ar ports.AbandonedRemover) error 
 	}
 	// A segment whose creator died before it was ready holds nothing:
 	// remove it; one a live creator is making means a live writer.
-	if err := ar.RemoveAbandoned(next); err != nil && !errors.Is(err, ports.ErrChannelNotFound) {
-		if errors.Is(err, ports.ErrChannelNotReady) || errors.Is(err, ports.ErrWriterAlive) {
-			return fmt.Errorf("%w: segment %d is being made: %w", ErrJournalLive, next, err)
+	switch st, err := w.vol.Open(next); {
+	case err == nil:
+		// Made ready since the list: a writer is at work, or was.
+		st.Close()
+		return fmt.Errorf("%w: segment %d appeared while opening", ErrJournalLive, next)
+	case errors.Is(err, ports.ErrChannelNotReady):
+		if err := ar.RemoveAbandoned(next); err != nil && !errors.Is(err, ports.ErrChannelNotFound) {
+			if errors.Is(err, ports.ErrChannelNotReady) || errors.Is(err, ports.ErrWriterAlive) {
+				return fmt.Errorf("%w: segment %d is being made: %w", ErrJournalLive, next, err)
+			}
+			return err
 		}
+	case !errors.Is(err, ports.ErrChannelNotFound):
 		return err
 	}
 	if len(ids) == 0 {
@@ -125,6 +134,9 @@ func (w *Writer[T]) open(wo ports.WriteOpener, ar ports.AbandonedRemover) error 
 			return err
 		}
 		if err := w.start(0, 0); err != nil {
+			if errors.Is(err, ports.ErrChannelExists) {
+				err = fmt.Errorf("%w: %w", ErrJournalLive, err)
+			}
 			return err
 		}
 		return nil
@@ -159,9 +171,13 @@ func (w *Writer[T]) open(wo ports.WriteOpener, ar ports.AbandonedRemover) error 
 		st.Close()
 		return fmt.Errorf("kekbit: journal: resuming segment %d: %w", last, err)
 	}
-	// Closed (or full): a new segment after it.
-	base, err := nextSeq(st, h)
-	if err != nil {
+	// Closed (or full): a new segment after it, whose first sequence
+	// number follows the last of this one (its close trailer counts them).
+	var base uint64
+	if _, records, ok := domain.ReadTrailer(st); ok {
+		base = h.SeqBase + records
+		st.Close()
+	} else if base, err = nextSeq(st, h); err != nil {
 		return fmt.Errorf("kekbit: journal: segment %d: %w", last, err)
 	}
 	if err := w.start(last+1, base); err != nil {
