@@ -54,6 +54,8 @@
 // D; the writer applies it after each roll (WithRetention), [Prune] on
 // demand. A segment a named reader has not passed stays unless the policy
 // says Force; a reader that needs a removed segment gets a *PrunedError
-// naming the oldest position left. Readers and the writer close a segment
-// as soon as they pass it.
+// naming the oldest position left. A named reader that is gone for good
+// holds retention back until its position is removed (Positions.Remove).
+// Readers and the writer close a segment as soon as they pass it (on
+// another goroutine: unmapping a large segment takes milliseconds).
 package journal
