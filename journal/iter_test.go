@@ -8,58 +8,56 @@ import (
 	"github.com/kekbit-go/kekbit/domain"
 	"github.com/kekbit-go/kekbit/journal"
 	"github.com/kekbit-go/kekbit/journal/positions"
+	"github.com/kekbit-go/kekbit/ports"
 )
 
 // TestIteratorsAndAutoCommit: Records and FollowRecords hand out the same
 // records as Read; breaking out of the loop leaves the reader after the
 // last record yielded, and an auto-committing reader has committed it.
 func TestIteratorsAndAutoCommit(t *testing.T) {
-	for name, mk := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			vol := mk(t)
-			w := openWriter(t, vol)
-			write(t, w, 0, 700)
-			pos := positions.NewMemory()
-			r, err := journal.OpenReader(vol, journal.WithName(pos, "it"), journal.WithAutoCommit())
-			if err != nil {
-				t.Fatal(err)
+	forBackends(t, func(t *testing.T, name string, vol ports.Volume) {
+		w := openWriter(t, vol)
+		write(t, w, 0, 700)
+		pos := positions.NewMemory()
+		r, err := journal.OpenReader(vol, journal.WithName(pos, "it"), journal.WithAutoCommit())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for rec := range r.Records() {
+			if rec.Seq != uint64(n) || string(rec.Payload) != string(payload(n)) {
+				t.Fatalf("Records: record %d has seq %d", n, rec.Seq)
 			}
-			n := 0
-			for rec := range r.Records() {
-				if rec.Seq != uint64(n) || string(rec.Payload) != string(payload(n)) {
-					t.Fatalf("Records: record %d has seq %d", n, rec.Seq)
-				}
-				if n++; n == 450 {
-					break
-				}
+			if n++; n == 450 {
+				break
 			}
-			if r.Err() != nil {
-				t.Fatalf("Err after break: %v", r.Err())
+		}
+		if r.Err() != nil {
+			t.Fatalf("Err after break: %v", r.Err())
+		}
+		r.Close()
+		if m, ok, _ := pos.Load("it"); !ok || m.Position == 0 {
+			t.Fatalf("auto-commit stored %+v %v", m, ok)
+		}
+		r, err = journal.OpenReader(vol, journal.WithName(pos, "it"), journal.WithAutoCommit())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		w.Close()
+		for rec := range r.FollowRecords(context.Background()) {
+			if rec.Seq != uint64(n) {
+				t.Fatalf("FollowRecords after the restart: seq %d, want %d", rec.Seq, n)
 			}
-			r.Close()
-			if m, ok, _ := pos.Load("it"); !ok || m.Position == 0 {
-				t.Fatalf("auto-commit stored %+v %v", m, ok)
-			}
-			r, err = journal.OpenReader(vol, journal.WithName(pos, "it"), journal.WithAutoCommit())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			w.Close()
-			for rec := range r.FollowRecords(context.Background()) {
-				if rec.Seq != uint64(n) {
-					t.Fatalf("FollowRecords after the restart: seq %d, want %d", rec.Seq, n)
-				}
-				n++
-			}
-			if n != 700 || !errors.Is(r.Err(), journal.ErrClosed) {
-				t.Fatalf("FollowRecords ended after %d with %v", n, r.Err())
-			}
-			if _, err := w.Write([]byte("late")); !errors.Is(err, journal.ErrWriterClosed) {
-				t.Fatalf("Write after Close: %v", err)
-			}
-		})
-	}
+			n++
+		}
+		if n != 700 || !errors.Is(r.Err(), journal.ErrClosed) {
+			t.Fatalf("FollowRecords ended after %d with %v", n, r.Err())
+		}
+		if _, err := w.Write([]byte("late")); !errors.Is(err, journal.ErrWriterClosed) {
+			t.Fatalf("Write after Close: %v", err)
+		}
+	})
 }
 
 // TestTooLargeDoesNotRoll: a record above the max record length is
