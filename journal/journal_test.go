@@ -60,6 +60,9 @@ func openWriter(t *testing.T, vol ports.Volume, opts ...journal.Option) *journal
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A test that fails leaves no segment being made behind it (after
+	// Close or Release this does nothing).
+	t.Cleanup(func() { w.Release() })
 	return w
 }
 

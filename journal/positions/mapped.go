@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 
@@ -21,8 +23,8 @@ const mappedExt = ".kpos"
 const mappedSize = 64
 
 // Mapped keeps each reader's position in a mapped file, dir/NAME.kpos
-// (made with the mmap backend's channel-file protocol: its lock file while
-// it is made, and the holder's lock while a cursor is open). The position
+// (made whole and linked into place; a cursor holds the mmap backend's
+// writer's lock on it while open). The position
 // is one 64-bit word: Store is one atomic store (the journal id, 16 bytes,
 // is written only when it changes), visible to other processes at once and
 // surviving the death of the process; Flush makes it durable against power
@@ -46,21 +48,11 @@ func (p *Mapped) Open(name string) (journal.Cursor, error) {
 	path := p.path(name)
 	for try := 0; ; try++ {
 		st, err := mmap.OpenForWrite(path)
-		if errors.Is(err, ports.ErrChannelNotFound) {
-			if err := afero.NewOsFs().MkdirAll(p.dir, 0o755); err != nil {
-				return nil, fmt.Errorf("kekbit: positions: %w", err)
+		if errors.Is(err, ports.ErrChannelNotFound) && try < 3 {
+			if err := p.create(path); err != nil {
+				return nil, err
 			}
-			st, err = mmap.CreateFile(path, mappedSize, func(st ports.Storage) error {
-				var b [8]byte
-				binary.LittleEndian.PutUint64(b[:], magic)
-				if _, err := st.WriteAt(b[:], 0); err != nil {
-					return err
-				}
-				return st.StoreUint64(24, invalid)
-			})
-			if errors.Is(err, ports.ErrChannelExists) && try < 3 {
-				continue // made by someone else meanwhile
-			}
+			continue
 		}
 		if errors.Is(err, ports.ErrWriterAlive) || errors.Is(err, ports.ErrChannelNotReady) {
 			return nil, fmt.Errorf("%w: %q: %w", journal.ErrReaderBusy, name, err)
@@ -80,6 +72,31 @@ func (p *Mapped) Open(name string) (journal.Cursor, error) {
 		}
 		return c, nil
 	}
+}
+
+// create makes the position file at path, holding no position, unless it
+// exists: written whole under a name of its own, then linked into place,
+// so that no one ever sees it half made and a crash leaves at most a
+// temporary file.
+func (p *Mapped) create(path string) error {
+	if err := os.MkdirAll(p.dir, 0o755); err != nil {
+		return fmt.Errorf("kekbit: positions: %w", err)
+	}
+	var b [mappedSize]byte
+	binary.LittleEndian.PutUint64(b[0:], magic)
+	binary.LittleEndian.PutUint64(b[24:], invalid)
+	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
+	err := os.WriteFile(tmp, b[:], 0o644)
+	if err == nil {
+		if err = os.Link(tmp, path); errors.Is(err, fs.ErrExist) {
+			err = nil // made by another meanwhile
+		}
+	}
+	os.Remove(tmp)
+	if err != nil {
+		return fmt.Errorf("kekbit: positions: making %s: %w", path, err)
+	}
+	return nil
 }
 
 // Names returns the readers with a position file.
@@ -107,8 +124,8 @@ func (p *Mapped) Remove(name string) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
-	err := afero.NewOsFs().Remove(p.path(name))
-	if err != nil && !errors.Is(err, afero.ErrFileNotFound) {
+	err := os.Remove(p.path(name))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("kekbit: positions: %w", err)
 	}
 	return nil
