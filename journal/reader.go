@@ -149,11 +149,15 @@ func (r *Reader) ensure() error {
 		if !errors.Is(err, ports.ErrChannelNotFound) {
 			return err
 		}
+		// Not there: not made yet, or removed. Segments are made in order
+		// and removed oldest first, so a later one listed while this one
+		// is not means it was removed; if it is listed now, it was made
+		// since the Open: look again.
 		ids, lerr := r.cat.list()
 		if lerr != nil {
 			return lerr
 		}
-		if len(ids) > 0 && ids[len(ids)-1] > seg {
+		if _, listed := search(ids, seg); !listed && len(ids) > 0 && ids[len(ids)-1] > seg {
 			return r.pruned(fmt.Sprintf("position %v", r.pos), ids)
 		}
 		return ErrNothingYet
