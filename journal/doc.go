@@ -27,12 +27,14 @@
 // # Rolling
 //
 // When the writer is half way (WithPrepareAt) through segment k, a
-// goroutine creates segment k+1 and pretouches its pages; the channel stays
-// invisible to readers (its lock file is there) until the writer rolls,
-// hands it its sequence base, and it becomes ready. Only then does the
-// writer close segment k. So a reader that meets the close mark of k finds
-// k+1, or, if k carries the journal end mark that Close writes, knows that
-// the journal ended.
+// goroutine creates segment k+1 and pretouches its pages (it stops if the
+// roll comes first); the channel stays invisible to readers (its lock file
+// is there) until the writer rolls, hands it its sequence base, and it
+// becomes ready. Only then does the writer seal segment k (its close
+// trailer and close mark; the flush, the unmap and retention follow in the
+// background). So a reader that meets the close mark of k finds k+1, or,
+// if k carries the journal end mark that Close writes, knows that the
+// journal ended.
 //
 // # Opening again
 //
