@@ -35,7 +35,15 @@ type Header struct {
 	// In the extension block (zero in format 1.0.0 channels):
 	Envelope Envelope // the fields at the start of every record's payload
 	SeqBase  uint64   // the sequence number of the channel's first record
+
+	// In the extension block of a journal segment (zero otherwise):
+	JournalID JournalID // the journal the channel is a segment of
+	Segment   uint64    // the segment's index in the journal
 }
+
+// JournalID names a journal: 16 random bytes written in each of its
+// segments' headers (see package journal).
+type JournalID = domain.JournalID
 
 func (h Header) domain() domain.Header { return domain.Header(h) }
 

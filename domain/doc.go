@@ -31,13 +31,18 @@
 //	              | extension block, 64 bytes (optional):     |
 //	              |  128 magic "KEKBXT01"              u64    |
 //	              |  136 extension version (1)         u32    |
-//	              |  140 flags: 1 crc, 2 seq, 4 time   u32    |
+//	              |  140 flags: 1 crc, 2 seq, 4 time,  u32    |
+//	              |       8 journal segment                   |
 //	              |  144 envelope length               u32    |
 //	              |  152 sequence base                 u64    |
+//	              |  160 journal id (flag 8)           16 B   |
+//	              |  176 segment index (flag 8)        u64    |
 //	              |  188 CRC32C of bytes 0..187        u32    |
 //	offset 192    | close trailer (enveloped channels):       |
 //	              |  192 close position, 200 records,         |
 //	              |  208 CRC32C of 192..207                   |
+//	offset 216    | journal end mark (last segment, closed):  |
+//	              |  216 "KEKBJEND", 224 CRC32C of 216..223   |
 //	              | zeros up to 1024                          |
 //	offset 1024   +-------------------------------------------+  position 0
 //	              | data region, capacity bytes:              |

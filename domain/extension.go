@@ -140,14 +140,17 @@ func (h Header) putExtension(b []byte) {
 	le := binary.LittleEndian
 	le.PutUint64(x[0:], ExtMagic)
 	le.PutUint32(x[8:], ExtVersion)
-	le.PutUint32(x[12:], uint32(h.Envelope))
+	le.PutUint32(x[12:], uint32(h.Envelope)|h.journalFlag())
 	le.PutUint32(x[16:], uint32(h.Envelope.Len()))
 	le.PutUint64(x[24:], h.SeqBase)
+	h.putJournal(x)
 	le.PutUint32(x[ExtLen-4:], crc32.Checksum(b[:ExtOffset+ExtLen-4], castagnoli))
 }
 
 // extended reports whether h needs an extension block.
-func (h Header) extended() bool { return h.Envelope != 0 || h.SeqBase != 0 }
+func (h Header) extended() bool {
+	return h.Envelope != 0 || h.SeqBase != 0 || h.JournalID != (JournalID{})
+}
 
 // decodeExtension reads the extension block in b, if b holds one, into h.
 func (h *Header) decodeExtension(b []byte) error {
@@ -174,15 +177,16 @@ func (h *Header) decodeExtension(b []byte) error {
 	if v := le.Uint32(x[8:]); v == 0 || v > ExtVersion {
 		return &HeaderError{Field: "extension_version", Want: fmt.Sprintf("1..%d", ExtVersion), Got: uint64(v)}
 	}
-	env := Envelope(le.Uint32(x[12:]))
-	if env&^EnvelopeAll != 0 {
-		return &HeaderError{Field: "extension_flags", Want: fmt.Sprintf("a subset of %#x", uint32(EnvelopeAll)), Got: uint64(env)}
+	flags := le.Uint32(x[12:])
+	if flags&^(uint32(EnvelopeAll)|FlagJournal) != 0 {
+		return &HeaderError{Field: "extension_flags", Want: fmt.Sprintf("a subset of %#x", uint32(EnvelopeAll)|FlagJournal), Got: uint64(flags)}
 	}
+	env := Envelope(flags) & EnvelopeAll
 	if n := le.Uint32(x[16:]); uint64(n) != env.Len() {
 		return &HeaderError{Field: "envelope_length", Want: fmt.Sprintf("%d for %v", env.Len(), env), Got: uint64(n)}
 	}
 	h.Envelope, h.SeqBase = env, le.Uint64(x[24:])
-	return nil
+	return h.decodeJournal(x, flags)
 }
 
 // trailer is what the close trailer of an enveloped channel says.

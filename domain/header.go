@@ -20,6 +20,10 @@ type Header struct {
 	// In the extension block (zero in format 1.0.0 channels):
 	Envelope Envelope // the fields at the start of every record's payload
 	SeqBase  uint64   // the sequence number of the channel's first record
+
+	// In the extension block of a journal segment (zero otherwise):
+	JournalID JournalID // the journal the channel is a segment of
+	Segment   uint64    // the segment's index in the journal
 }
 
 // Hints are what a writer asks for; NewHeader turns them into a valid

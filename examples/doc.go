@@ -6,4 +6,6 @@
 //   - echo: standard input of one process to standard output of another
 //   - chat: two people, two channels, two terminals
 //   - reqrep: request/reply between two processes, with latency figures
+//   - journal: an order log that never fills, and a named consumer that
+//     resumes after a restart
 package examples

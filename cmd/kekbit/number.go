@@ -42,8 +42,8 @@ func parseNumber(s string, bits int) (uint64, error) {
 }
 
 // number is a flag's value of one of the integer types parseNumber
-// reads: an int is read as 63 bits, so that it is never negative.
-type number[T ~int | ~uint32 | ~uint64] struct{ p *T }
+// reads: an int or int64 is read as 63 bits, so that it is never negative.
+type number[T ~int | ~int64 | ~uint32 | ~uint64] struct{ p *T }
 
 func (f number[T]) bits() int {
 	var zero T
@@ -52,6 +52,8 @@ func (f number[T]) bits() int {
 		return 32
 	case int:
 		return strconv.IntSize - 1
+	case int64:
+		return 63
 	}
 	return 64
 }
@@ -79,13 +81,15 @@ func (f number[T]) Type() string {
 		return "uint32"
 	case int:
 		return "int"
+	case int64:
+		return "int64"
 	}
 	return "uint64"
 }
 
 // numberVar defines a flag of fs, name, whose value parseNumber reads
 // into p, value by default: pflag's own integer flags take 010 as octal.
-func numberVar[T ~int | ~uint32 | ~uint64](fs *pflag.FlagSet, p *T, name string, value T, usage string) {
+func numberVar[T ~int | ~int64 | ~uint32 | ~uint64](fs *pflag.FlagSet, p *T, name string, value T, usage string) {
 	*p = value
 	fs.Var(number[T]{p}, name, usage)
 }
