@@ -194,28 +194,32 @@ func (w *Writer[T]) write(v T) (int, error) {
 		return w.publishRecordSlow(rec, total, size, now)
 	}
 	// publishWords, and seal for an envelope, inlined by hand (see there).
-	pos := w.pos
+	// The writer's fields are loaded before the first store into the
+	// channel: the compiler cannot tell that the stores leave them alone,
+	// and would load each again after them.
+	pos, all, envLen := w.pos, w.words, w.envLen
+	seqW, timeW, crcOn, seq := w.seqW, w.timeW, w.crcOn, w.seqBase+w.records
+	words := all[pos/8 : (pos+size)/8+1] // the record and the word after it
 	if tail := total & 7; tail != 0 {
-		w.words[(pos+RecordHeaderLen+total)/8] &= 1<<(8*tail) - 1 // zero padding
+		words[(RecordHeaderLen+total)/8] &= 1<<(8*tail) - 1 // zero padding
 	}
-	if w.envLen != 0 {
-		words := w.words[pos/8 : (pos+size)/8]
-		if w.seqW != 0 {
-			words[w.seqW] = w.seqBase + w.records
+	if envLen != 0 {
+		if seqW != 0 {
+			words[seqW] = seq
 		}
-		if w.timeW != 0 {
-			words[w.timeW] = now
+		if timeW != 0 {
+			words[timeW] = now
 		}
-		if w.crcOn {
+		if crcOn {
 			if src != nil {
-				words[1] = uint64(crc32c.Payload(total, words[2:1+w.envLen/8], src))
+				words[1] = uint64(crc32c.Payload(total, words[2:1+envLen/8], src))
 			} else {
-				words[1] = uint64(crc32c.Record(total, 0, words[2:]))
+				words[1] = uint64(crc32c.Record(total, 0, words[2:size/8]))
 			}
 		}
 	}
-	w.words[(pos+size)/8] = Watermark
-	atomicx.StoreRelease(&w.words[pos/8], total)
+	words[size/8] = Watermark
+	atomicx.StoreRelease(&words[0], total)
 	w.pos += size
 	w.records++
 	return int(size), nil
