@@ -63,6 +63,9 @@ func Resume[T any](st ports.Storage, enc codecs.Encoder[T], opts ...WriterOption
 		}
 	}
 	w.pos, w.records = pos, records
+	if err := w.guard(w.markProgress); err != nil {
+		return nil, err
+	}
 	return w, nil
 }
 
@@ -187,5 +190,5 @@ func (w *Writer[T]) Release() error {
 	}
 	w.closed = true
 	w.stopClock()
-	return multierr.Combine(w.st.Flush(), w.st.Close())
+	return multierr.Combine(w.guard(w.markProgress), w.st.Flush(), w.st.Close())
 }

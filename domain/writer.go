@@ -54,6 +54,8 @@ type Writer[T any] struct {
 	dropped    uint64           // bytes of a torn tail that Resume dropped
 	coarseRes  time.Duration    // WithCoarseClock's resolution, 0 for none
 	coarse     *coarseClock     // that clock, from the first stamped record on
+	marks      bool             // the writer keeps a progress mark (a channel with the extension block)
+	progress   *uint64          // the progress mark's word, when the storage is addressable
 }
 
 // NewWriter makes st, a fresh zero-filled storage of at least
@@ -76,6 +78,7 @@ func NewWriter[T any](st ports.Storage, h Header, enc codecs.Encoder[T], opts ..
 	if w.pos, err = w.publish(0, HeartbeatLen); err != nil {
 		return nil, err
 	}
+	w.markProgress()
 	return w, nil
 }
 
@@ -96,6 +99,12 @@ func attach[T any](st ports.Storage, h Header, enc codecs.Encoder[T], opts []Wri
 		opt(&o)
 	}
 	w.guarded = o.guard && w.faults != nil
+	w.marks = h.extended()
+	if a, ok := st.(ports.Addressable); ok && littleEndian && w.marks {
+		if ws := a.Words(); len(ws) > ProgressOffset/8 {
+			w.progress = &ws[ProgressOffset/8]
+		}
+	}
 	if o.now != nil {
 		w.now = o.now
 	} else {
@@ -221,7 +230,9 @@ func (w *Writer[T]) write(v T) (int, error) {
 	words[size/8] = Watermark
 	atomicx.StoreRelease(&words[0], total)
 	w.pos += size
-	w.records++
+	if w.records++; w.records%progressEvery == 0 {
+		w.markProgress()
+	}
 	return int(size), nil
 }
 
@@ -237,7 +248,9 @@ func (w *Writer[T]) publishRecordSlow(rec []byte, total, size, now uint64) (int,
 		return 0, err
 	}
 	w.pos += size
-	w.records++
+	if w.records++; w.records%progressEvery == 0 {
+		w.markProgress()
+	}
 	return int(size), nil
 }
 
@@ -317,6 +330,7 @@ func (w *Writer[T]) heartbeat() (int, error) {
 		return 0, err
 	}
 	w.pos = end
+	w.markProgress()
 	return RecordHeaderLen, nil
 }
 
@@ -325,6 +339,9 @@ func (w *Writer[T]) heartbeat() (int, error) {
 func (w *Writer[T]) Flush() error {
 	if w.closed {
 		return ErrWriterClosed
+	}
+	if err := w.guard(w.markProgress); err != nil {
+		return err
 	}
 	return w.st.Flush()
 }
@@ -360,7 +377,19 @@ func (w *Writer[T]) markClosed() (err error) {
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 		defer catchFault(w.faults, &err)
 	}
+	w.markProgress()
 	return w.store(w.pos, CloseMark)
+}
+
+// guard runs f, a step that touches the channel's memory outside Write and
+// Heartbeat, turning a fault of vanishing memory into ErrTruncated.
+func (w *Writer[T]) guard(f func()) (err error) {
+	if w.faults != nil {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer catchFault(w.faults, &err)
+	}
+	f()
+	return nil
 }
 
 // Records returns how many records the channel holds: those this writer

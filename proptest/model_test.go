@@ -38,6 +38,13 @@ type model struct {
 	maxPayload uint64
 	seqBase    uint64
 	sealed     uint64
+
+	// The writer's progress mark (FORMAT.md), on a channel with the
+	// extension block: records<<32 | position, as of the create, every
+	// 1024th record, each heartbeat and the close; and the records so far.
+	extended bool
+	mark     uint64
+	count    uint64
 }
 
 func newModel(h domain.Header) *model {
@@ -56,7 +63,16 @@ func newModel(h domain.Header) *model {
 		}
 	}
 	m.maxPayload = m.maxMsg - m.envLen
+	m.extended = m.env != 0 || m.seqBase != 0
+	m.markProgress()
 	return m
+}
+
+// markProgress is the writer storing its progress mark.
+func (m *model) markProgress() {
+	if m.extended {
+		m.mark = m.count<<32 | m.pos
+	}
 }
 
 func (m *model) String() string {
@@ -119,6 +135,9 @@ func (m *model) write(data []byte) result {
 	}
 	m.records = append(m.records, r)
 	m.pos += size
+	if m.count++; m.count%1024 == 0 {
+		m.markProgress()
+	}
 	return result{N: int(size)}
 }
 
@@ -131,10 +150,14 @@ func (m *model) heartbeat() result {
 	}
 	m.records = append(m.records, record{pos: m.pos})
 	m.pos += 8
+	m.markProgress()
 	return result{N: 8}
 }
 
 func (m *model) close() result {
+	if !m.closed {
+		m.markProgress()
+	}
 	m.closed = true
 	return result{}
 }
@@ -270,5 +293,6 @@ func (m *model) image() []byte {
 	} else {
 		le.PutUint64(data[m.pos:], 0xFFFF_FFFF_1111_1111)
 	}
+	le.PutUint64(b[256:], m.mark)
 	return b
 }
