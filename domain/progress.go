@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"errors"
 	"fmt"
 	"runtime/debug"
 
@@ -120,4 +121,59 @@ func (g *region) walk(pos, records *uint64, fileEnd uint64) (err error) {
 		}
 		*pos = end
 	}
+}
+
+// ErrNoSeq is returned by SeqAt for a channel whose envelope has no
+// sequence number.
+var ErrNoSeq = errors.New("kekbit: the channel's records carry no sequence number")
+
+// SeqAt returns the sequence number of the first record at or after
+// position pos of the channel in st, skipping heartbeats, with one read of
+// its envelope rather than a walk from position 0; pos must be a record
+// boundary (a position a reader handed out). ok is false if no record is
+// there yet: pos is the write position, or the channel ended there. It
+// fails with ErrNoSeq for a channel without the envelope's sequence
+// number. The record is not verified.
+func SeqAt(st ports.Storage, pos uint64) (seq uint64, ok bool, err error) {
+	h, err := readHeader(st)
+	if err != nil {
+		return 0, false, err
+	}
+	if !h.Envelope.Has(EnvelopeSeq) {
+		return 0, false, ErrNoSeq
+	}
+	g := newRegion(st, h)
+	fileEnd := uint64(max(st.Size()-DataOffset, 0))
+	if pos%8 != 0 {
+		return 0, false, fmt.Errorf("kekbit: position %d is not a multiple of 8", pos)
+	}
+	err = g.guarded(func() error {
+		for {
+			word, end, err := g.classify(pos, fileEnd)
+			switch {
+			case err == ErrNothingYet || err == ErrClosed || err == ErrChannelFull:
+				return nil
+			case err != nil:
+				return fmt.Errorf("kekbit: reading the record at position %d: %w", pos, err)
+			case word == HeartbeatLen:
+				pos = end
+				continue
+			case word <= g.envLen:
+				return fmt.Errorf("kekbit: the record at position %d: %w", pos, ErrCorrupt)
+			}
+			seq, err = g.load(pos + RecordHeaderLen + h.Envelope.seqAt())
+			ok = err == nil
+			return err
+		}
+	})
+	return seq, ok, err
+}
+
+// guarded runs f, turning a fault of vanishing memory into ErrTruncated.
+func (g *region) guarded(f func() error) (err error) {
+	if g.faults != nil {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer catchFault(g.faults, &err)
+	}
+	return f()
 }
