@@ -63,7 +63,7 @@ type Channel struct {
 	// Rates over the interval since the snapshot this one was compared
 	// with (Snapshot.Since); 0 in a first snapshot.
 	RecordsPerSec, BytesPerSec float64
-	Err error // why the channel could not be read (State "invalid")
+	Err                        error // why the channel could not be read (State "invalid")
 }
 
 // Fill is the share of the data region taken, 0 to 1.
