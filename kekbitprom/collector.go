@@ -52,9 +52,9 @@ type Collector struct {
 	root string
 	opts []mmap.VolumeOption
 
-	capacity, written, records, fill, alive, state       *prometheus.Desc
+	capacity, written, records, fill, alive, state     *prometheus.Desc
 	segments, jrecords, jwritten, lagRecords, lagBytes *prometheus.Desc
-	errors, up                                          *prometheus.Desc
+	errors, up                                         *prometheus.Desc
 }
 
 // NewCollector returns a Collector of the root (opts as for
