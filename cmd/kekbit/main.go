@@ -166,7 +166,7 @@ func newRoot() *cobra.Command {
 	})
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newInfo(), newLs(), newDump(), newVerify(), newWrite(), newRm(), newBench(), newReplicate(), newMirror())
-	root.AddCommand(newJournal())
+	root.AddCommand(newJournal(), newStat())
 	return root
 }
 
