@@ -31,9 +31,9 @@ const minStatInterval = 10 * time.Millisecond
 func newStat() *cobra.Command {
 	var once, asJSON, shared bool
 	var interval, until time.Duration
-	var listen string
+	var listen, plot string
 	cmd := &cobra.Command{
-		Use:   "stat [--once] [--json] [--interval D] [--for D] [--listen ADDR] ROOT",
+		Use:   "stat [--once] [--json] [--interval D] [--for D] [--listen ADDR] [--plot FILE.svg] ROOT",
 		Short: "Show what every channel, journal and named reader under a root is doing, live",
 		Long: "stat shows every channel under ROOT (its state, writer, fill, records, and\n" +
 			"records and bytes per second over the last interval), every journal under it\n" +
@@ -47,13 +47,20 @@ func newStat() *cobra.Command {
 			"or --for; off a terminal, or with --json, it prints one JSON object per\n" +
 			"interval instead; --once prints one snapshot (a table, or JSON with --json)\n" +
 			"and exits. With --listen ADDR it also serves the snapshot as Prometheus\n" +
-			"metrics at http://ADDR/metrics (package kekbitprom names them).",
+			"metrics at http://ADDR/metrics (package kekbitprom names them). With\n" +
+			"--plot FILE.svg it draws, when it stops, the records per second of every\n" +
+			"channel and journal and the lag of every named reader over the time it\n" +
+			"ran, as an SVG figure.",
 		Example: "  kekbit stat /dev/shm/kekbit-$USER\n" +
 			"  kekbit stat --once --json /dev/shm/kekbit-$USER | jq '.channels[] | select(.state == \"abandoned\")'\n" +
-			"  kekbit stat --listen :9464 --json /dev/shm/kekbit-$USER > /dev/null",
+			"  kekbit stat --listen :9464 --json /dev/shm/kekbit-$USER > /dev/null\n" +
+			"  kekbit stat --plot rates.svg --for 60s --json /dev/shm/kekbit-$USER > /dev/null",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			root := args[0]
+			if plot != "" && once {
+				return usagef("--plot %s: needs more than one snapshot: drop --once (and give --for)", plot)
+			}
 			if interval < minStatInterval {
 				return usagef("--interval %v: shorter than %v", interval, minStatInterval)
 			}
@@ -101,7 +108,17 @@ func newStat() *cobra.Command {
 				fmt.Fprintf(cmd.ErrOrStderr(), "serving metrics at http://%s/metrics\n", ln.Addr())
 			}
 			redraw := !asJSON && writesToTerminal(out)
-			return statLoop(ctx, out, root, opts, interval, redraw)
+			var fig *statPlot
+			if plot != "" {
+				fig = newStatPlot()
+			}
+			if err := statLoop(ctx, out, root, opts, interval, redraw, fig); err != nil {
+				return err
+			}
+			if fig == nil {
+				return nil
+			}
+			return writeFile(plot, func(w io.Writer) error { return fig.write(w, root) })
 		},
 	}
 	cmd.Flags().BoolVar(&once, "once", false, "print one snapshot and exit")
@@ -109,13 +126,14 @@ func newStat() *cobra.Command {
 	cmd.Flags().DurationVar(&interval, "interval", time.Second, "time between snapshots (10ms at least)")
 	cmd.Flags().DurationVar(&until, "for", 0, "stop after this long (0: at Ctrl-C)")
 	cmd.Flags().StringVar(&listen, "listen", "", "also serve Prometheus metrics at http://ADDR/metrics (e.g. :9464)")
+	cmd.Flags().StringVar(&plot, "plot", "", "when it stops, draw the rates and lags over the time it ran into this SVG file")
 	cmd.Flags().BoolVar(&shared, "shared-root", false, "accept a root its group may write (as mmap.WithSharedRoot)")
 	return cmd
 }
 
 // statLoop takes a snapshot every interval until ctx ends, and redraws the
 // table (redraw) or prints a JSON line.
-func statLoop(ctx context.Context, out io.Writer, root string, opts []mmap.VolumeOption, interval time.Duration, redraw bool) error {
+func statLoop(ctx context.Context, out io.Writer, root string, opts []mmap.VolumeOption, interval time.Duration, redraw bool, fig *statPlot) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var prev *inspect.Snapshot
@@ -126,6 +144,9 @@ func statLoop(ctx context.Context, out io.Writer, root string, opts []mmap.Volum
 		}
 		s.Since(prev)
 		prev = s
+		if fig != nil {
+			fig.add(s)
+		}
 		if redraw {
 			if _, err := io.WriteString(out, "\x1b[H\x1b[2J"); err != nil {
 				return outputError{err}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -295,4 +296,41 @@ func TestStatTmux(t *testing.T) {
 		t.Fatalf("the screen never showed three live channels with their rates and the slow reader's lag, changing:\n%s", tm("capture-pane", "-p", "-t", session))
 	}
 	tm("send-keys", "-t", session, "C-c", "")
+}
+
+// TestStatPlot: --plot draws, when stat stops, a line of records per
+// second for each of the three live channels and the journal, and one of
+// lag for each named reader, each with a point per snapshot, as SVG that
+// parses as XML.
+func TestStatPlot(t *testing.T) {
+	root := statRoot(t)
+	svg := filepath.Join(t.TempDir(), "rates.svg")
+	if _, stderr, code := run(t, nil, "stat", "--interval", "100ms", "--for", "1s", "--plot", svg, root); code != 0 {
+		t.Fatalf("stat --plot: exit %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Lines []struct {
+			Name   string `xml:"data-name,attr"`
+			Points string `xml:"points,attr"`
+		} `xml:"polyline"`
+	}
+	if err := xml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("not XML: %v", err)
+	}
+	lines := map[string]int{}
+	for _, l := range doc.Lines {
+		lines[l.Name] = len(strings.Fields(l.Points))
+	}
+	for _, name := range []string{"channel 0x1", "channel 0x2", "channel 0x3", "journal orders", "orders reader slow", "orders reader fast"} {
+		if lines[name] < 5 {
+			t.Errorf("line %q has %d points (lines: %v)", name, lines[name], lines)
+		}
+	}
+	if _, _, code := run(t, nil, "stat", "--once", "--plot", svg, root); code != 2 {
+		t.Errorf("--once --plot: exit %d, want 2", code)
+	}
 }
