@@ -366,9 +366,18 @@ func (r *Reader) end(start uint64, err error) error {
 // leaves the watermark (or, closing it, the close mark) at its end, so a
 // zero word there means the tail was lost (a page of zeros reads as
 // heartbeats). It cannot tell on a file cut short before that word.
-func (r *Reader) lostTail() (lost bool) {
+func (r *Reader) lostTail() bool {
+	word, ok := r.endWord()
+	return ok && word == 0
+}
+
+// endWord loads (acquire) the word at the reader's position, past which
+// nothing fits: where a writer that filled the channel leaves its
+// watermark or close mark. ok is false on a file cut short before it, or
+// whose memory vanished.
+func (r *Reader) endWord() (word uint64, ok bool) {
 	if r.pos+RecordHeaderLen > r.fileEnd {
-		return false
+		return 0, false
 	}
 	if r.faults != nil {
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -377,12 +386,12 @@ func (r *Reader) lostTail() (lost bool) {
 				if !isFault(e, r.faults) {
 					panic(e)
 				}
-				lost = false
+				word, ok = 0, false
 			}
 		}()
 	}
 	word, err := r.load(r.pos)
-	return err == nil && word == 0
+	return word, err == nil
 }
 
 // checkTrailer checks the end of an enveloped channel, closed or full,
@@ -393,6 +402,15 @@ func (r *Reader) lostTail() (lost bool) {
 // trailer whole before the close mark. (A full channel's may be torn: its
 // writer can die inside Close.) It returns end, or ErrCorrupt.
 func (r *Reader) checkTrailer(end error) error {
+	if end == ErrChannelFull {
+		// The writer stores the trailer before the close mark, and at a
+		// full channel's end the close mark is at the reader's position:
+		// until it is there (loaded with acquire ordering), the trailer
+		// may be in the writing.
+		if word, ok := r.endWord(); ok && word != CloseMark {
+			return end
+		}
+	}
 	var b [TrailerLen]byte
 	if _, err := r.st.ReadAt(b[:], TrailerOffset); err != nil {
 		return end
