@@ -404,10 +404,11 @@ func (r *Reader) endWord() (word uint64, ok bool) {
 func (r *Reader) checkTrailer(end error) error {
 	if end == ErrChannelFull {
 		// The writer stores the trailer before the close mark, and at a
-		// full channel's end the close mark is at the reader's position:
-		// until it is there (loaded with acquire ordering), the trailer
-		// may be in the writing.
-		if word, ok := r.endWord(); ok && word != CloseMark {
+		// full channel's end the close mark goes at the reader's position:
+		// while the writer's watermark is still there (loaded with acquire
+		// ordering), the trailer may be in the writing. (A zero word there
+		// is a lost tail, which the trailer, if any, tells more of.)
+		if word, ok := r.endWord(); ok && word == Watermark {
 			return end
 		}
 	}
