@@ -30,10 +30,23 @@
 // The replicator publishes asynchronously, up to Window messages waiting
 // for their acknowledgements, and every message says where it must land:
 // Nats-Expected-Last-Sequence is the stream sequence of the message before
-// it in the chain. The stream leader stores a message only if the stream's
-// last message is its predecessor, so a message lost on the way (a broken
-// connection, a leader change, a timeout) cannot be followed by a later
-// one: everything after it is refused. The replicator checks each
+// it in the chain and Nats-Expected-Last-Msg-Id that message's Nats-Msg-Id
+// (the header marker, the first, has only the sequence). The stream
+// leader stores a message only if the stream's last message is its very
+// predecessor, so a message lost on the way (a broken connection, a leader
+// change, a timeout) cannot be followed by a later one: everything after
+// it is refused. The id matters where the sequence alone would not do:
+// two replicators of one channel (two machines sharing it) build chains
+// of their own, with idle markers at moments of their own, and a message
+// of one could otherwise land after a message of the other that took its
+// predecessor's sequence. Ids grow along a chain (a message's position is
+// past its predecessor's, or the same for a record after an idle marker),
+// so no id appears twice in a stream, whatever the duplicate window.
+//
+// On one machine a replicator holds a lock file next to the channel file
+// (ReplicatorLockPath: flock, for its whole run), so a second replicator
+// of the channel into the same stream stops at once with
+// ErrReplicatorRunning. The replicator checks each
 // acknowledgement in publish order (stored, at the very sequence expected,
 // not a duplicate); at the first failure it stops publishing, waits for
 // every outstanding answer, asks the stream leader for its last message on

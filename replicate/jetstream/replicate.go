@@ -66,6 +66,8 @@ type ReplicateConfig struct {
 
 	// Logf, if set, is told about failures and re-syncs.
 	Logf func(format string, args ...any)
+
+	skipLock bool // for tests: no lock file (SkipLock)
 }
 
 // ReplicateStats is what a Replicator has done so far in this run.
@@ -166,6 +168,13 @@ func (r *Replicator) Run(ctx context.Context) error {
 	if r.cfg.KeepAlive == 0 {
 		r.cfg.KeepAlive = min(max(h.TimeoutDuration()/4, 10*time.Millisecond), 5*time.Second)
 	}
+	if !r.cfg.skipLock {
+		l, err := lockReplication(r.cfg.Volume, r.cfg.ChannelID, r.cfg.Stream)
+		if err != nil {
+			return err
+		}
+		defer l.release()
+	}
 	nc, closeConn, err := connect(r.cfg.URL, "kekbit replicate "+hexID(h.ChannelID), r.cfg.Conn, r.cfg.NATSOptions)
 	if err != nil {
 		return err
@@ -218,6 +227,7 @@ type session struct {
 	channel string // hexID of the channel id
 
 	last    uint64 // the stream sequence the last message published must get
+	lastID  string // its Nats-Msg-Id ("" before the header marker)
 	prevEnd uint64 // the channel position after the last element published
 
 	queue   chan pending
@@ -297,20 +307,26 @@ func (s *session) await(p pending) bool {
 }
 
 // publish sends m as the next message of the chain: it must land right
-// after the last one (Nats-Expected-Last-Sequence), so the stream refuses
-// it if anything was lost before it. It reports false once the session
-// failed.
+// after the last one, at the stream sequence that follows it
+// (Nats-Expected-Last-Sequence) and after that very message
+// (Nats-Expected-Last-Msg-Id), so the stream refuses it if anything was
+// lost before it or if another publisher's message took its
+// predecessor's place. It reports false once the session failed.
 func (s *session) publish(m *nats.Msg, records, end uint64, final bool) bool {
 	if s.failed.Load() {
 		return false
 	}
 	m.Header[jetstream.ExpectedLastSeqHeader] = []string{strconv.FormatUint(s.last, 10)}
+	if s.lastID != "" {
+		m.Header[jetstream.ExpectedLastMsgIDHeader] = []string{s.lastID}
+	}
 	f, err := s.js.PublishMsgAsync(m)
 	if err != nil {
 		s.fail(fmt.Errorf("kekbit: jetstream: publishing: %w", err))
 		return false
 	}
 	s.last++
+	s.lastID = m.Header.Get(jetstream.MsgIDHeader)
 	s.r.published.Add(1)
 	s.queue <- pending{f: f, seq: s.last, records: records, end: end, final: final}
 	return true
@@ -336,7 +352,7 @@ func (s *session) resync(ctx context.Context) (done bool, err error) {
 			return false, stop(fmt.Errorf("%w: stream %s holds %d messages, none on %s: give each channel a stream of its own", ErrMismatch, r.cfg.Stream, msgs, subject))
 		}
 		// A new replication: the header marker first.
-		s.last = lastSeq
+		s.last, s.lastID = lastSeq, ""
 		s.prevEnd = 0
 		if err := s.rd.MoveTo(0); err != nil {
 			return false, stop(err)
@@ -371,7 +387,10 @@ func (s *session) resync(ctx context.Context) (done bool, err error) {
 		}
 		r.headerChecked = true
 	}
-	s.last = m.seq
+	s.last, s.lastID = m.seq, m.hdr.Get(jetstream.MsgIDHeader)
+	if s.lastID == "" {
+		return false, stop(fmt.Errorf("%w: the last message of stream %s (sequence %d) has no %s", ErrBadMessage, r.cfg.Stream, m.seq, jetstream.MsgIDHeader))
+	}
 	switch last.marker {
 	case MarkerHeader:
 		err = s.rd.MoveTo(0)

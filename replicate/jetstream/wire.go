@@ -102,6 +102,10 @@ var (
 	// ErrBadMessage: a message of the stream is not a replication message
 	// this package understands.
 	ErrBadMessage = errors.New("kekbit: jetstream: not a kekbit replication message")
+	// ErrReplicatorRunning: another replicator of the channel into the
+	// same stream runs on this machine (it holds the lock file next to
+	// the channel).
+	ErrReplicatorRunning = errors.New("kekbit: jetstream: another replicator of the channel into the stream is running")
 )
 
 // element is one message of a channel's replication, as read back from
