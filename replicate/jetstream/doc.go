@@ -80,7 +80,10 @@
 // to its end, checks its last record against the stream, takes the
 // channel over with mmap.OpenForWrite and domain.Resume (refused while
 // another mirror holds it), finds the next message by bisecting the
-// stream on positions, and carries on.
+// stream on positions, and carries on. An idle marker may share its
+// position with the record (or end marker) after it: the bisection orders
+// the elements of one position idle marker, record, end marker, so it
+// finds the mirror's last record itself and not the marker before it.
 //
 // See README.md next to this file for running against a JetStream cluster
 // and the exact guarantees.

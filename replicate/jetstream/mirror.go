@@ -329,7 +329,7 @@ func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, 
 		return false, err
 	}
 	if records > 0 {
-		e, err := m.seek(ctx, api, lastPos, headerSeq, last.seq)
+		e, err := m.seek(ctx, api, lastPos, rankRecord, headerSeq, last.seq)
 		if err != nil {
 			return false, err
 		}
@@ -371,7 +371,7 @@ func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, 
 		w.Release()
 		return false, stop(fmt.Errorf("kekbit: mirror: %s changed while being resumed", path))
 	}
-	next, err := m.seek(ctx, api, at, headerSeq, last.seq)
+	next, err := m.seek(ctx, api, at, rankIdle, headerSeq, last.seq)
 	if err != nil {
 		w.Release()
 		return false, err
@@ -388,11 +388,37 @@ func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, 
 	return false, nil
 }
 
+// The order of elements at one position: an idle marker may share its
+// position with the record or the end marker that follows it.
+const (
+	rankIdle = iota
+	rankRecord
+	rankEnd
+)
+
+// rank is e's place among the elements at its position.
+func (e *element) rank() int {
+	switch e.marker {
+	case MarkerIdle:
+		return rankIdle
+	case MarkerEnd:
+		return rankEnd
+	}
+	return rankRecord
+}
+
+// before reports whether e comes before the element of the given rank at
+// pos in the chain.
+func (e *element) before(pos uint64, rank int) bool {
+	return e.pos < pos || e.pos == pos && e.rank() < rank
+}
+
 // seek returns the first element after the header marker (at headerSeq)
-// whose position is at least target, nil if there is none up to lastSeq.
-// Positions grow with stream sequences, so it bisects: about log2(n)
-// requests.
-func (m *Mirrorer) seek(ctx context.Context, api *streamAPI, target, headerSeq, lastSeq uint64) (*element, error) {
+// that does not come before the element of rank rank at position target
+// (for rankIdle: whose position is at least target), nil if there is none
+// up to lastSeq. Along the chain, positions and, at one position, ranks
+// grow with stream sequences, so it bisects: about log2(n) requests.
+func (m *Mirrorer) seek(ctx context.Context, api *streamAPI, target uint64, rank int, headerSeq, lastSeq uint64) (*element, error) {
 	next := func(seq uint64) (*element, error) {
 		raw, err := api.get(ctx, seq, m.subject, false)
 		if err != nil {
@@ -416,7 +442,7 @@ func (m *Mirrorer) seek(ctx context.Context, api *streamAPI, target, headerSeq, 
 			hi = mid
 		case err != nil:
 			return nil, err
-		case e.pos >= target:
+		case !e.before(target, rank):
 			hi = mid
 		default:
 			lo = e.seq + 1
