@@ -85,6 +85,14 @@
 // the elements of one position idle marker, record, end marker, so it
 // finds the mirror's last record itself and not the marker before it.
 //
+// A mirror killed while it created its channel leaves the channel's lock
+// file, which its creator's lock no longer holds, and the channel file as
+// far as it got (none, empty, zeros, half a header, or whole): the next
+// mirror sees a dead creator (the lock is free), removes both (the channel
+// file first) and creates the channel afresh; it waits, retrying, while a
+// live creator holds the lock. A kill at any moment thus leaves nothing,
+// a channel to create again, or a channel to resume.
+//
 // See README.md next to this file for running against a JetStream cluster
 // and the exact guarantees.
 package jetstream

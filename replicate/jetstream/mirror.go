@@ -238,6 +238,11 @@ func (m *Mirrorer) open(ctx context.Context, api *streamAPI) (done bool, err err
 		// Nothing replicated yet: the header marker, when it comes, makes
 		// the channel. A mirror channel named in advance must not exist
 		// then.
+		if m.cfg.ChannelID != 0 {
+			if err := m.clearDeadCreation(m.cfg.ChannelID); err != nil {
+				return false, err
+			}
+		}
 		if m.cfg.ChannelID != 0 && m.exists(m.cfg.ChannelID) {
 			return false, stop(fmt.Errorf("%w: channel %s exists and stream %s holds nothing on %s", ErrMismatch, hexID(m.cfg.ChannelID), m.cfg.Stream, m.subject))
 		}
@@ -262,6 +267,9 @@ func (m *Mirrorer) open(ctx context.Context, api *streamAPI) (done bool, err err
 		return false, stop(fmt.Errorf("%w: stream %s replicates channel %s, not %s", ErrMismatch, m.cfg.Stream, hexID(h.ChannelID), hexID(m.cfg.ChannelID)))
 	}
 	path := m.path(h)
+	if err := m.clearDeadCreation(h.ChannelID); err != nil {
+		return false, err
+	}
 	if !m.exists(h.ChannelID) {
 		if err := m.create(h); err != nil {
 			return false, err
@@ -270,6 +278,20 @@ func (m *Mirrorer) open(ctx context.Context, api *streamAPI) (done bool, err err
 		return false, nil
 	}
 	return m.resume(ctx, api, h, e.seq, path)
+}
+
+// clearDeadCreation removes what a mirror (or any creator) killed while
+// creating channel id left, so that the channel is made afresh; a live
+// creator is waited for (a retried error).
+func (m *Mirrorer) clearDeadCreation(id uint64) error {
+	removed, err := clearDeadCreation(m.cfg.Volume, id)
+	if err != nil {
+		return fmt.Errorf("kekbit: mirror: channel %s: %w", hexID(id), err)
+	}
+	if removed {
+		m.logf("kekbit mirror: removed what a creator killed while making channel %s left; creating it afresh", hexID(id))
+	}
+	return nil
 }
 
 // path names the mirror channel of h in messages.

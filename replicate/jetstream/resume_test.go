@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kekbit-go/kekbit/adapters/mmap"
+	"github.com/kekbit-go/kekbit/codecs"
 	"github.com/kekbit-go/kekbit/domain"
 	"github.com/kekbit-go/kekbit/replicate/jetstream"
 )
@@ -131,4 +133,60 @@ func TestMirrorResumeAfterIdleMarker(t *testing.T) {
 		t.Fatalf("only %d records follow an idle marker at their position", shared)
 	}
 	t.Logf("%d of %d mirrors resumed; %d records shared a position with an idle marker", resumed, rounds, shared)
+}
+
+// TestMirrorKilledAtRandomWhileStarting SIGKILLs a mirror process at a
+// random moment of its start, 30 times, each into a fresh folder, with a
+// large channel so that its create (reserving 32 MiB) takes a while; a
+// mirror started after each kill finishes, identical to the source,
+// whatever the kill left.
+func TestMirrorKilledAtRandomWhileStarting(t *testing.T) {
+	if os.Getenv(childMode) != "" {
+		t.Skip("in a child")
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 3))
+	_, url := startServer(t)
+	src := shmDir(t)
+	const id = 0x1541
+	w, err := domain.Create(mmap.NewVolume(src), testHeader(t, id, 32<<20, 100), codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := mmap.ChannelPath(src, id)
+	writeRecords(w, 0, 200, false)
+	w.Close()
+	ctx := testCtx(t)
+	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url}); err != nil {
+		t.Fatal(err)
+	}
+	const rounds = 30
+	left := map[string]int{}
+	for round := range rounds {
+		dst := shmDir(t)
+		mir := mmap.ChannelPath(dst, id)
+		cmd := startChild(t, "mirror", url, dst, id)
+		time.Sleep(time.Duration(rng.Int64N(int64(120 * time.Millisecond))))
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		_, lockErr := os.Stat(mmap.LockPath(mir))
+		fi, fileErr := os.Stat(mir)
+		switch {
+		case lockErr == nil && fileErr == nil:
+			left[fmt.Sprintf("lock file and a channel file of %d bytes", fi.Size())]++
+		case lockErr == nil:
+			left["lock file only"]++
+		case fileErr == nil:
+			left["a ready channel"]++
+		default:
+			left["nothing"]++
+		}
+		if err := jetstream.Mirror(ctx, jetstream.MirrorConfig{Volume: mmap.NewVolume(dst), Stream: jetstream.StreamName(id), URL: url}); err != nil {
+			t.Fatalf("round %d: the mirror after the kill: %v", round, err)
+		}
+		sameChannels(t, path, mir)
+		os.RemoveAll(dst)
+	}
+	t.Logf("%d of %d finished after a kill; the kills left %v", rounds, rounds, left)
 }
