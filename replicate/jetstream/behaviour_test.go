@@ -85,7 +85,7 @@ func TestIdleMarkers(t *testing.T) {
 	var repErr, mirErr error
 	go func() {
 		defer wg.Done()
-		repErr = jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url, KeepAlive: 30 * time.Millisecond})
+		repErr = jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url})
 	}()
 	go func() {
 		defer wg.Done()

@@ -203,10 +203,58 @@ func TestClusterServerStopped(t *testing.T) {
 	}
 	st := rep.Stats()
 	t.Logf("replicator: %+v", st)
+	c.replicasAgree(t, jetstream.StreamName(id))
 	if got := checkStream(t, c.url(), jetstream.StreamName(id), jetstream.Subject(id), path); got != written {
 		t.Fatalf("%d records in the stream, %d written", got, written)
 	}
 	if got := sameChannels(t, path, mmap.ChannelPath(dst, id)); got != written {
 		t.Fatalf("%d records in the mirror, %d written", got, written)
 	}
+}
+
+// replicaStates returns, for each running server, the state of its
+// replica of stream: "n<i>: <messages> messages, last sequence <seq>".
+func (c *cluster) replicaStates(stream string) map[int]server.StreamState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[int]server.StreamState{}
+	for i, s := range c.servers {
+		if s == nil {
+			continue
+		}
+		info, err := s.Jsz(&server.JSzOptions{Accounts: true, Streams: true})
+		if err != nil {
+			continue
+		}
+		for _, a := range info.AccountDetails {
+			for _, sd := range a.Streams {
+				if sd.Name == stream {
+					out[i] = sd.State
+				}
+			}
+		}
+	}
+	return out
+}
+
+// replicasAgree waits until every running server's replica of stream
+// holds the same messages up to the same last sequence, and fails the
+// test if they do not within a while.
+func (c *cluster) replicasAgree(t *testing.T, stream string) {
+	t.Helper()
+	var states map[int]server.StreamState
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		states = c.replicaStates(stream)
+		agree := len(states) == len(c.urls)
+		for _, s := range states {
+			agree = agree && s.Msgs == states[0].Msgs && s.LastSeq == states[0].LastSeq && s.FirstSeq == states[0].FirstSeq
+		}
+		if agree {
+			return
+		}
+	}
+	for i, s := range states {
+		t.Errorf("n%d: %d messages, sequences %d to %d", i, s.Msgs, s.FirstSeq, s.LastSeq)
+	}
+	t.Fatalf("the replicas of stream %s disagree", stream)
 }

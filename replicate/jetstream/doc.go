@@ -17,37 +17,56 @@
 // Each channel has a stream of its own (StreamName(id), subject
 // Subject(id) by default), which Replicate creates if needed. It holds a
 // chain: a header marker (the channel's 128-byte header as payload, its
-// fields in headers), then one message per record in channel order (the
-// payload as is; headers Kekbit-Channel, Kekbit-Pos and, if heartbeats
-// came before the record, Kekbit-Gap), idle markers when the channel's
-// writer sends only heartbeats for a while, and an end marker
-// (Kekbit-End: closed or full, at the channel's final position). Every
-// message has a Nats-Msg-Id derived from the channel id and the position
-// (MsgID), so JetStream's duplicate window drops a re-send.
+// fields in headers), then one message per record and per heartbeat in
+// channel order, and an end marker (Kekbit-End: closed or full, at the
+// channel's final position). A record's message has the payload as is and
+// headers Kekbit-Channel and Kekbit-Pos; a heartbeat's is an idle marker
+// at the position right after the heartbeat, with Kekbit-Gap 8 (streams
+// made by earlier versions also hold records with a Kekbit-Gap, for the
+// heartbeats before them, and idle markers covering several heartbeats:
+// a mirror reads both). Every message has a Nats-Msg-Id derived from the
+// channel id and the position (MsgID), so JetStream's duplicate window
+// drops a re-send.
+//
+// The chain is thus a function of the channel alone: its k-th message is
+// the channel's k-th record or heartbeat, whoever publishes it and
+// whenever (earlier versions published one idle marker for the
+// heartbeats of a while, at moments of the replicator's own, so two
+// replicators built different chains).
+//
+// The stream must keep every message: Replicate refuses one whose limits
+// drop messages (ErrStreamLimits, naming them: max_age; max_msgs or
+// max_bytes with discard old; max_msgs_per_subject; a retention other than
+// limits) unless AcceptLimits, and Replicate and Mirror refuse one that
+// lost messages (ErrStreamLost: empty though its last sequence is past its
+// first, or its first message is not the header marker) rather than take
+// it for a new stream.
 //
 // # Exactly once, in order
 //
 // The replicator publishes asynchronously, up to Window messages waiting
 // for their acknowledgements, and every message says where it must land:
 // Nats-Expected-Last-Sequence is the stream sequence of the message before
-// it in the chain and Nats-Expected-Last-Msg-Id that message's Nats-Msg-Id
-// (the header marker, the first, has only the sequence). The stream
-// leader stores a message only if the stream's last message is its very
-// predecessor, so a message lost on the way (a broken connection, a leader
-// change, a timeout) cannot be followed by a later one: everything after
-// it is refused. The id matters where the sequence alone would not do:
-// two replicators of one channel (two machines sharing it) build chains
-// of their own, with idle markers at moments of their own, and a message
-// of one could otherwise land after a message of the other that took its
-// predecessor's sequence. Ids grow along a chain (a message's position is
-// past its predecessor's, or the same for a record after an idle marker),
-// so no id appears twice in a stream, whatever the duplicate window.
+// it in the chain. The stream leader stores a message only if the stream's
+// last message is its predecessor, so a message lost on the way (a broken
+// connection, a leader change, a timeout) cannot be followed by a later
+// one: everything after it is refused. Since the chain depends on the
+// channel alone, the message at a sequence is the same whichever
+// replicator put it there, so two replicators of one channel (two
+// machines sharing it) cannot build one chain out of two histories either.
+// (Nats-Expected-Last-Msg-Id, which would check the predecessor's id, is
+// not used: nats-server 2.15.2 checks it on every replica against the last
+// id that replica stored, which a restarted replica that caught up from a
+// snapshot does not update, so that replica refuses every later message
+// while the others store them: TestClusterServerStopped found a replica
+// stuck at 24,538 of 300,153 messages.)
 //
 // On one machine a replicator holds a lock file next to the channel file
 // (ReplicatorLockPath: flock, for its whole run), so a second replicator
 // of the channel into the same stream stops at once with
-// ErrReplicatorRunning. The replicator checks each
-// acknowledgement in publish order (stored, at the very sequence expected,
+// ErrReplicatorRunning.
+//
+// The replicator checks each acknowledgement in publish order (stored, at the very sequence expected,
 // not a duplicate); at the first failure it stops publishing, waits for
 // every outstanding answer, asks the stream leader for its last message on
 // the subject, moves its reader right after that record (checking that the

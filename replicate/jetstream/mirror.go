@@ -69,6 +69,7 @@ type Mirrorer struct {
 	records, position, behind atomic.Uint64
 
 	subject string
+	scfg    jetstream.StreamConfig // the stream's configuration
 	hdr     domain.Header
 	w       *domain.Writer[[]byte]
 	nextSeq uint64 // the stream sequence to consume from (0: the first)
@@ -210,19 +211,21 @@ func (m *Mirrorer) session(ctx context.Context, js jetstream.JetStream, api *str
 	}
 }
 
-// findSubject takes the stream's only subject when none was given.
+// findSubject reads the stream's configuration and takes its only
+// subject when none was given.
 func (m *Mirrorer) findSubject(ctx context.Context, js jetstream.JetStream) error {
-	if m.cfg.Subject != "" {
-		m.subject = m.cfg.Subject
-		return nil
-	}
 	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	s, err := js.Stream(rctx, m.cfg.Stream)
 	if err != nil {
 		return fmt.Errorf("kekbit: jetstream: stream %s: %w", m.cfg.Stream, err)
 	}
-	subjects := s.CachedInfo().Config.Subjects
+	m.scfg = s.CachedInfo().Config
+	if m.cfg.Subject != "" {
+		m.subject = m.cfg.Subject
+		return nil
+	}
+	subjects := m.scfg.Subjects
 	if len(subjects) != 1 || strings.ContainsAny(subjects[0], "*>") {
 		return stop(fmt.Errorf("kekbit: jetstream: stream %s has subjects %q: name the channel's", m.cfg.Stream, subjects))
 	}
@@ -235,6 +238,13 @@ func (m *Mirrorer) findSubject(ctx context.Context, js jetstream.JetStream) erro
 func (m *Mirrorer) open(ctx context.Context, api *streamAPI) (done bool, err error) {
 	first, err := api.get(ctx, 1, m.subject, false)
 	if errors.Is(err, errNoMessage) {
+		lastSeq, msgs, err := api.state(ctx)
+		if err != nil {
+			return false, err
+		}
+		if msgs == 0 && lastSeq >= firstSeq(m.scfg) {
+			return false, stop(lostError(m.scfg, m.subject, lastSeq+1, fmt.Sprintf("is empty but has held %d messages", lastSeq-firstSeq(m.scfg)+1)))
+		}
 		// Nothing replicated yet: the header marker, when it comes, makes
 		// the channel. A mirror channel named in advance must not exist
 		// then.
@@ -257,6 +267,9 @@ func (m *Mirrorer) open(ctx context.Context, api *streamAPI) (done bool, err err
 		return false, stop(err)
 	}
 	if e.marker != MarkerHeader {
+		if e.seq > firstSeq(m.scfg) {
+			return false, stop(lostError(m.scfg, m.subject, e.seq, "does not start with the header marker"))
+		}
 		return false, stop(fmt.Errorf("%w: the first message on %s (sequence %d) is not a header marker", ErrMismatch, m.subject, e.seq))
 	}
 	h, err := e.header()

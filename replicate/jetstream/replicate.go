@@ -46,6 +46,16 @@ type ReplicateConfig struct {
 	Replicas int
 	NoCreate bool
 
+	// AcceptLimits lets Replicate publish into a stream whose limits drop
+	// messages (max_age; max_msgs, max_bytes with discard old;
+	// max_msgs_per_subject; a retention other than limits), which it
+	// refuses otherwise with ErrStreamLimits: once messages are dropped,
+	// no new mirror can be made from the stream, and a replicator
+	// started then cannot check the stream's header marker against its
+	// channel. A stream that lost everything is refused all the same
+	// (ErrStreamLost): the channel is never published into it again.
+	AcceptLimits bool
+
 	// Window is the most messages published and not yet acknowledged
 	// (DefaultWindow if 0). AckTimeout is how long an acknowledgement may
 	// take before the message counts as failed (DefaultAckTimeout if 0).
@@ -57,11 +67,14 @@ type ReplicateConfig struct {
 	// re-syncs with the stream and carries on.
 	MinBackoff, MaxBackoff time.Duration
 
-	// KeepAlive: when the channel's writer has sent only heartbeats for
-	// this long, Replicate publishes an idle marker so that a mirror
-	// writes heartbeats too and its readers do not time out. 0 means a
-	// quarter of the channel's timeout, between 10ms and 5s; negative,
-	// never.
+	// KeepAlive is ignored: every heartbeat of the channel is published
+	// as an idle marker as soon as the replicator sees it, so that the
+	// stream's chain depends on the channel alone and not on when a
+	// replicator looked (two replicators of one channel then build the
+	// same chain).
+	//
+	// Deprecated: it used to set how long heartbeats waited before an
+	// idle marker carried them.
 	KeepAlive time.Duration
 
 	// Logf, if set, is told about failures and re-syncs.
@@ -165,9 +178,6 @@ func (r *Replicator) Run(ctx context.Context) error {
 	if r.cfg.Subject == "" {
 		r.cfg.Subject = Subject(h.ChannelID)
 	}
-	if r.cfg.KeepAlive == 0 {
-		r.cfg.KeepAlive = min(max(h.TimeoutDuration()/4, 10*time.Millisecond), 5*time.Second)
-	}
 	if !r.cfg.skipLock {
 		l, err := lockReplication(r.cfg.Volume, r.cfg.ChannelID, r.cfg.Stream)
 		if err != nil {
@@ -227,7 +237,6 @@ type session struct {
 	channel string // hexID of the channel id
 
 	last    uint64 // the stream sequence the last message published must get
-	lastID  string // its Nats-Msg-Id ("" before the header marker)
 	prevEnd uint64 // the channel position after the last element published
 
 	queue   chan pending
@@ -307,26 +316,22 @@ func (s *session) await(p pending) bool {
 }
 
 // publish sends m as the next message of the chain: it must land right
-// after the last one, at the stream sequence that follows it
-// (Nats-Expected-Last-Sequence) and after that very message
-// (Nats-Expected-Last-Msg-Id), so the stream refuses it if anything was
-// lost before it or if another publisher's message took its
-// predecessor's place. It reports false once the session failed.
+// after the last one (Nats-Expected-Last-Sequence), so the stream refuses
+// it if anything was lost before it. Since the chain is a function of the
+// channel alone (see publishHeartbeats), a message of another replicator
+// of the channel that took a place is the one this replicator would have
+// put there. It reports false once the session failed.
 func (s *session) publish(m *nats.Msg, records, end uint64, final bool) bool {
 	if s.failed.Load() {
 		return false
 	}
 	m.Header[jetstream.ExpectedLastSeqHeader] = []string{strconv.FormatUint(s.last, 10)}
-	if s.lastID != "" {
-		m.Header[jetstream.ExpectedLastMsgIDHeader] = []string{s.lastID}
-	}
 	f, err := s.js.PublishMsgAsync(m)
 	if err != nil {
 		s.fail(fmt.Errorf("kekbit: jetstream: publishing: %w", err))
 		return false
 	}
 	s.last++
-	s.lastID = m.Header.Get(jetstream.MsgIDHeader)
 	s.r.published.Add(1)
 	s.queue <- pending{f: f, seq: s.last, records: records, end: end, final: final}
 	return true
@@ -337,8 +342,13 @@ func (s *session) publish(m *nats.Msg, records, end uint64, final bool) bool {
 // end marker already.
 func (s *session) resync(ctx context.Context) (done bool, err error) {
 	r := s.r
-	if _, err := ensureStream(ctx, s.js, r.cfg.Stream, r.cfg.Subject, !r.cfg.NoCreate, r.cfg.Replicas); err != nil {
+	stream, err := ensureStream(ctx, s.js, r.cfg.Stream, r.cfg.Subject, !r.cfg.NoCreate, r.cfg.Replicas)
+	if err != nil {
 		return false, err
+	}
+	scfg := stream.CachedInfo().Config
+	if err := checkLimits(scfg, r.cfg.AcceptLimits); err != nil {
+		return false, stop(err)
 	}
 	lastSeq, msgs, err := s.api.state(ctx)
 	if err != nil {
@@ -351,8 +361,14 @@ func (s *session) resync(ctx context.Context) (done bool, err error) {
 		if msgs != 0 {
 			return false, stop(fmt.Errorf("%w: stream %s holds %d messages, none on %s: give each channel a stream of its own", ErrMismatch, r.cfg.Stream, msgs, subject))
 		}
+		if lastSeq >= firstSeq(scfg) {
+			// Not a new stream: one whose messages are gone. Publishing
+			// the channel again would make a second replication after
+			// the lost first one.
+			return false, stop(lostError(scfg, subject, lastSeq+1, fmt.Sprintf("is empty but has held %d messages", lastSeq-firstSeq(scfg)+1)))
+		}
 		// A new replication: the header marker first.
-		s.last, s.lastID = lastSeq, ""
+		s.last = lastSeq
 		s.prevEnd = 0
 		if err := s.rd.MoveTo(0); err != nil {
 			return false, stop(err)
@@ -382,15 +398,12 @@ func (s *session) resync(ctx context.Context) (done bool, err error) {
 		return false, stop(fmt.Errorf("%w: stream %s holds channel %s on %s, this is channel %s", ErrMismatch, r.cfg.Stream, hexID(last.channel), subject, s.channel))
 	}
 	if !r.headerChecked {
-		if err := s.checkHeader(ctx); err != nil {
+		if err := s.checkHeader(ctx, scfg); err != nil {
 			return false, err
 		}
 		r.headerChecked = true
 	}
-	s.last, s.lastID = m.seq, m.hdr.Get(jetstream.MsgIDHeader)
-	if s.lastID == "" {
-		return false, stop(fmt.Errorf("%w: the last message of stream %s (sequence %d) has no %s", ErrBadMessage, r.cfg.Stream, m.seq, jetstream.MsgIDHeader))
-	}
+	s.last = m.seq
 	switch last.marker {
 	case MarkerHeader:
 		err = s.rd.MoveTo(0)
@@ -440,7 +453,9 @@ func (s *session) skipRecord(e *element) error {
 }
 
 // checkHeader checks that the stream's header marker is this channel's.
-func (s *session) checkHeader(ctx context.Context) error {
+// A stream whose first messages were dropped has none any more: refused
+// unless AcceptLimits.
+func (s *session) checkHeader(ctx context.Context, cfg jetstream.StreamConfig) error {
 	m, err := s.api.get(ctx, 1, s.r.cfg.Subject, false)
 	if err != nil {
 		return err
@@ -448,6 +463,13 @@ func (s *session) checkHeader(ctx context.Context) error {
 	e, err := s.api.element(m, s.r.cfg.Subject)
 	if err != nil {
 		return stop(err)
+	}
+	if e.marker != MarkerHeader && e.seq > firstSeq(cfg) {
+		if s.r.cfg.AcceptLimits {
+			s.r.logf("kekbit replicate: stream %s lost its messages before sequence %d, its header marker with them: the channel is checked against its records only", s.r.cfg.Stream, e.seq)
+			return nil
+		}
+		return stop(lostError(cfg, s.r.cfg.Subject, e.seq, "does not start with the header marker"))
 	}
 	if e.marker != MarkerHeader {
 		return stop(fmt.Errorf("%w: the first message on %s (sequence %d) is not a header marker", ErrMismatch, s.r.cfg.Subject, e.seq))
@@ -481,8 +503,6 @@ func (s *session) publishHeader() error {
 // truncated, or its writer is gone.
 func (s *session) follow(ctx context.Context) error {
 	rd, subject, ch := s.rd, s.r.cfg.Subject, s.channel
-	keepAlive := s.r.cfg.KeepAlive
-	lastSent := time.Now()
 	idle := newIdler()
 	defer idle.stop()
 	writerGone := false // found gone: one more look, then stop
@@ -495,7 +515,7 @@ func (s *session) follow(ctx context.Context) error {
 				return stop(fmt.Errorf("kekbit: replicate: the record at position %d has %d bytes, more than the NATS server takes (max_payload %d, less %d for headers)", pos, len(p), limit, headroom))
 			}
 			end := pos + domain.RecordSize(uint64(len(p)))
-			if !s.publish(recordMessage(subject, ch, pos, pos-s.prevEnd, p), 1, end, false) {
+			if !s.publishHeartbeats(pos) || !s.publish(recordMessage(subject, ch, pos, 0, p), 1, end, false) {
 				return nil
 			}
 			s.prevEnd = end
@@ -504,7 +524,6 @@ func (s *session) follow(ctx context.Context) error {
 			}
 		}
 		if records > 0 {
-			lastSent = time.Now()
 			idle.reset()
 		}
 		var re *domain.ReadError
@@ -515,7 +534,9 @@ func (s *session) follow(ctx context.Context) error {
 			if re.Err == domain.ErrChannelFull {
 				how = EndFull
 			}
-			s.publish(markerMessage(subject, ch, MarkerEnd, how, re.Position, re.Position-s.prevEnd), 0, re.Position, true)
+			if s.publishHeartbeats(re.Position) {
+				s.publish(markerMessage(subject, ch, MarkerEnd, how, re.Position, 0), 0, re.Position, true)
+			}
 			return nil
 		case errors.Is(err, domain.ErrTimeout):
 			// The writer sent nothing for the header's timeout. Go on
@@ -526,12 +547,8 @@ func (s *session) follow(ctx context.Context) error {
 		default:
 			return stop(fmt.Errorf("kekbit: replicate: %w", err))
 		}
-		if keepAlive > 0 && rd.Position() > s.prevEnd && time.Since(lastSent) >= keepAlive {
-			pos := rd.Position()
-			if !s.publish(markerMessage(subject, ch, MarkerIdle, "", pos, pos-s.prevEnd), 0, pos, false) {
-				return nil
-			}
-			s.prevEnd, lastSent = pos, time.Now()
+		if !s.publishHeartbeats(rd.Position()) {
+			return nil
 		}
 		if rd.Position() != before {
 			writerGone = false
@@ -552,6 +569,23 @@ func (s *session) follow(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// publishHeartbeats publishes an idle marker for each heartbeat between
+// the last element published and pos (the channel holds only heartbeats
+// there), each at the position right after its heartbeat: so the chain is
+// a function of the channel alone, one message per record or heartbeat,
+// whoever publishes it and whenever. It reports false once the session
+// failed.
+func (s *session) publishHeartbeats(pos uint64) bool {
+	for s.prevEnd < pos {
+		next := s.prevEnd + domain.RecordHeaderLen
+		if !s.publish(markerMessage(s.r.cfg.Subject, s.channel, MarkerIdle, "", next, domain.RecordHeaderLen), 0, next, false) {
+			return false
+		}
+		s.prevEnd = next
+	}
+	return true
 }
 
 // idler paces a caught-up replicator: it sleeps from 20µs doubling to

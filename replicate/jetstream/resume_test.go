@@ -54,8 +54,7 @@ func TestMirrorResumeAfterIdleMarker(t *testing.T) {
 	w, path := newChannel(t, src, id, rounds+1)
 	mirPath := mmap.ChannelPath(dst, id)
 	ctx := testCtx(t)
-	const keepAlive = 2 * time.Millisecond
-	rep, _ := jetstream.NewReplicator(jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url, KeepAlive: keepAlive})
+	rep, _ := jetstream.NewReplicator(jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url})
 	replicated := make(chan error, 1)
 	go func() { replicated <- rep.Run(ctx) }()
 	wait := func(what string, ok func() bool, failed <-chan error) {
@@ -80,7 +79,7 @@ func TestMirrorResumeAfterIdleMarker(t *testing.T) {
 			w.Heartbeat()
 			time.Sleep(time.Millisecond)
 		}
-		time.Sleep(5 * keepAlive)
+		time.Sleep(10 * time.Millisecond)
 		if _, err := w.Write(payloadOf(round)); err != nil {
 			t.Fatal(err)
 		}
