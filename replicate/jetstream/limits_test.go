@@ -78,6 +78,28 @@ func TestStreamLimitsRefused(t *testing.T) {
 	}
 }
 
+// replicateSome runs a replicator with cfg until n records are in the
+// stream, then stops it.
+func replicateSome(t *testing.T, ctx context.Context, cfg jetstream.ReplicateConfig, n uint64) {
+	t.Helper()
+	rep, err := jetstream.NewReplicator(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- rep.Run(rctx) }()
+	for rep.Stats().Acked < n {
+		select {
+		case err := <-done:
+			t.Fatalf("the replicator stopped: %v", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	cancel()
+	<-done
+}
+
 // waitEmpty waits until stream holds no message.
 func waitEmpty(t *testing.T, js natsjs.JetStream, stream string) uint64 {
 	t.Helper()
@@ -113,15 +135,7 @@ func TestStreamEmptiedNotRepublished(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url, Stream: stream, Subject: subject, AcceptLimits: true}
-	rep, _ := jetstream.NewReplicator(cfg)
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- rep.Run(rctx) }()
-	for rep.Stats().Acked < 20 {
-		time.Sleep(time.Millisecond)
-	}
-	cancel()
-	<-done
+	replicateSome(t, ctx, cfg, 20)
 	last := waitEmpty(t, js, stream)
 	writeRecords(w, 20, 40, false)
 	w.Close()
@@ -155,15 +169,7 @@ func TestStreamFirstMessagesDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url, Stream: stream, Subject: subject, AcceptLimits: true}
-	rep, _ := jetstream.NewReplicator(cfg)
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- rep.Run(rctx) }()
-	for rep.Stats().Acked < 20 {
-		time.Sleep(time.Millisecond)
-	}
-	cancel()
-	<-done
+	replicateSome(t, ctx, cfg, 20)
 	err := jetstream.Mirror(ctx, jetstream.MirrorConfig{Volume: mmap.NewVolume(shmDir(t)), Stream: stream, URL: url})
 	if !errors.Is(err, jetstream.ErrStreamLost) {
 		t.Fatalf("mirroring a stream without its first messages: %v", err)
