@@ -78,8 +78,13 @@
 // majority of its servers is JetStream's business: see README.md.)
 //
 // Failures are retried with exponential back-off (MinBackoff to
-// MaxBackoff) for as long as the context allows; nothing is dropped or
-// reordered. The replicator is just another reader of the channel: the
+// MaxBackoff) for as long as the context allows, cut short when a lost
+// connection comes back; nothing is dropped or reordered. An
+// acknowledgement that has not come StallTimeout (500ms) after the one
+// before it is taken for lost (its message went to a leader that stepped
+// down): the replicator drops the answers still awaited and re-syncs at
+// once instead of waiting AckTimeout (10s). Both log when their connection
+// goes away and when it comes back. The replicator is just another reader of the channel: the
 // writer is never slowed, and a replicator that falls behind catches up
 // from the channel, which holds everything until it is full.
 //

@@ -132,6 +132,7 @@ func (m *Mirrorer) Run(ctx context.Context) (err error) {
 		return err
 	}
 	defer closeConn()
+	defer watchConn(nc, m.cfg.Logf, "kekbit mirror")()
 	defer func() {
 		if m.w != nil && !m.done.Load() {
 			// Give the channel up unclosed, for a later Mirror to resume.
@@ -162,8 +163,10 @@ func (m *Mirrorer) Run(ctx context.Context) (err error) {
 		}
 		wait := bo.next()
 		m.logf("kekbit mirror: %s; retrying in %v", describe(nc, err), wait)
-		if err := sleep(ctx, wait); err != nil {
+		if back, err := waitRetry(ctx, nc, wait); err != nil {
 			return err
+		} else if back {
+			bo.reset()
 		}
 	}
 }

@@ -62,6 +62,15 @@ type ReplicateConfig struct {
 	Window     int
 	AckTimeout time.Duration
 
+	// StallTimeout: an acknowledgement that has not come this long after
+	// the one before it is taken for one that will never come (its
+	// message went to a leader that stepped down or died): the replicator
+	// re-syncs at once rather than wait for AckTimeout
+	// (DefaultStallTimeout if 0; negative, never: only AckTimeout).
+	// Re-syncing early loses and repeats nothing; a server slower than
+	// this only makes the replicator re-sync more often than it needs.
+	StallTimeout time.Duration
+
 	// After a failure Replicate waits MinBackoff, doubling up to
 	// MaxBackoff (DefaultMinBackoff, DefaultMaxBackoff if 0), then
 	// re-syncs with the stream and carries on.
@@ -121,6 +130,9 @@ func NewReplicator(cfg ReplicateConfig) (*Replicator, error) {
 	}
 	if cfg.AckTimeout <= 0 {
 		cfg.AckTimeout = DefaultAckTimeout
+	}
+	if cfg.StallTimeout == 0 {
+		cfg.StallTimeout = DefaultStallTimeout
 	}
 	return &Replicator{cfg: cfg}, nil
 }
@@ -190,6 +202,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 		return err
 	}
 	defer closeConn()
+	defer watchConn(nc, r.cfg.Logf, "kekbit replicate")()
 	// The window is kept by the session (its queue); the client's own
 	// limit only needs to be above it.
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(r.cfg.AckTimeout),
@@ -219,8 +232,10 @@ func (r *Replicator) Run(ctx context.Context) error {
 		}
 		wait := bo.next()
 		r.logf("kekbit replicate: %s; re-syncing in %v", describe(nc, err), wait)
-		if err := sleep(ctx, wait); err != nil {
+		if back, err := waitRetry(ctx, nc, wait); err != nil {
 			return err
+		} else if back {
+			bo.reset()
 		}
 	}
 }
@@ -276,15 +291,29 @@ func (s *session) run(ctx context.Context) error {
 	var finalAcked atomic.Bool
 	go func() {
 		defer close(ackerDone)
+		t := time.NewTimer(time.Hour)
+		t.Stop()
 		for p := range s.queue {
-			if s.await(p) && p.final {
+			// Once failed, the answers still to come do not matter: the
+			// re-sync reads where the stream stands, and a message that
+			// lands meanwhile is the one the chain has there.
+			if !s.failed.Load() && s.await(p, t) && p.final {
 				finalAcked.Store(true)
 			}
 		}
 	}()
 	stopErr := s.follow(ctx)
+	if s.failed.Load() {
+		// Drop the answers still awaited, so that the acker is not held
+		// up by them and the next session's publishes not by the
+		// client's limit of messages in flight.
+		s.js.CleanupPublisher()
+	}
 	close(s.queue)
-	<-ackerDone // every message published has its answer (or timed out)
+	<-ackerDone // every message published has its answer, or the session failed
+	if s.failed.Load() {
+		s.js.CleanupPublisher()
+	}
 	switch {
 	case s.failed.Load():
 		return s.failErr
@@ -298,9 +327,20 @@ func (s *session) run(ctx context.Context) error {
 }
 
 // await waits for the answer to p and checks it: stored at the very
-// sequence expected, not as a duplicate. It reports whether it was.
-func (s *session) await(p pending) bool {
+// sequence expected, not as a duplicate. It reports whether it was. An
+// answer that takes more than StallTimeout fails the session (see
+// ReplicateConfig.StallTimeout); t is the acker's timer.
+func (s *session) await(p pending, t *time.Timer) bool {
+	var stalled <-chan time.Time
+	if d := s.r.cfg.StallTimeout; d > 0 {
+		t.Reset(d)
+		defer t.Stop()
+		stalled = t.C
+	}
 	select {
+	case <-stalled:
+		s.fail(fmt.Errorf("kekbit: jetstream: no acknowledgement for stream sequence %d (channel position %d) within %v: the stream's leader changed or is gone", p.seq, p.end, s.r.cfg.StallTimeout))
+		return false
 	case ack := <-p.f.Ok():
 		if ack.Duplicate || ack.Sequence != p.seq {
 			s.fail(fmt.Errorf("kekbit: jetstream: message for position %d: stream %s answered sequence %d (duplicate %v), expected %d", p.end, ack.Stream, ack.Sequence, ack.Duplicate, p.seq))
@@ -491,7 +531,10 @@ func (s *session) publishHeader() error {
 		return s.failErr
 	}
 	p := <-s.queue
-	if !s.await(p) {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	if !s.await(p, t) {
+		s.js.CleanupPublisher()
 		return s.failErr
 	}
 	return nil
