@@ -381,8 +381,20 @@ func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, 
 		if err != nil {
 			return false, stop(err)
 		}
+		full := errors.Is(end, domain.ErrChannelFull)
+		if full && le.marker != MarkerEnd {
+			// Stopped after the record that filled the channel, before
+			// the end marker came: wait for it.
+			return false, fmt.Errorf("kekbit: mirror: %s is full at %d: waiting for stream %s's end marker", path, at, m.cfg.Stream)
+		}
 		if le.marker != MarkerEnd || le.pos != at {
 			return false, stop(fmt.Errorf("%w: %s ended at %d, stream %s does not end there", ErrMismatch, path, at, m.cfg.Stream))
+		}
+		if full {
+			// Stopped between the end marker and the close mark.
+			if err := m.closeFull(h, at, path); err != nil {
+				return false, err
+			}
 		}
 		m.hdr = h
 		m.position.Store(at)
@@ -424,6 +436,41 @@ func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, 
 	m.started.Store(true)
 	m.logf("kekbit mirror: resumed %s at position %d, stream sequence %d", path, at, m.nextSeq)
 	return false, nil
+}
+
+// closeFull writes the close mark of the full mirror channel of h, whose
+// writer is gone, at its write position at, as the writer's Close would
+// have: the word domain.CloseMark, in the room the file keeps after the
+// capacity. (domain.Resume gives no writer for a full channel.) A channel
+// with an envelope, whose close also writes a trailer, is left as it is.
+func (m *Mirrorer) closeFull(h domain.Header, at uint64, path string) error {
+	if h.Envelope != 0 {
+		m.logf("kekbit mirror: %s is full at %d; its close mark is not written (a channel with an envelope)", path, at)
+		return nil
+	}
+	wo, ok := m.cfg.Volume.(ports.WriteOpener)
+	if !ok {
+		return stop(fmt.Errorf("kekbit: mirror: %s: %T cannot open a channel for writing, so the mirror cannot close it", path, m.cfg.Volume))
+	}
+	st, err := wo.OpenForWrite(h.ChannelID)
+	if err != nil {
+		return stop(fmt.Errorf("kekbit: mirror: %w", err))
+	}
+	off := int64(domain.DataOffset + at)
+	word, err := st.LoadUint64(off)
+	if err == nil && word != domain.CloseMark {
+		err = st.StoreUint64(off, domain.CloseMark)
+	}
+	if err == nil {
+		err = st.Flush()
+	}
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return stop(fmt.Errorf("kekbit: mirror: closing %s: %w", path, err))
+	}
+	return nil
 }
 
 // The order of elements at one position: an idle marker may share its
