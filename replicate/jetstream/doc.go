@@ -66,9 +66,11 @@
 // of the channel into the same stream stops at once with
 // ErrReplicatorRunning.
 //
-// The replicator checks each acknowledgement in publish order (stored, at the very sequence expected,
-// not a duplicate); at the first failure it stops publishing, waits for
-// every outstanding answer, asks the stream leader for its last message on
+// The replicator checks each acknowledgement in publish order (stored at
+// the very sequence expected; a duplicate there is this very message, stored
+// by an earlier attempt); at the first failure it stops publishing, drops
+// the answers still awaited (a message of the chain that lands meanwhile
+// is the one the chain has there), asks the stream leader for its last message on
 // the subject, moves its reader right after that record (checking that the
 // channel holds the same bytes there) and carries on. Starting again after
 // a crash is the same re-sync. Since the check is made by the stream's

@@ -342,7 +342,10 @@ func (s *session) await(p pending, t *time.Timer) bool {
 		s.fail(fmt.Errorf("kekbit: jetstream: no acknowledgement for stream sequence %d (channel position %d) within %v: the stream's leader changed or is gone", p.seq, p.end, s.r.cfg.StallTimeout))
 		return false
 	case ack := <-p.f.Ok():
-		if ack.Duplicate || ack.Sequence != p.seq {
+		// A duplicate at the very sequence expected is this message,
+		// stored by an earlier session whose answer was dropped: the
+		// chain has one message per id.
+		if ack.Sequence != p.seq {
 			s.fail(fmt.Errorf("kekbit: jetstream: message for position %d: stream %s answered sequence %d (duplicate %v), expected %d", p.end, ack.Stream, ack.Sequence, ack.Duplicate, p.seq))
 			return false
 		}
@@ -426,9 +429,9 @@ func (s *session) resync(ctx context.Context) (done bool, err error) {
 		if after.subject != subject {
 			return false, stop(fmt.Errorf("%w: stream %s holds a message on %q after this channel's last: give each channel a stream of its own", ErrMismatch, r.cfg.Stream, after.subject))
 		}
-		return false, fmt.Errorf("kekbit: jetstream: stream %s moved on while re-syncing (another replicator of the channel?)", r.cfg.Stream)
+		return false, fmt.Errorf("kekbit: jetstream: stream %s moved on while re-syncing (messages of an earlier attempt still landing, or another replicator of the channel)", r.cfg.Stream)
 	case m.seq > lastSeq:
-		return false, fmt.Errorf("kekbit: jetstream: stream %s moved on while re-syncing (another replicator of the channel?)", r.cfg.Stream)
+		return false, fmt.Errorf("kekbit: jetstream: stream %s moved on while re-syncing (messages of an earlier attempt still landing, or another replicator of the channel)", r.cfg.Stream)
 	}
 	last, err := s.api.element(m, subject)
 	if err != nil {
