@@ -5,11 +5,11 @@
 // so readers there use the ordinary reader API and the kekbit command.
 //
 //	err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{
-//		Root: "/dev/shm/kekbit", ChannelID: 42, URL: "nats://a:4222,nats://b:4222,nats://c:4222", Replicas: 3,
+//		Volume: mmap.NewVolume("/dev/shm/kekbit"), ChannelID: 42, URL: "nats://a:4222,nats://b:4222,nats://c:4222", Replicas: 3,
 //	})
 //	// on another machine
 //	err := jetstream.Mirror(ctx, jetstream.MirrorConfig{
-//		Root: "/dev/shm/kekbit", Stream: jetstream.StreamName(42), URL: "nats://a:4222,nats://b:4222,nats://c:4222",
+//		Volume: mmap.NewVolume("/dev/shm/kekbit"), Stream: jetstream.StreamName(42), URL: "nats://a:4222,nats://b:4222,nats://c:4222",
 //	})
 //
 // # The stream
@@ -67,12 +67,13 @@
 // ErrReplicatorRunning.
 //
 // The replicator checks each acknowledgement in publish order (stored at
-// the very sequence expected; a duplicate there is this very message, stored
-// by an earlier attempt); at the first failure it stops publishing, drops
-// the answers still awaited (a message of the chain that lands meanwhile
-// is the one the chain has there), asks the stream leader for its last message on
-// the subject, moves its reader right after that record (checking that the
-// channel holds the same bytes there) and carries on. Starting again after
+// the very sequence expected; a duplicate there is this very message,
+// stored by an earlier attempt); at the first failure it stops publishing,
+// drops the answers still awaited (a message of the chain that lands
+// meanwhile is the one the chain has there), asks the stream leader for
+// its last message on the subject, moves its reader right after that
+// record (checking that the channel holds the same bytes there) and
+// carries on. Starting again after
 // a crash is the same re-sync. Since the check is made by the stream's
 // leader against the stream itself, the stream holds each record exactly
 // once and in order whenever the replicator process, its connection or a
@@ -85,10 +86,11 @@
 // acknowledgement that has not come StallTimeout (500ms) after the one
 // before it is taken for lost (its message went to a leader that stepped
 // down): the replicator drops the answers still awaited and re-syncs at
-// once instead of waiting AckTimeout (10s). Both log when their connection
-// goes away and when it comes back. The replicator is just another reader of the channel: the
-// writer is never slowed, and a replicator that falls behind catches up
-// from the channel, which holds everything until it is full.
+// once instead of waiting AckTimeout (10s). Both log when their
+// connection goes away and when it comes back. The replicator is just
+// another reader of the channel: the writer is never slowed, and a
+// replicator that falls behind catches up from the channel, which holds
+// everything until it is full.
 //
 // # The mirror
 //
