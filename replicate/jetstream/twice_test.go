@@ -39,17 +39,32 @@ func idleWriter(w *domain.Writer[[]byte], n int) error {
 // before each message is enough.
 func TestTwoReplicatorsIdleMarkers(t *testing.T) {
 	_, url := startServer(t)
+	twoReplicatorRounds(t, url, 1, 20, 0x1500)
+}
+
+// TestClusterTwoReplicatorsIdleMarkers is TestTwoReplicatorsIdleMarkers on
+// a three-node cluster, into streams of 3 replicas, 10 rounds.
+func TestClusterTwoReplicatorsIdleMarkers(t *testing.T) {
+	c := startCluster(t)
+	twoReplicatorRounds(t, c.url(), 3, 10, 0x1600)
+}
+
+// twoReplicatorRounds runs the rounds of TestTwoReplicatorsIdleMarkers
+// against the server at url, with streams of the given replicas, channel
+// ids from idBase on.
+func twoReplicatorRounds(t *testing.T, url string, replicas, rounds int, idBase uint64) {
+	t.Helper()
 	root := shmDir(t)
 	ctx := testCtx(t)
-	const rounds, records = 20, 8
+	const records = 8
 	bad := 0
 	for round := range rounds {
-		id := uint64(0x1500 + round)
+		id := idBase + uint64(round)
 		w, path := newChannel(t, root, id, records)
 		errs := make([]error, 2)
 		var wg sync.WaitGroup
 		for i := range 2 {
-			cfg := jetstream.ReplicateConfig{Volume: mmap.NewVolume(root), ChannelID: id, URL: url,
+			cfg := jetstream.ReplicateConfig{Volume: mmap.NewVolume(root), ChannelID: id, URL: url, Replicas: replicas,
 				MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}
 			jetstream.SkipLock(&cfg)
 			wg.Go(func() { errs[i] = jetstream.Replicate(ctx, cfg) })
