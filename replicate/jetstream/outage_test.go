@@ -95,7 +95,9 @@ func TestServerRestartResumesAtOnce(t *testing.T) {
 			t.Errorf("the %s did not log the outage: %q", who, l.lines)
 		}
 	}
-	if resumed > time.Second {
+	// Under the race detector everything is about ten times slower: no
+	// bound on the time (it means nothing there).
+	if !raceEnabled && resumed > time.Second {
 		t.Fatalf("replication went on %v after the server was back", resumed)
 	}
 }
