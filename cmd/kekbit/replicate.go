@@ -40,6 +40,7 @@ func newReplicate() *cobra.Command {
 	var nf natsFlags
 	var replicas, window int
 	var ackTimeout time.Duration
+	var acceptLimits bool
 	cmd := &cobra.Command{
 		Use:   "replicate --nats URL [--stream NAME] CHANNEL",
 		Short: "Copy a channel into a NATS JetStream stream as it is written",
@@ -64,7 +65,7 @@ func newReplicate() *cobra.Command {
 			}
 			cfg := jetstream.ReplicateConfig{
 				URL: nf.url, Stream: nf.stream, Subject: nf.subject, Replicas: replicas, Window: window, AckTimeout: ackTimeout,
-				MinBackoff: nf.minBackoff, MaxBackoff: nf.maxBackoff,
+				MinBackoff: nf.minBackoff, MaxBackoff: nf.maxBackoff, AcceptLimits: acceptLimits,
 			}
 			if ch.root != "" {
 				cfg.Volume, cfg.ChannelID = mmap.NewVolume(ch.root), id
@@ -115,6 +116,7 @@ func newReplicate() *cobra.Command {
 	numberVar(cmd.Flags(), &replicas, "replicas", 1, "replicas of the stream when replicate creates it (3 on a three-node cluster)")
 	numberVar(cmd.Flags(), &window, "window", jetstream.DefaultWindow, "most messages published and not yet acknowledged")
 	cmd.Flags().DurationVar(&ackTimeout, "ack-timeout", jetstream.DefaultAckTimeout, "how long an acknowledgement may take before replicate re-syncs")
+	cmd.Flags().BoolVar(&acceptLimits, "accept-limits", false, "replicate into a stream whose limits drop messages (max_age, max_msgs or max_bytes with discard old, max_msgs_per_subject), refused otherwise; a new mirror cannot be made once messages are dropped")
 	return cmd
 }
 

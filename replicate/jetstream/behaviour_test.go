@@ -33,19 +33,7 @@ func TestFullChannel(t *testing.T) {
 	_, url := startServer(t)
 	src, dst := shmDir(t), shmDir(t)
 	const id = 7
-	w, err := domain.Create(mmap.NewVolume(src), testHeader(t, id, 16384, 100), codecs.Raw{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; ; i++ {
-		if _, err := w.Write(payloadOf(i)); errors.Is(err, domain.ErrChannelFull) {
-			break
-		} else if errors.Is(err, domain.ErrNoSpace) {
-			if _, err := w.Heartbeat(); errors.Is(err, domain.ErrChannelFull) {
-				break
-			}
-		}
-	}
+	w := fullChannel(t, src, id)
 	ctx := testCtx(t)
 	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url}); err != nil {
 		t.Fatal(err)
@@ -85,7 +73,7 @@ func TestIdleMarkers(t *testing.T) {
 	var repErr, mirErr error
 	go func() {
 		defer wg.Done()
-		repErr = jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url, KeepAlive: 30 * time.Millisecond})
+		repErr = jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: url})
 	}()
 	go func() {
 		defer wg.Done()

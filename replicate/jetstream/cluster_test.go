@@ -203,10 +203,171 @@ func TestClusterServerStopped(t *testing.T) {
 	}
 	st := rep.Stats()
 	t.Logf("replicator: %+v", st)
+	c.replicasAgree(t, jetstream.StreamName(id))
 	if got := checkStream(t, c.url(), jetstream.StreamName(id), jetstream.Subject(id), path); got != written {
 		t.Fatalf("%d records in the stream, %d written", got, written)
 	}
 	if got := sameChannels(t, path, mmap.ChannelPath(dst, id)); got != written {
 		t.Fatalf("%d records in the mirror, %d written", got, written)
+	}
+}
+
+// replicaStates returns, for each running server, the state of its
+// replica of stream: "n<i>: <messages> messages, last sequence <seq>".
+func (c *cluster) replicaStates(stream string) map[int]server.StreamState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[int]server.StreamState{}
+	for i, s := range c.servers {
+		if s == nil {
+			continue
+		}
+		info, err := s.Jsz(&server.JSzOptions{Accounts: true, Streams: true})
+		if err != nil {
+			continue
+		}
+		for _, a := range info.AccountDetails {
+			for _, sd := range a.Streams {
+				if sd.Name == stream {
+					out[i] = sd.State
+				}
+			}
+		}
+	}
+	return out
+}
+
+// replicasAgree waits until every running server's replica of stream
+// holds the same messages up to the same last sequence, and fails the
+// test if they do not within a while.
+func (c *cluster) replicasAgree(t *testing.T, stream string) {
+	t.Helper()
+	var states map[int]server.StreamState
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		states = c.replicaStates(stream)
+		agree := len(states) == len(c.urls)
+		for _, s := range states {
+			agree = agree && s.Msgs == states[0].Msgs && s.LastSeq == states[0].LastSeq && s.FirstSeq == states[0].FirstSeq
+		}
+		if agree {
+			return
+		}
+	}
+	for i, s := range states {
+		t.Errorf("n%d: %d messages, sequences %d to %d", i, s.Msgs, s.FirstSeq, s.LastSeq)
+	}
+	t.Fatalf("the replicas of stream %s disagree", stream)
+}
+
+// stepDown asks the leader of stream to step down.
+func (c *cluster) stepDown(ctx context.Context, stream string) error {
+	nc, err := nats.Connect(c.url())
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	m, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.LEADER.STEPDOWN."+stream, nil)
+	if err != nil {
+		return err
+	}
+	if strings.Contains(string(m.Data), `"error"`) {
+		return fmt.Errorf("step-down: %s", m.Data)
+	}
+	return nil
+}
+
+// TestClusterStepDowns: 6 step-downs of the stream leader while the channel
+// is written and replicated (the default ack timeout of 10 s): each
+// stalls replication for at most 2 s, since acknowledgements that will
+// never come are noticed long before the timeout; the stream holds every
+// record once in order and the mirror is the source.
+func TestClusterStepDowns(t *testing.T) {
+	c := startCluster(t)
+	src, dst := shmDir(t), shmDir(t)
+	const id = 0xC2
+	n := scaled(400_000)
+	w, path := newChannel(t, src, id, n)
+	finish := make(chan struct{})
+	wrote := pacedWriter(w, n, finish)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	rep, err := jetstream.NewReplicator(jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), ChannelID: id, URL: c.url(), Replicas: 3, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replicated := make(chan error, 1)
+	go func() { replicated <- rep.Run(ctx) }()
+	mirrored := make(chan error, 1)
+	go func() {
+		mirrored <- jetstream.Mirror(ctx, jetstream.MirrorConfig{Volume: mmap.NewVolume(dst), Stream: jetstream.StreamName(id), URL: c.url(), Logf: t.Logf})
+	}()
+	for rep.Stats().Acked < 1000 {
+		if ctx.Err() != nil {
+			t.Fatal("replication did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Watch for the longest time without an acknowledgement.
+	var worst time.Duration
+	stopWatch := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		last, since := rep.Stats().Acked, time.Now()
+		for {
+			select {
+			case <-stopWatch:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if a := rep.Stats().Acked; a != last {
+				last, since = a, time.Now()
+			} else if d := time.Since(since); d > worst {
+				worst = d
+			}
+		}
+	}()
+	// Under the race detector everything is about ten times slower: fewer
+	// step-downs, and no bound on the stall (timing means nothing there).
+	stepDowns := 6
+	if raceEnabled {
+		stepDowns = 2
+	}
+	for i := range stepDowns {
+		if _, err := c.streamLeader(ctx, jetstream.StreamName(id)); err != nil {
+			t.Fatal(err)
+		}
+		before := rep.Stats().Acked
+		if err := c.stepDown(ctx, jetstream.StreamName(id)); err != nil {
+			t.Logf("step-down %d: %v", i, err)
+		}
+		for rep.Stats().Acked < before+uint64(scaled(5000)) {
+			if ctx.Err() != nil {
+				t.Fatalf("replication stopped after step-down %d: %+v", i, rep.Stats())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	close(stopWatch)
+	<-watched
+	close(finish)
+	written, ok := (<-wrote).(int)
+	if !ok {
+		t.Fatal("writer failed")
+	}
+	if err := <-replicated; err != nil {
+		t.Fatal("replicate:", err)
+	}
+	if err := <-mirrored; err != nil {
+		t.Fatal("mirror:", err)
+	}
+	t.Logf("replicator: %+v; the longest stall: %v", rep.Stats(), worst.Round(time.Millisecond))
+	c.replicasAgree(t, jetstream.StreamName(id))
+	if got := checkStream(t, c.url(), jetstream.StreamName(id), jetstream.Subject(id), path); got != written {
+		t.Fatalf("%d records in the stream, %d written", got, written)
+	}
+	sameChannels(t, path, mmap.ChannelPath(dst, id))
+	if !raceEnabled && worst > 2*time.Second {
+		t.Fatalf("replication stalled for %v after a step-down", worst)
 	}
 }

@@ -18,6 +18,9 @@ const (
 	DefaultWindow = 4096
 	// DefaultAckTimeout is how long an acknowledgement may take.
 	DefaultAckTimeout = 10 * time.Second
+	// DefaultStallTimeout is how long an acknowledgement may be late
+	// before the replicator takes it for lost and re-syncs.
+	DefaultStallTimeout = 500 * time.Millisecond
 	// DefaultMinBackoff is the first wait after a failure.
 	DefaultMinBackoff = 50 * time.Millisecond
 	// DefaultMaxBackoff is the longest wait between retries.
@@ -25,8 +28,11 @@ const (
 	// DefaultDuplicates is the duplicate window of a stream Replicate
 	// creates.
 	DefaultDuplicates = 2 * time.Minute
-	// requestTimeout bounds one request to the JetStream API.
-	requestTimeout = 5 * time.Second
+	// requestTimeout bounds one request to the JetStream API. It is short:
+	// while a stream elects a leader nobody answers, and a request that
+	// fails is retried at once (after MinBackoff), where a long one would
+	// stall replication for as long.
+	requestTimeout = time.Second
 )
 
 // permanent marks an error that retrying cannot cure: the run stops.
@@ -103,15 +109,59 @@ func (b *backoff) next() time.Duration {
 	return b.cur
 }
 
-// sleep waits d, or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
+// waitRetry waits d before a retry, or less: until ctx is done (its
+// error), or, when nc is not connected, until it connects again
+// (reconnected, for the caller to reset its back-off).
+func waitRetry(ctx context.Context, nc *nats.Conn, d time.Duration) (reconnected bool, err error) {
+	var back chan nats.Status
+	if !nc.IsConnected() {
+		back = nc.StatusChanged(nats.CONNECTED)
+		defer nc.RemoveStatusListener(back)
+		if nc.IsConnected() {
+			return true, nil
+		}
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return ctx.Err()
+		return false, ctx.Err()
 	case <-t.C:
-		return nil
+		return false, nil
+	case <-back:
+		return true, nil
+	}
+}
+
+// watchConn logs, with logf, when nc loses its server and when it has
+// one again, until the returned stop is called.
+func watchConn(nc *nats.Conn, logf func(string, ...any), who string) (stop func()) {
+	if logf == nil {
+		return func() {}
+	}
+	ch := nc.StatusChanged(nats.DISCONNECTED, nats.RECONNECTING, nats.CONNECTED)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var down time.Time
+		for st := range ch {
+			switch {
+			case st != nats.CONNECTED && down.IsZero():
+				down = time.Now()
+				why := ""
+				if err := nc.LastError(); err != nil {
+					why = " (" + err.Error() + ")"
+				}
+				logf("%s: disconnected from NATS%s; reconnecting", who, why)
+			case st == nats.CONNECTED && !down.IsZero():
+				logf("%s: reconnected to NATS at %s after %v", who, nc.ConnectedUrlRedacted(), time.Since(down).Round(time.Millisecond))
+				down = time.Time{}
+			}
+		}
+	}()
+	return func() {
+		nc.RemoveStatusListener(ch)
+		<-done
 	}
 }
 

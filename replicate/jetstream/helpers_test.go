@@ -261,35 +261,46 @@ func readStream(t testing.TB, url, stream, subject string) []element {
 // else. It returns the number of records.
 func checkStream(t testing.TB, url, stream, subject, path string) int {
 	t.Helper()
+	n, err := verifyStream(t, url, stream, subject, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// verifyStream is checkStream that returns what is wrong instead of
+// failing the test.
+func verifyStream(t testing.TB, url, stream, subject, path string) (int, error) {
+	t.Helper()
 	h, recs, endPos, end := readChannel(t, path)
 	els := readStream(t, url, stream, subject)
 	if len(els) < 2 || els[0].marker != jetstream.MarkerHeader {
-		t.Fatalf("the stream does not start with a header marker (%d messages)", len(els))
+		return 0, fmt.Errorf("the stream does not start with a header marker (%d messages)", len(els))
 	}
 	if hb, _ := h.MarshalBinary(); !bytes.Equal(els[0].data, hb) {
-		t.Fatal("the header marker does not carry the channel's header")
+		return 0, errors.New("the header marker does not carry the channel's header")
 	}
 	seen := map[string]bool{}
 	var prevEnd uint64
 	i := 0
 	for k, e := range els[1:] {
 		if seen[e.msgID] {
-			t.Fatalf("message id %s twice", e.msgID)
+			return i, fmt.Errorf("message id %s twice", e.msgID)
 		}
 		seen[e.msgID] = true
 		if e.pos-e.gap != prevEnd {
-			t.Fatalf("message %d (seq %d) at %d with gap %d does not follow %d", k+1, e.seq, e.pos, e.gap, prevEnd)
+			return i, fmt.Errorf("message %d (seq %d) at %d with gap %d does not follow %d", k+1, e.seq, e.pos, e.gap, prevEnd)
 		}
 		switch e.marker {
 		case "":
 			if i >= len(recs) {
-				t.Fatalf("the stream has more records than the channel (%d)", len(recs))
+				return i, fmt.Errorf("the stream has more records than the channel (%d)", len(recs))
 			}
 			if e.pos != recs[i].pos || !bytes.Equal(e.data, recs[i].data) {
-				t.Fatalf("stream record %d (seq %d) at %d, channel's at %d", i, e.seq, e.pos, recs[i].pos)
+				return i, fmt.Errorf("stream record %d (seq %d) at %d, channel's at %d", i, e.seq, e.pos, recs[i].pos)
 			}
 			if e.msgID != jetstream.MsgID(h.ChannelID, e.pos) {
-				t.Fatalf("message id %q at %d", e.msgID, e.pos)
+				return i, fmt.Errorf("message id %q at %d", e.msgID, e.pos)
 			}
 			prevEnd = e.pos + domain.RecordSize(uint64(len(e.data)))
 			i++
@@ -297,26 +308,26 @@ func checkStream(t testing.TB, url, stream, subject, path string) int {
 			prevEnd = e.pos
 		case jetstream.MarkerEnd:
 			if k != len(els)-2 {
-				t.Fatalf("end marker at seq %d is not the last message", e.seq)
+				return i, fmt.Errorf("end marker at seq %d is not the last message", e.seq)
 			}
 			want := jetstream.EndClosed
 			if errors.Is(end, domain.ErrChannelFull) {
 				want = jetstream.EndFull
 			}
 			if e.end != want || e.pos != endPos {
-				t.Fatalf("end marker %s at %d, the channel ends %v at %d", e.end, e.pos, end, endPos)
+				return i, fmt.Errorf("end marker %s at %d, the channel ends %v at %d", e.end, e.pos, end, endPos)
 			}
 		default:
-			t.Fatalf("unexpected marker %q", e.marker)
+			return i, fmt.Errorf("unexpected marker %q", e.marker)
 		}
 	}
 	if els[len(els)-1].marker != jetstream.MarkerEnd {
-		t.Fatal("the stream does not end with the end marker")
+		return i, errors.New("the stream does not end with the end marker")
 	}
 	if i != len(recs) {
-		t.Fatalf("the stream has %d records, the channel %d", i, len(recs))
+		return i, fmt.Errorf("the stream has %d records, the channel %d", i, len(recs))
 	}
-	return i
+	return i, nil
 }
 
 // newChannel creates channel id under root with room for n records of the

@@ -69,6 +69,7 @@ type Mirrorer struct {
 	records, position, behind atomic.Uint64
 
 	subject string
+	scfg    jetstream.StreamConfig // the stream's configuration
 	hdr     domain.Header
 	w       *domain.Writer[[]byte]
 	nextSeq uint64 // the stream sequence to consume from (0: the first)
@@ -131,6 +132,7 @@ func (m *Mirrorer) Run(ctx context.Context) (err error) {
 		return err
 	}
 	defer closeConn()
+	defer watchConn(nc, m.cfg.Logf, "kekbit mirror")()
 	defer func() {
 		if m.w != nil && !m.done.Load() {
 			// Give the channel up unclosed, for a later Mirror to resume.
@@ -161,8 +163,10 @@ func (m *Mirrorer) Run(ctx context.Context) (err error) {
 		}
 		wait := bo.next()
 		m.logf("kekbit mirror: %s; retrying in %v", describe(nc, err), wait)
-		if err := sleep(ctx, wait); err != nil {
+		if back, err := waitRetry(ctx, nc, wait); err != nil {
 			return err
+		} else if back {
+			bo.reset()
 		}
 	}
 }
@@ -210,19 +214,21 @@ func (m *Mirrorer) session(ctx context.Context, js jetstream.JetStream, api *str
 	}
 }
 
-// findSubject takes the stream's only subject when none was given.
+// findSubject reads the stream's configuration and takes its only
+// subject when none was given.
 func (m *Mirrorer) findSubject(ctx context.Context, js jetstream.JetStream) error {
-	if m.cfg.Subject != "" {
-		m.subject = m.cfg.Subject
-		return nil
-	}
 	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	s, err := js.Stream(rctx, m.cfg.Stream)
 	if err != nil {
 		return fmt.Errorf("kekbit: jetstream: stream %s: %w", m.cfg.Stream, err)
 	}
-	subjects := s.CachedInfo().Config.Subjects
+	m.scfg = s.CachedInfo().Config
+	if m.cfg.Subject != "" {
+		m.subject = m.cfg.Subject
+		return nil
+	}
+	subjects := m.scfg.Subjects
 	if len(subjects) != 1 || strings.ContainsAny(subjects[0], "*>") {
 		return stop(fmt.Errorf("kekbit: jetstream: stream %s has subjects %q: name the channel's", m.cfg.Stream, subjects))
 	}
@@ -235,9 +241,21 @@ func (m *Mirrorer) findSubject(ctx context.Context, js jetstream.JetStream) erro
 func (m *Mirrorer) open(ctx context.Context, api *streamAPI) (done bool, err error) {
 	first, err := api.get(ctx, 1, m.subject, false)
 	if errors.Is(err, errNoMessage) {
+		lastSeq, msgs, err := api.state(ctx)
+		if err != nil {
+			return false, err
+		}
+		if msgs == 0 && lastSeq >= firstSeq(m.scfg) {
+			return false, stop(lostError(m.scfg, m.subject, lastSeq+1, fmt.Sprintf("is empty but has held %d messages", lastSeq-firstSeq(m.scfg)+1)))
+		}
 		// Nothing replicated yet: the header marker, when it comes, makes
 		// the channel. A mirror channel named in advance must not exist
 		// then.
+		if m.cfg.ChannelID != 0 {
+			if err := m.clearDeadCreation(m.cfg.ChannelID); err != nil {
+				return false, err
+			}
+		}
 		if m.cfg.ChannelID != 0 && m.exists(m.cfg.ChannelID) {
 			return false, stop(fmt.Errorf("%w: channel %s exists and stream %s holds nothing on %s", ErrMismatch, hexID(m.cfg.ChannelID), m.cfg.Stream, m.subject))
 		}
@@ -252,6 +270,9 @@ func (m *Mirrorer) open(ctx context.Context, api *streamAPI) (done bool, err err
 		return false, stop(err)
 	}
 	if e.marker != MarkerHeader {
+		if e.seq > firstSeq(m.scfg) {
+			return false, stop(lostError(m.scfg, m.subject, e.seq, "does not start with the header marker"))
+		}
 		return false, stop(fmt.Errorf("%w: the first message on %s (sequence %d) is not a header marker", ErrMismatch, m.subject, e.seq))
 	}
 	h, err := e.header()
@@ -262,6 +283,9 @@ func (m *Mirrorer) open(ctx context.Context, api *streamAPI) (done bool, err err
 		return false, stop(fmt.Errorf("%w: stream %s replicates channel %s, not %s", ErrMismatch, m.cfg.Stream, hexID(h.ChannelID), hexID(m.cfg.ChannelID)))
 	}
 	path := m.path(h)
+	if err := m.clearDeadCreation(h.ChannelID); err != nil {
+		return false, err
+	}
 	if !m.exists(h.ChannelID) {
 		if err := m.create(h); err != nil {
 			return false, err
@@ -270,6 +294,20 @@ func (m *Mirrorer) open(ctx context.Context, api *streamAPI) (done bool, err err
 		return false, nil
 	}
 	return m.resume(ctx, api, h, e.seq, path)
+}
+
+// clearDeadCreation removes what a mirror (or any creator) killed while
+// creating channel id left, so that the channel is made afresh; a live
+// creator is waited for (a retried error).
+func (m *Mirrorer) clearDeadCreation(id uint64) error {
+	removed, err := clearDeadCreation(m.cfg.Volume, id)
+	if err != nil {
+		return fmt.Errorf("kekbit: mirror: channel %s: %w", hexID(id), err)
+	}
+	if removed {
+		m.logf("kekbit mirror: removed what a creator killed while making channel %s left; creating it afresh", hexID(id))
+	}
+	return nil
 }
 
 // path names the mirror channel of h in messages.
@@ -329,7 +367,7 @@ func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, 
 		return false, err
 	}
 	if records > 0 {
-		e, err := m.seek(ctx, api, lastPos, headerSeq, last.seq)
+		e, err := m.seek(ctx, api, lastPos, rankRecord, headerSeq, last.seq)
 		if err != nil {
 			return false, err
 		}
@@ -343,8 +381,20 @@ func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, 
 		if err != nil {
 			return false, stop(err)
 		}
+		full := errors.Is(end, domain.ErrChannelFull)
+		if full && le.marker != MarkerEnd {
+			// Stopped after the record that filled the channel, before
+			// the end marker came: wait for it.
+			return false, fmt.Errorf("kekbit: mirror: %s is full at %d: waiting for stream %s's end marker", path, at, m.cfg.Stream)
+		}
 		if le.marker != MarkerEnd || le.pos != at {
 			return false, stop(fmt.Errorf("%w: %s ended at %d, stream %s does not end there", ErrMismatch, path, at, m.cfg.Stream))
+		}
+		if full {
+			// Stopped between the end marker and the close mark.
+			if err := m.closeFull(h, at, path); err != nil {
+				return false, err
+			}
 		}
 		m.hdr = h
 		m.position.Store(at)
@@ -371,7 +421,7 @@ func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, 
 		w.Release()
 		return false, stop(fmt.Errorf("kekbit: mirror: %s changed while being resumed", path))
 	}
-	next, err := m.seek(ctx, api, at, headerSeq, last.seq)
+	next, err := m.seek(ctx, api, at, rankIdle, headerSeq, last.seq)
 	if err != nil {
 		w.Release()
 		return false, err
@@ -388,11 +438,72 @@ func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, 
 	return false, nil
 }
 
+// closeFull writes the close mark of the full mirror channel of h, whose
+// writer is gone, at its write position at, as the writer's Close would
+// have: the word domain.CloseMark, in the room the file keeps after the
+// capacity. (domain.Resume gives no writer for a full channel.) A channel
+// with an envelope, whose close also writes a trailer, is left as it is.
+func (m *Mirrorer) closeFull(h domain.Header, at uint64, path string) error {
+	if h.Envelope != 0 {
+		m.logf("kekbit mirror: %s is full at %d; its close mark is not written (a channel with an envelope)", path, at)
+		return nil
+	}
+	wo, ok := m.cfg.Volume.(ports.WriteOpener)
+	if !ok {
+		return stop(fmt.Errorf("kekbit: mirror: %s: %T cannot open a channel for writing, so the mirror cannot close it", path, m.cfg.Volume))
+	}
+	st, err := wo.OpenForWrite(h.ChannelID)
+	if err != nil {
+		return stop(fmt.Errorf("kekbit: mirror: %w", err))
+	}
+	off := int64(domain.DataOffset + at)
+	word, err := st.LoadUint64(off)
+	if err == nil && word != domain.CloseMark {
+		err = st.StoreUint64(off, domain.CloseMark)
+	}
+	if err == nil {
+		err = st.Flush()
+	}
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return stop(fmt.Errorf("kekbit: mirror: closing %s: %w", path, err))
+	}
+	return nil
+}
+
+// The order of elements at one position: an idle marker may share its
+// position with the record or the end marker that follows it.
+const (
+	rankIdle = iota
+	rankRecord
+	rankEnd
+)
+
+// rank is e's place among the elements at its position.
+func (e *element) rank() int {
+	switch e.marker {
+	case MarkerIdle:
+		return rankIdle
+	case MarkerEnd:
+		return rankEnd
+	}
+	return rankRecord
+}
+
+// before reports whether e comes before the element of the given rank at
+// pos in the chain.
+func (e *element) before(pos uint64, rank int) bool {
+	return e.pos < pos || e.pos == pos && e.rank() < rank
+}
+
 // seek returns the first element after the header marker (at headerSeq)
-// whose position is at least target, nil if there is none up to lastSeq.
-// Positions grow with stream sequences, so it bisects: about log2(n)
-// requests.
-func (m *Mirrorer) seek(ctx context.Context, api *streamAPI, target, headerSeq, lastSeq uint64) (*element, error) {
+// that does not come before the element of rank rank at position target
+// (for rankIdle: whose position is at least target), nil if there is none
+// up to lastSeq. Along the chain, positions and, at one position, ranks
+// grow with stream sequences, so it bisects: about log2(n) requests.
+func (m *Mirrorer) seek(ctx context.Context, api *streamAPI, target uint64, rank int, headerSeq, lastSeq uint64) (*element, error) {
 	next := func(seq uint64) (*element, error) {
 		raw, err := api.get(ctx, seq, m.subject, false)
 		if err != nil {
@@ -416,7 +527,7 @@ func (m *Mirrorer) seek(ctx context.Context, api *streamAPI, target, headerSeq, 
 			hi = mid
 		case err != nil:
 			return nil, err
-		case e.pos >= target:
+		case !e.before(target, rank):
 			hi = mid
 		default:
 			lo = e.seq + 1

@@ -46,26 +46,50 @@ type ReplicateConfig struct {
 	Replicas int
 	NoCreate bool
 
+	// AcceptLimits lets Replicate publish into a stream whose limits drop
+	// messages (max_age; max_msgs, max_bytes with discard old;
+	// max_msgs_per_subject; a retention other than limits), which it
+	// refuses otherwise with ErrStreamLimits: once messages are dropped,
+	// no new mirror can be made from the stream, and a replicator
+	// started then cannot check the stream's header marker against its
+	// channel. A stream that lost everything is refused all the same
+	// (ErrStreamLost): the channel is never published into it again.
+	AcceptLimits bool
+
 	// Window is the most messages published and not yet acknowledged
 	// (DefaultWindow if 0). AckTimeout is how long an acknowledgement may
 	// take before the message counts as failed (DefaultAckTimeout if 0).
 	Window     int
 	AckTimeout time.Duration
 
+	// StallTimeout: an acknowledgement that has not come this long after
+	// the one before it is taken for one that will never come (its
+	// message went to a leader that stepped down or died): the replicator
+	// re-syncs at once rather than wait for AckTimeout
+	// (DefaultStallTimeout if 0; negative, never: only AckTimeout).
+	// Re-syncing early loses and repeats nothing; a server slower than
+	// this only makes the replicator re-sync more often than it needs.
+	StallTimeout time.Duration
+
 	// After a failure Replicate waits MinBackoff, doubling up to
 	// MaxBackoff (DefaultMinBackoff, DefaultMaxBackoff if 0), then
 	// re-syncs with the stream and carries on.
 	MinBackoff, MaxBackoff time.Duration
 
-	// KeepAlive: when the channel's writer has sent only heartbeats for
-	// this long, Replicate publishes an idle marker so that a mirror
-	// writes heartbeats too and its readers do not time out. 0 means a
-	// quarter of the channel's timeout, between 10ms and 5s; negative,
-	// never.
+	// KeepAlive is ignored: every heartbeat of the channel is published
+	// as an idle marker as soon as the replicator sees it, so that the
+	// stream's chain depends on the channel alone and not on when a
+	// replicator looked (two replicators of one channel then build the
+	// same chain).
+	//
+	// Deprecated: it used to set how long heartbeats waited before an
+	// idle marker carried them.
 	KeepAlive time.Duration
 
 	// Logf, if set, is told about failures and re-syncs.
 	Logf func(format string, args ...any)
+
+	skipLock bool // for tests: no lock file (SkipLock)
 }
 
 // ReplicateStats is what a Replicator has done so far in this run.
@@ -106,6 +130,9 @@ func NewReplicator(cfg ReplicateConfig) (*Replicator, error) {
 	}
 	if cfg.AckTimeout <= 0 {
 		cfg.AckTimeout = DefaultAckTimeout
+	}
+	if cfg.StallTimeout == 0 {
+		cfg.StallTimeout = DefaultStallTimeout
 	}
 	return &Replicator{cfg: cfg}, nil
 }
@@ -163,14 +190,19 @@ func (r *Replicator) Run(ctx context.Context) error {
 	if r.cfg.Subject == "" {
 		r.cfg.Subject = Subject(h.ChannelID)
 	}
-	if r.cfg.KeepAlive == 0 {
-		r.cfg.KeepAlive = min(max(h.TimeoutDuration()/4, 10*time.Millisecond), 5*time.Second)
+	if !r.cfg.skipLock {
+		l, err := lockReplication(r.cfg.Volume, r.cfg.ChannelID, r.cfg.Stream)
+		if err != nil {
+			return err
+		}
+		defer l.release()
 	}
 	nc, closeConn, err := connect(r.cfg.URL, "kekbit replicate "+hexID(h.ChannelID), r.cfg.Conn, r.cfg.NATSOptions)
 	if err != nil {
 		return err
 	}
 	defer closeConn()
+	defer watchConn(nc, r.cfg.Logf, "kekbit replicate")()
 	// The window is kept by the session (its queue); the client's own
 	// limit only needs to be above it.
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(r.cfg.AckTimeout),
@@ -200,8 +232,10 @@ func (r *Replicator) Run(ctx context.Context) error {
 		}
 		wait := bo.next()
 		r.logf("kekbit replicate: %s; re-syncing in %v", describe(nc, err), wait)
-		if err := sleep(ctx, wait); err != nil {
+		if back, err := waitRetry(ctx, nc, wait); err != nil {
 			return err
+		} else if back {
+			bo.reset()
 		}
 	}
 }
@@ -257,15 +291,29 @@ func (s *session) run(ctx context.Context) error {
 	var finalAcked atomic.Bool
 	go func() {
 		defer close(ackerDone)
+		t := time.NewTimer(time.Hour)
+		t.Stop()
 		for p := range s.queue {
-			if s.await(p) && p.final {
+			// Once failed, the answers still to come do not matter: the
+			// re-sync reads where the stream stands, and a message that
+			// lands meanwhile is the one the chain has there.
+			if !s.failed.Load() && s.await(p, t) && p.final {
 				finalAcked.Store(true)
 			}
 		}
 	}()
 	stopErr := s.follow(ctx)
+	if s.failed.Load() {
+		// Drop the answers still awaited, so that the acker is not held
+		// up by them and the next session's publishes not by the
+		// client's limit of messages in flight.
+		s.js.CleanupPublisher()
+	}
 	close(s.queue)
-	<-ackerDone // every message published has its answer (or timed out)
+	<-ackerDone // every message published has its answer, or the session failed
+	if s.failed.Load() {
+		s.js.CleanupPublisher()
+	}
 	switch {
 	case s.failed.Load():
 		return s.failErr
@@ -279,11 +327,25 @@ func (s *session) run(ctx context.Context) error {
 }
 
 // await waits for the answer to p and checks it: stored at the very
-// sequence expected, not as a duplicate. It reports whether it was.
-func (s *session) await(p pending) bool {
+// sequence expected, not as a duplicate. It reports whether it was. An
+// answer that takes more than StallTimeout fails the session (see
+// ReplicateConfig.StallTimeout); t is the acker's timer.
+func (s *session) await(p pending, t *time.Timer) bool {
+	var stalled <-chan time.Time
+	if d := s.r.cfg.StallTimeout; d > 0 {
+		t.Reset(d)
+		defer t.Stop()
+		stalled = t.C
+	}
 	select {
+	case <-stalled:
+		s.fail(fmt.Errorf("kekbit: jetstream: no acknowledgement for stream sequence %d (channel position %d) within %v: the stream's leader changed or is gone", p.seq, p.end, s.r.cfg.StallTimeout))
+		return false
 	case ack := <-p.f.Ok():
-		if ack.Duplicate || ack.Sequence != p.seq {
+		// A duplicate at the very sequence expected is this message,
+		// stored by an earlier session whose answer was dropped: the
+		// chain has one message per id.
+		if ack.Sequence != p.seq {
 			s.fail(fmt.Errorf("kekbit: jetstream: message for position %d: stream %s answered sequence %d (duplicate %v), expected %d", p.end, ack.Stream, ack.Sequence, ack.Duplicate, p.seq))
 			return false
 		}
@@ -298,8 +360,10 @@ func (s *session) await(p pending) bool {
 
 // publish sends m as the next message of the chain: it must land right
 // after the last one (Nats-Expected-Last-Sequence), so the stream refuses
-// it if anything was lost before it. It reports false once the session
-// failed.
+// it if anything was lost before it. Since the chain is a function of the
+// channel alone (see publishHeartbeats), a message of another replicator
+// of the channel that took a place is the one this replicator would have
+// put there. It reports false once the session failed.
 func (s *session) publish(m *nats.Msg, records, end uint64, final bool) bool {
 	if s.failed.Load() {
 		return false
@@ -321,8 +385,13 @@ func (s *session) publish(m *nats.Msg, records, end uint64, final bool) bool {
 // end marker already.
 func (s *session) resync(ctx context.Context) (done bool, err error) {
 	r := s.r
-	if _, err := ensureStream(ctx, s.js, r.cfg.Stream, r.cfg.Subject, !r.cfg.NoCreate, r.cfg.Replicas); err != nil {
+	stream, err := ensureStream(ctx, s.js, r.cfg.Stream, r.cfg.Subject, !r.cfg.NoCreate, r.cfg.Replicas)
+	if err != nil {
 		return false, err
+	}
+	scfg := stream.CachedInfo().Config
+	if err := checkLimits(scfg, r.cfg.AcceptLimits); err != nil {
+		return false, stop(err)
 	}
 	lastSeq, msgs, err := s.api.state(ctx)
 	if err != nil {
@@ -334,6 +403,12 @@ func (s *session) resync(ctx context.Context) (done bool, err error) {
 	case errors.Is(err, errNoMessage):
 		if msgs != 0 {
 			return false, stop(fmt.Errorf("%w: stream %s holds %d messages, none on %s: give each channel a stream of its own", ErrMismatch, r.cfg.Stream, msgs, subject))
+		}
+		if lastSeq >= firstSeq(scfg) {
+			// Not a new stream: one whose messages are gone. Publishing
+			// the channel again would make a second replication after
+			// the lost first one.
+			return false, stop(lostError(scfg, subject, lastSeq+1, fmt.Sprintf("is empty but has held %d messages", lastSeq-firstSeq(scfg)+1)))
 		}
 		// A new replication: the header marker first.
 		s.last = lastSeq
@@ -354,9 +429,9 @@ func (s *session) resync(ctx context.Context) (done bool, err error) {
 		if after.subject != subject {
 			return false, stop(fmt.Errorf("%w: stream %s holds a message on %q after this channel's last: give each channel a stream of its own", ErrMismatch, r.cfg.Stream, after.subject))
 		}
-		return false, fmt.Errorf("kekbit: jetstream: stream %s moved on while re-syncing (another replicator of the channel?)", r.cfg.Stream)
+		return false, fmt.Errorf("kekbit: jetstream: stream %s moved on while re-syncing (messages of an earlier attempt still landing, or another replicator of the channel)", r.cfg.Stream)
 	case m.seq > lastSeq:
-		return false, fmt.Errorf("kekbit: jetstream: stream %s moved on while re-syncing (another replicator of the channel?)", r.cfg.Stream)
+		return false, fmt.Errorf("kekbit: jetstream: stream %s moved on while re-syncing (messages of an earlier attempt still landing, or another replicator of the channel)", r.cfg.Stream)
 	}
 	last, err := s.api.element(m, subject)
 	if err != nil {
@@ -366,7 +441,7 @@ func (s *session) resync(ctx context.Context) (done bool, err error) {
 		return false, stop(fmt.Errorf("%w: stream %s holds channel %s on %s, this is channel %s", ErrMismatch, r.cfg.Stream, hexID(last.channel), subject, s.channel))
 	}
 	if !r.headerChecked {
-		if err := s.checkHeader(ctx); err != nil {
+		if err := s.checkHeader(ctx, scfg); err != nil {
 			return false, err
 		}
 		r.headerChecked = true
@@ -421,7 +496,9 @@ func (s *session) skipRecord(e *element) error {
 }
 
 // checkHeader checks that the stream's header marker is this channel's.
-func (s *session) checkHeader(ctx context.Context) error {
+// A stream whose first messages were dropped has none any more: refused
+// unless AcceptLimits.
+func (s *session) checkHeader(ctx context.Context, cfg jetstream.StreamConfig) error {
 	m, err := s.api.get(ctx, 1, s.r.cfg.Subject, false)
 	if err != nil {
 		return err
@@ -429,6 +506,13 @@ func (s *session) checkHeader(ctx context.Context) error {
 	e, err := s.api.element(m, s.r.cfg.Subject)
 	if err != nil {
 		return stop(err)
+	}
+	if e.marker != MarkerHeader && e.seq > firstSeq(cfg) {
+		if s.r.cfg.AcceptLimits {
+			s.r.logf("kekbit replicate: stream %s lost its messages before sequence %d, its header marker with them: the channel is checked against its records only", s.r.cfg.Stream, e.seq)
+			return nil
+		}
+		return stop(lostError(cfg, s.r.cfg.Subject, e.seq, "does not start with the header marker"))
 	}
 	if e.marker != MarkerHeader {
 		return stop(fmt.Errorf("%w: the first message on %s (sequence %d) is not a header marker", ErrMismatch, s.r.cfg.Subject, e.seq))
@@ -450,7 +534,10 @@ func (s *session) publishHeader() error {
 		return s.failErr
 	}
 	p := <-s.queue
-	if !s.await(p) {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	if !s.await(p, t) {
+		s.js.CleanupPublisher()
 		return s.failErr
 	}
 	return nil
@@ -462,8 +549,6 @@ func (s *session) publishHeader() error {
 // truncated, or its writer is gone.
 func (s *session) follow(ctx context.Context) error {
 	rd, subject, ch := s.rd, s.r.cfg.Subject, s.channel
-	keepAlive := s.r.cfg.KeepAlive
-	lastSent := time.Now()
 	idle := newIdler()
 	defer idle.stop()
 	writerGone := false // found gone: one more look, then stop
@@ -476,7 +561,7 @@ func (s *session) follow(ctx context.Context) error {
 				return stop(fmt.Errorf("kekbit: replicate: the record at position %d has %d bytes, more than the NATS server takes (max_payload %d, less %d for headers)", pos, len(p), limit, headroom))
 			}
 			end := pos + domain.RecordSize(uint64(len(p)))
-			if !s.publish(recordMessage(subject, ch, pos, pos-s.prevEnd, p), 1, end, false) {
+			if !s.publishHeartbeats(pos) || !s.publish(recordMessage(subject, ch, pos, 0, p), 1, end, false) {
 				return nil
 			}
 			s.prevEnd = end
@@ -485,7 +570,6 @@ func (s *session) follow(ctx context.Context) error {
 			}
 		}
 		if records > 0 {
-			lastSent = time.Now()
 			idle.reset()
 		}
 		var re *domain.ReadError
@@ -496,7 +580,9 @@ func (s *session) follow(ctx context.Context) error {
 			if re.Err == domain.ErrChannelFull {
 				how = EndFull
 			}
-			s.publish(markerMessage(subject, ch, MarkerEnd, how, re.Position, re.Position-s.prevEnd), 0, re.Position, true)
+			if s.publishHeartbeats(re.Position) {
+				s.publish(markerMessage(subject, ch, MarkerEnd, how, re.Position, 0), 0, re.Position, true)
+			}
 			return nil
 		case errors.Is(err, domain.ErrTimeout):
 			// The writer sent nothing for the header's timeout. Go on
@@ -507,12 +593,8 @@ func (s *session) follow(ctx context.Context) error {
 		default:
 			return stop(fmt.Errorf("kekbit: replicate: %w", err))
 		}
-		if keepAlive > 0 && rd.Position() > s.prevEnd && time.Since(lastSent) >= keepAlive {
-			pos := rd.Position()
-			if !s.publish(markerMessage(subject, ch, MarkerIdle, "", pos, pos-s.prevEnd), 0, pos, false) {
-				return nil
-			}
-			s.prevEnd, lastSent = pos, time.Now()
+		if !s.publishHeartbeats(rd.Position()) {
+			return nil
 		}
 		if rd.Position() != before {
 			writerGone = false
@@ -533,6 +615,23 @@ func (s *session) follow(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// publishHeartbeats publishes an idle marker for each heartbeat between
+// the last element published and pos (the channel holds only heartbeats
+// there), each at the position right after its heartbeat: so the chain is
+// a function of the channel alone, one message per record or heartbeat,
+// whoever publishes it and whenever. It reports false once the session
+// failed.
+func (s *session) publishHeartbeats(pos uint64) bool {
+	for s.prevEnd < pos {
+		next := s.prevEnd + domain.RecordHeaderLen
+		if !s.publish(markerMessage(s.r.cfg.Subject, s.channel, MarkerIdle, "", next, domain.RecordHeaderLen), 0, next, false) {
+			return false
+		}
+		s.prevEnd = next
+	}
+	return true
 }
 
 // idler paces a caught-up replicator: it sleeps from 20µs doubling to

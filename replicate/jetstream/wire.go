@@ -61,8 +61,10 @@ const (
 	// MarkerHeader is the first message of a channel's replication; its
 	// payload is the channel's 128-byte header.
 	MarkerHeader = "header"
-	// MarkerIdle says the channel's writer sent heartbeats up to HeaderPos
-	// and nothing else for a while, so a mirror writes heartbeats too.
+	// MarkerIdle says the channel holds heartbeats, HeaderGap bytes of
+	// them, up to HeaderPos, so a mirror writes heartbeats too. Replicate
+	// publishes one per heartbeat (HeaderGap 8); streams of earlier
+	// versions have some covering several.
 	MarkerIdle = "idle"
 	// MarkerEnd is the last message: the channel was closed or is full at
 	// HeaderPos (HeaderEnd says which).
@@ -102,6 +104,22 @@ var (
 	// ErrBadMessage: a message of the stream is not a replication message
 	// this package understands.
 	ErrBadMessage = errors.New("kekbit: jetstream: not a kekbit replication message")
+	// ErrStreamLimits: the stream's configuration drops messages by
+	// itself (max_age, max_msgs or max_bytes with discard old,
+	// max_msgs_per_subject, a retention other than limits), so that a
+	// mirror could not be made from it once they are gone; the
+	// replicator refuses it unless told to accept it.
+	ErrStreamLimits = errors.New("kekbit: jetstream: the stream's limits drop messages")
+	// ErrStreamLost: the stream lost messages of the replication (they
+	// expired, were deleted or purged): it is empty though it has held
+	// messages, or its first message is not the header marker. The
+	// replicator does not publish the channel into it again, and a mirror
+	// cannot be made from it.
+	ErrStreamLost = errors.New("kekbit: jetstream: the stream lost messages of the replication")
+	// ErrReplicatorRunning: another replicator of the channel into the
+	// same stream runs on this machine (it holds the lock file next to
+	// the channel).
+	ErrReplicatorRunning = errors.New("kekbit: jetstream: another replicator of the channel into the stream is running")
 )
 
 // element is one message of a channel's replication, as read back from

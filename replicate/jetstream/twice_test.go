@@ -1,0 +1,124 @@
+package jetstream_test
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kekbit-go/kekbit/adapters/mmap"
+	"github.com/kekbit-go/kekbit/domain"
+	"github.com/kekbit-go/kekbit/replicate/jetstream"
+)
+
+// idleWriter writes n records to w, each followed by heartbeats for a
+// while (so that replicators publish idle markers, at moments of their
+// own), then closes w.
+func idleWriter(w *domain.Writer[[]byte], n int) error {
+	for i := range n {
+		if _, err := w.Write(payloadOf(i)); err != nil {
+			return err
+		}
+		for range 20 {
+			time.Sleep(200 * time.Microsecond)
+			if _, err := w.Heartbeat(); err != nil {
+				return err
+			}
+		}
+	}
+	return w.Close()
+}
+
+// TestTwoReplicatorsIdleMarkers starts two replicators of one channel at
+// once, 20 times, with a writer that idles between its records, and
+// checks each stream: every record once, in order, nothing lost. The two
+// skip the machine's lock file, as two replicators on two machines that
+// share the channel would: what keeps them from building one chain out of
+// two histories is that the chain depends on the channel alone (a message
+// per record and per heartbeat), so the stream's check of the sequence
+// before each message is enough.
+func TestTwoReplicatorsIdleMarkers(t *testing.T) {
+	_, url := startServer(t)
+	twoReplicatorRounds(t, url, 1, 20, 0x1500)
+}
+
+// TestClusterTwoReplicatorsIdleMarkers is TestTwoReplicatorsIdleMarkers on
+// a three-node cluster, into streams of 3 replicas, 10 rounds.
+func TestClusterTwoReplicatorsIdleMarkers(t *testing.T) {
+	c := startCluster(t)
+	twoReplicatorRounds(t, c.url(), 3, 10, 0x1600)
+}
+
+// twoReplicatorRounds runs the rounds of TestTwoReplicatorsIdleMarkers
+// against the server at url, with streams of the given replicas, channel
+// ids from idBase on.
+func twoReplicatorRounds(t *testing.T, url string, replicas, rounds int, idBase uint64) {
+	t.Helper()
+	root := shmDir(t)
+	ctx := testCtx(t)
+	const records = 8
+	bad := 0
+	for round := range rounds {
+		id := idBase + uint64(round)
+		w, path := newChannel(t, root, id, records)
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i := range 2 {
+			cfg := jetstream.ReplicateConfig{Volume: mmap.NewVolume(root), ChannelID: id, URL: url, Replicas: replicas,
+				MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}
+			jetstream.SkipLock(&cfg)
+			wg.Go(func() { errs[i] = jetstream.Replicate(ctx, cfg) })
+		}
+		if err := idleWriter(w, records); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if n, err := verifyStream(t, url, jetstream.StreamName(id), jetstream.Subject(id), path); err != nil {
+			bad++
+			t.Errorf("round %d: %d records, then: %v", round, n, err)
+		}
+	}
+	t.Logf("%d of %d rounds lost or repeated records", bad, rounds)
+}
+
+// TestSecondReplicatorRefused: a second replicator of a channel into the
+// same stream on the same machine stops at once with ErrReplicatorRunning
+// while the first runs, and runs once the first is gone.
+func TestSecondReplicatorRefused(t *testing.T) {
+	_, url := startServer(t)
+	root := shmDir(t)
+	ctx := testCtx(t)
+	const id = 0x1520
+	w, path := newChannel(t, root, id, 100)
+	writeRecords(w, 0, 50, false)
+	first, _ := jetstream.NewReplicator(jetstream.ReplicateConfig{Volume: mmap.NewVolume(root), ChannelID: id, URL: url})
+	done := make(chan error, 1)
+	go func() { done <- first.Run(ctx) }()
+	for first.Stats().Acked < 50 {
+		time.Sleep(time.Millisecond)
+	}
+	err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewFileVolume(path), ChannelID: id, URL: url})
+	if !errors.Is(err, jetstream.ErrReplicatorRunning) {
+		t.Fatalf("second replicator: %v", err)
+	}
+	// Into another stream, it may run.
+	other := jetstream.ReplicateConfig{Volume: mmap.NewVolume(root), ChannelID: id, URL: url, Stream: "OTHER", Subject: "other.kekbit"}
+	writeRecords(w, 50, 100, false)
+	w.Close()
+	if err := jetstream.Replicate(ctx, other); err != nil {
+		t.Fatalf("a replicator into another stream: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// The first is gone: a new one runs (and finds everything done).
+	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(root), ChannelID: id, URL: url}); err != nil {
+		t.Fatal(err)
+	}
+	if n := checkStream(t, url, jetstream.StreamName(id), jetstream.Subject(id), path); n != 100 {
+		t.Fatalf("%d records", n)
+	}
+}
