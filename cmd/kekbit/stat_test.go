@@ -254,7 +254,12 @@ func TestStatOutputFails(t *testing.T) {
 func TestStatTmux(t *testing.T) {
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
-		t.Fatalf("tmux is needed (apt-get install tmux; .ci/run installs it): %v", err)
+		// A fresh machine with only Go runs the README's go test ./...;
+		// CI (.ci/run sets KEKBIT_CI) installs tmux and must run this.
+		if os.Getenv("KEKBIT_CI") != "" {
+			t.Fatalf("tmux is needed (apt-get install tmux): %v", err)
+		}
+		t.Skip("tmux is not installed: the terminal view is not tested here (CI runs it)")
 	}
 	root := statRoot(t)
 	session := fmt.Sprintf("kekbit-stat-%d", os.Getpid())
