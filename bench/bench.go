@@ -42,6 +42,10 @@ type Options struct {
 	// sequence number, time), written and verified by the library; the
 	// baseline has none.
 	Envelope domain.Envelope
+	// Journal, if not 0, also runs the writer and readers through a
+	// journal (package journal) of segments of this capacity, pretouched
+	// ahead of need by the journal writer, beside the warm channel.
+	Journal uint32
 	// CoarseClock, if not 0, stamps an envelope's times from a coarse
 	// clock of this resolution (domain.WithCoarseClock) instead of
 	// time.Now per record.
@@ -73,6 +77,7 @@ type Report struct {
 	Cold     Mode  // fresh channel, page faults included, timed from create
 	Warm     Mode  // channel pretouched by writer and readers before timing
 	Baseline *Mode // the same as Warm without the library
+	Journal  *Mode // through a journal of Options.Journal-byte segments, rolls included
 }
 
 // MarshalJSON prints the report for machines: medians in records per
@@ -97,9 +102,13 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		Cold     *rates `json:"cold"`
 		Warm     *rates `json:"warm"`
 		Baseline *rates `json:"baseline,omitempty"`
+		Journal  *rates `json:"journal,omitempty"`
 	}{N: r.Options.N, Size: r.Options.Size, Readers: r.Options.Readers, Runs: r.Options.Runs, Cold: of(r.Cold), Warm: of(r.Warm)}
 	if r.Baseline != nil {
 		out.Baseline = of(*r.Baseline)
+	}
+	if r.Journal != nil {
+		out.Journal = of(*r.Journal)
 	}
 	return json.Marshal(out)
 }
@@ -124,6 +133,11 @@ func (r Report) WriteText(w io.Writer) {
 		line("baseline writer", b.Writer)
 		line("baseline reader", b.Reader)
 		fmt.Fprintf(w, "  library/baseline: writer %.2f, reader %.2f\n", r.Warm.Writer.Median/b.Writer.Median, r.Warm.Reader.Median/b.Reader.Median)
+	}
+	if j := r.Journal; j != nil {
+		line("journal writer", j.Writer)
+		line("journal reader", j.Reader)
+		fmt.Fprintf(w, "  journal (%d-byte segments)/warm channel: writer %.2f, reader %.2f\n", o.Journal, j.Writer.Median/r.Warm.Writer.Median, j.Reader.Median/r.Warm.Reader.Median)
 	}
 }
 
@@ -189,6 +203,16 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			into   *Mode
 		}{"baseline", true, "base-writer", "base-reader", rep.Baseline})
 	}
+	if o.Journal != 0 {
+		rep.Journal = &Mode{}
+		modes = append(modes, struct {
+			name   string
+			warm   bool
+			writer string
+			reader string
+			into   *Mode
+		}{"journal", true, "journal-writer", "journal-reader", rep.Journal})
+	}
 	for _, m := range modes {
 		var ws, rs []float64
 		for run := 1; run <= o.Runs; run++ {
@@ -196,6 +220,9 @@ func Run(ctx context.Context, o Options) (Report, error) {
 				fmt.Fprintf(o.Progress, "%s run %d/%d...\n", m.name, run, o.Runs)
 			}
 			j := job{N: o.N, Size: o.Size, Capacity: capacity, Warm: m.warm, Pause: o.Pause, Envelope: o.Envelope, CoarseClock: o.CoarseClock}
+			if m.name == "journal" {
+				j.Capacity = o.Journal
+			}
 			w, r, err := runOnce(ctx, o, j, m.writer, m.reader)
 			if err != nil {
 				return rep, fmt.Errorf("bench: %s run %d: %w", m.name, run, err)

@@ -87,6 +87,10 @@ func (j job) run(in io.Reader, out io.Writer) (report, error) {
 		return j.writer(in, out)
 	case "reader":
 		return j.reader(ctx, out)
+	case "journal-writer":
+		return j.journalWriter(in, out)
+	case "journal-reader":
+		return j.journalReader(ctx, out)
 	case "base-writer":
 		return j.baseWriter(in, out)
 	case "base-reader":

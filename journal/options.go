@@ -84,6 +84,15 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
+// WithCoarseClock makes the writer stamp records from a coarse clock of
+// this resolution (domain.WithCoarseClock: a load per record instead of a
+// call to time.Now, at most about one resolution behind the write) rather
+// than reading the system clock per record (writer). Headers and
+// retention still read the clock of WithClock, or time.Now.
+func WithCoarseClock(resolution time.Duration) Option {
+	return func(c *config) { c.writerOpts = append(c.writerOpts, domain.WithCoarseClock(resolution)) }
+}
+
 // WithRetention sets the retention policy the writer applies after each
 // roll (writer; default: keep everything).
 func WithRetention(r Retention) Option { return func(c *config) { c.retention = r } }

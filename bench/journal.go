@@ -1,0 +1,86 @@
+package bench
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/kekbit-go/kekbit/adapters/mmap"
+	"github.com/kekbit-go/kekbit/codecs"
+	"github.com/kekbit-go/kekbit/domain"
+	"github.com/kekbit-go/kekbit/journal"
+)
+
+// journalWriter writes N records through a journal of segments of
+// j.Capacity bytes in j.Dir, the journal pretouching each next segment
+// ahead of need; timing starts once the parent says go.
+func (j job) journalWriter(in io.Reader, out io.Writer) (report, error) {
+	var r report
+	opts := []journal.Option{journal.WithSegmentSize(j.Capacity), journal.WithMaxPayload(uint32(j.Size)), journal.WithPretouch(true)}
+	if j.CoarseClock != 0 {
+		opts = append(opts, journal.WithCoarseClock(j.CoarseClock))
+	}
+	w, err := journal.OpenWriter(mmap.NewVolume(j.Dir), codecs.Raw{}, opts...)
+	if err != nil {
+		return r, err
+	}
+	defer w.Close()
+	say(out, sigReady)
+	if err := waitGo(in); err != nil {
+		return r, err
+	}
+	r.Start = time.Now().UnixNano()
+	buf := make([]byte, j.Size)
+	for i := range j.N {
+		binary.LittleEndian.PutUint64(buf, uint64(i))
+		if _, err := w.Write(buf); err != nil {
+			return r, fmt.Errorf("record %d: %w", i, err)
+		}
+	}
+	r.End, r.Records = time.Now().UnixNano(), j.N
+	return r, w.Close()
+}
+
+// journalReader follows the journal across its segments and checks every
+// record's sequence number and length.
+func (j job) journalReader(ctx context.Context, out io.Writer) (report, error) {
+	var r report
+	say(out, sigWaiting)
+	vol := mmap.NewVolume(j.Dir)
+	var rd *journal.Reader
+	for {
+		var err error
+		if rd, err = journal.OpenReader(vol, journal.WithWait(domain.Wait{Spins: -1, Pause: j.Pause})); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return r, err
+		case <-time.After(100 * time.Microsecond):
+		}
+	}
+	defer rd.Close()
+	say(out, sigReady)
+	var bad error
+	err := rd.Follow(ctx, func(rec journal.Record) error {
+		p := rec.Payload
+		if bad == nil && (len(p) != j.Size || binary.LittleEndian.Uint64(p) != uint64(r.Records)) {
+			bad = fmt.Errorf("record %d at %v: %d bytes, sequence %d", r.Records, rec.Position, len(p), binary.LittleEndian.Uint64(p))
+		}
+		r.Records++
+		return nil
+	})
+	r.End = time.Now().UnixNano()
+	switch {
+	case bad != nil:
+		return r, bad
+	case !errors.Is(err, journal.ErrClosed) && !errors.Is(err, domain.ErrClosed):
+		return r, err
+	case r.Records != j.N:
+		return r, fmt.Errorf("read %d records of %d", r.Records, j.N)
+	}
+	return r, nil
+}
