@@ -21,6 +21,14 @@ var (
 	// length but not the space left: a smaller value may still fit. Roll
 	// to a new channel here.
 	ErrNoSpace = domain.ErrNoSpace
+	// ErrClaimOpen is returned by Write, Heartbeat and Claim while a claim
+	// is open: commit or abort it first.
+	ErrClaimOpen = domain.ErrClaimOpen
+	// ErrNoClaim is returned by Commit and Abort when no claim is open.
+	ErrNoClaim = domain.ErrNoClaim
+	// ErrCommitSize is returned by Commit for more bytes than its claim
+	// holds; the claim stays open.
+	ErrCommitSize = domain.ErrCommitSize
 	// ErrRecordTooLarge is returned by Write for a value that needs more
 	// than the max record length: no channel of this header takes it.
 	ErrRecordTooLarge = domain.ErrRecordTooLarge

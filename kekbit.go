@@ -416,6 +416,33 @@ type Writer[T any] struct{ w *domain.Writer[T] }
 //   - ErrWriterClosed; ErrTruncated with WithFaultGuard.
 func (w *Writer[T]) Write(v T) (int, error) { return w.w.Write(v) }
 
+// Claim reserves room for a record of up to n payload bytes and returns
+// them to fill in place: in the channel itself on a mapped or memory
+// channel, so a record is built where readers will read it, with no copy.
+// Commit(m) publishes the first m bytes as one record, Abort gives the
+// room up; until then Write, Heartbeat and another Claim return
+// ErrClaimOpen. Errors, on which no claim is open: ErrEmptyPayload (n <
+// 1), ErrRecordTooLarge, ErrNoSpace, ErrChannelFull, ErrWriterClosed.
+// Filling the bytes is the caller's own access to the channel's memory:
+// WithFaultGuard does not cover it.
+//
+//	b, err := w.Claim(len(order))
+//	n := order.MarshalTo(b)
+//	w.Commit(n)
+func (w *Writer[T]) Claim(n int) ([]byte, error) { return w.w.Claim(n) }
+
+// Commit publishes the first m bytes of the open claim as one record (its
+// envelope filled on a channel that has one), gives the rest up and closes
+// the claim; it returns the bytes the record takes. Errors: ErrNoClaim;
+// ErrEmptyPayload (m < 1) and ErrCommitSize (m above the claim), on which
+// the claim stays open; ErrTruncated with WithFaultGuard.
+func (w *Writer[T]) Commit(m int) (int, error) { return w.w.Commit(m) }
+
+// Abort gives the open claim up: nothing is published and its bytes are
+// zero again. Close and Release abort an open claim too. It returns
+// ErrNoClaim if none is open.
+func (w *Writer[T]) Abort() error { return w.w.Abort() }
+
 // Heartbeat appends a heartbeat, a record with no payload that readers skip
 // but that tells them the writer is alive. It returns 8, or ErrChannelFull
 // or ErrWriterClosed.

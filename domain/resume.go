@@ -188,7 +188,11 @@ func (w *Writer[T]) Release() error {
 	if w.closed {
 		return nil
 	}
+	var aborted error
+	if w.claimed != 0 {
+		aborted = w.abortClaim()
+	}
 	w.closed = true
 	w.stopClock()
-	return multierr.Combine(w.guard(w.markProgress), w.st.Flush(), w.st.Close())
+	return multierr.Combine(aborted, w.guard(w.markProgress), w.st.Flush(), w.st.Close())
 }

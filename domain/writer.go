@@ -56,6 +56,7 @@ type Writer[T any] struct {
 	coarseRes  time.Duration    // WithCoarseClock's resolution, 0 for none
 	coarse     *coarseClock     // that clock, from the first stamped record on
 	marks      bool             // the writer keeps a progress mark (a channel with the extension block)
+	claimed    uint64           // the payload bytes of the open claim (Claim), 0 for none
 	progress   *uint64          // the progress mark's word, when the storage is addressable
 }
 
@@ -166,8 +167,8 @@ func (w *Writer[T]) write(v T) (int, error) {
 	if w.envLen != 0 {
 		return w.writeSealed(v)
 	}
-	if w.closed {
-		return 0, ErrWriterClosed
+	if w.closed || w.claimed != 0 {
+		return 0, w.unusable()
 	}
 	avail := (w.capacity - w.pos) &^ 7
 	if avail <= RecordHeaderLen {
@@ -213,8 +214,8 @@ func (w *Writer[T]) write(v T) (int, error) {
 // time, and last the CRC) and the record published, and every
 // progressEvery records the progress mark stored.
 func (w *Writer[T]) writeSealed(v T) (int, error) {
-	if w.closed {
-		return 0, ErrWriterClosed
+	if w.closed || w.claimed != 0 {
+		return 0, w.unusable()
 	}
 	avail := (w.capacity - w.pos) &^ 7
 	if avail <= RecordHeaderLen+w.envLen {
@@ -303,6 +304,15 @@ func (w *Writer[T]) publishRecordSlow(rec []byte, total, size, now uint64) (int,
 	return int(size), nil
 }
 
+// unusable is the error of a Write or Heartbeat on a closed writer or
+// one with a claim open.
+func (w *Writer[T]) unusable() error {
+	if w.closed {
+		return ErrWriterClosed
+	}
+	return ErrClaimOpen
+}
+
 // encode encodes v into dst: a verbatim encoder's bytes are copied without
 // the call to Encode.
 func (w *Writer[T]) encode(dst []byte, v T) (int, error) {
@@ -368,8 +378,8 @@ func (w *Writer[T]) heartbeatGuarded() (n int, err error) {
 }
 
 func (w *Writer[T]) heartbeat() (int, error) {
-	if w.closed {
-		return 0, ErrWriterClosed
+	if w.closed || w.claimed != 0 {
+		return 0, w.unusable()
 	}
 	if (w.capacity-w.pos)&^7 <= RecordHeaderLen {
 		return 0, ErrChannelFull
@@ -402,6 +412,10 @@ func (w *Writer[T]) Close() error {
 	if w.closed {
 		return nil
 	}
+	var aborted error
+	if w.claimed != 0 {
+		aborted = w.abortClaim()
+	}
 	w.closed = true
 	w.stopClock()
 	var err error
@@ -417,7 +431,7 @@ func (w *Writer[T]) Close() error {
 	if err == nil {
 		err = w.markClosed()
 	}
-	return multierr.Combine(err, w.st.Flush(), w.st.Close())
+	return multierr.Combine(aborted, err, w.st.Flush(), w.st.Close())
 }
 
 // markClosed stores the close mark, guarded against a fault.
