@@ -51,7 +51,7 @@ func (w *Writer[T]) Claim(n int) ([]byte, error) {
 	if left := avail - RecordHeaderLen - w.envLen; uint64(n) > left {
 		return nil, fmt.Errorf("%w: %d bytes left, the claim needs %d (max payload %d)", ErrNoSpace, left, n, w.maxPayload)
 	}
-	w.claimed = uint64(n)
+	w.claimed, w.blocked = uint64(n), true
 	return w.claimRoom()[w.envLen : w.envLen+uint64(n)], nil
 }
 
@@ -100,7 +100,7 @@ func (w *Writer[T]) commit(m int) (int, error) {
 	// watermark, and the envelope's CRC covers the padding (in the
 	// scratch buffer of a storage that is not addressable too).
 	clear(rec[total:])
-	w.claimed = 0
+	w.claimed, w.blocked = 0, w.closed
 	if w.envLen != 0 {
 		var now uint64
 		if w.timeW != 0 {
@@ -132,7 +132,7 @@ func (w *Writer[T]) Abort() error {
 // abortClaim is Abort of an open claim, also done by Close and Release.
 func (w *Writer[T]) abortClaim() error {
 	rec := w.claimRoom()
-	w.claimed = 0
+	w.claimed, w.blocked = 0, w.closed
 	if w.mem == nil {
 		return nil // the claim was in the scratch buffer
 	}

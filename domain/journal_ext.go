@@ -133,7 +133,7 @@ func (w *Writer[T]) Seal() error {
 	if w.closed {
 		return ErrWriterClosed
 	}
-	w.closed = true
+	w.closed, w.blocked = true, true
 	if w.envLen != 0 {
 		var t [TrailerLen]byte
 		putTrailer(t[:], trailer{closedAt: w.pos, records: w.records})

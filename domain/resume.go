@@ -192,7 +192,7 @@ func (w *Writer[T]) Release() error {
 	if w.claimed != 0 {
 		aborted = w.abortClaim()
 	}
-	w.closed = true
+	w.closed, w.blocked = true, true
 	w.stopClock()
 	return multierr.Combine(aborted, w.guard(w.markProgress), w.st.Flush(), w.st.Close())
 }

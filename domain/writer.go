@@ -42,6 +42,7 @@ type Writer[T any] struct {
 	// The fields of every Write first, close together.
 	pos      uint64 // write position: where the next record goes
 	records  uint64 // records in the channel, for the envelope's sequence numbers
+	blocked  bool // closed, or a claim open: Write and Heartbeat refused (one test on their path)
 	closed   bool
 	guarded  bool // Write and Heartbeat turn a fault into ErrTruncated (WithFaultGuard)
 	verbatim bool // enc declares that its encoding of a []byte is the bytes themselves
@@ -167,7 +168,7 @@ func (w *Writer[T]) write(v T) (int, error) {
 	if w.envLen != 0 {
 		return w.writeSealed(v)
 	}
-	if w.closed || w.claimed != 0 {
+	if w.blocked {
 		return 0, w.unusable()
 	}
 	avail := (w.capacity - w.pos) &^ 7
@@ -214,7 +215,7 @@ func (w *Writer[T]) write(v T) (int, error) {
 // time, and last the CRC) and the record published, and every
 // progressEvery records the progress mark stored.
 func (w *Writer[T]) writeSealed(v T) (int, error) {
-	if w.closed || w.claimed != 0 {
+	if w.blocked {
 		return 0, w.unusable()
 	}
 	avail := (w.capacity - w.pos) &^ 7
@@ -378,7 +379,7 @@ func (w *Writer[T]) heartbeatGuarded() (n int, err error) {
 }
 
 func (w *Writer[T]) heartbeat() (int, error) {
-	if w.closed || w.claimed != 0 {
+	if w.blocked {
 		return 0, w.unusable()
 	}
 	if (w.capacity-w.pos)&^7 <= RecordHeaderLen {
@@ -416,7 +417,7 @@ func (w *Writer[T]) Close() error {
 	if w.claimed != 0 {
 		aborted = w.abortClaim()
 	}
-	w.closed = true
+	w.closed, w.blocked = true, true
 	w.stopClock()
 	var err error
 	if w.envLen != 0 {
