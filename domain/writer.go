@@ -42,7 +42,7 @@ type Writer[T any] struct {
 	// The fields of every Write first, close together.
 	pos      uint64 // write position: where the next record goes
 	records  uint64 // records in the channel, for the envelope's sequence numbers
-	blocked  bool // closed, or a claim open: Write and Heartbeat refused (one test on their path)
+	blocked  bool   // closed, or a claim open: Write and Heartbeat refused (one test on their path)
 	closed   bool
 	guarded  bool // Write and Heartbeat turn a fault into ErrTruncated (WithFaultGuard)
 	verbatim bool // enc declares that its encoding of a []byte is the bytes themselves
