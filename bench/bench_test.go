@@ -9,8 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kekbit-go/kekbit/bench"
+	"github.com/kekbit-go/kekbit/domain"
 )
 
 func TestMain(m *testing.M) {
@@ -86,5 +88,28 @@ func TestLatencySmall(t *testing.T) {
 	b, _ := json.Marshal(rep)
 	if !strings.Contains(string(b), `"p99_ns":`) {
 		t.Fatalf("JSON %s", b)
+	}
+}
+
+// TestRunJournal: with Journal the writer and readers also run through a
+// journal that rolls over many segments, every record checked by the
+// readers, and the report has the journal's figures beside the channel's.
+func TestRunJournal(t *testing.T) {
+	root := t.TempDir()
+	rep, err := bench.Run(context.Background(), bench.Options{N: 50_000, Size: 72, Readers: 2, Runs: 1, Root: root,
+		Journal: 1 << 16, Envelope: domain.EnvelopeAll, CoarseClock: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Journal == nil || rep.Journal.Writer.Median <= 0 || rep.Journal.Reader.Median <= 0 {
+		t.Fatalf("journal figures: %+v", rep.Journal)
+	}
+	var out strings.Builder
+	rep.WriteText(&out)
+	if !strings.Contains(out.String(), "journal (65536-byte segments)/warm channel:") {
+		t.Errorf("the report lacks the journal's ratio:\n%s", out.String())
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Errorf("bench left %d entries in its root", len(entries))
 	}
 }

@@ -2,9 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
-	"fmt"
 	"io"
 	"time"
 
@@ -33,12 +30,8 @@ func (j job) journalWriter(in io.Reader, out io.Writer) (report, error) {
 		return r, err
 	}
 	r.Start = time.Now().UnixNano()
-	buf := make([]byte, j.Size)
-	for i := range j.N {
-		binary.LittleEndian.PutUint64(buf, uint64(i))
-		if _, err := w.Write(buf); err != nil {
-			return r, fmt.Errorf("record %d: %w", i, err)
-		}
+	if err := writeAll(j, w.Write); err != nil {
+		return r, err
 	}
 	r.End, r.Records = time.Now().UnixNano(), j.N
 	return r, w.Close()
@@ -64,23 +57,11 @@ func (j job) journalReader(ctx context.Context, out io.Writer) (report, error) {
 	}
 	defer rd.Close()
 	say(out, sigReady)
-	var bad error
+	c := checker{size: j.Size}
 	err := rd.Follow(ctx, func(rec journal.Record) error {
-		p := rec.Payload
-		if bad == nil && (len(p) != j.Size || binary.LittleEndian.Uint64(p) != uint64(r.Records)) {
-			bad = fmt.Errorf("record %d at %v: %d bytes, sequence %d", r.Records, rec.Position, len(p), binary.LittleEndian.Uint64(p))
-		}
-		r.Records++
+		c.check(rec.Position, rec.Payload)
 		return nil
 	})
-	r.End = time.Now().UnixNano()
-	switch {
-	case bad != nil:
-		return r, bad
-	case !errors.Is(err, journal.ErrClosed) && !errors.Is(err, domain.ErrClosed):
-		return r, err
-	case r.Records != j.N:
-		return r, fmt.Errorf("read %d records of %d", r.Records, j.N)
-	}
-	return r, nil
+	r.End, r.Records = time.Now().UnixNano(), c.records
+	return r, c.end(j, err, journal.ErrClosed)
 }

@@ -155,16 +155,60 @@ func (j job) writer(in io.Reader, out io.Writer) (report, error) {
 		}
 		r.Start = time.Now().UnixNano()
 	}
-	buf := make([]byte, j.Size)
-	for i := range j.N {
-		binary.LittleEndian.PutUint64(buf, uint64(i))
-		if _, err := w.Write(buf); err != nil {
-			return r, fmt.Errorf("record %d: %w", i, err)
-		}
+	if err := writeAll(j, w.Write); err != nil {
+		return r, err
 	}
 	r.End, r.Records = time.Now().UnixNano(), j.N
 	return r, w.Close()
 }
+
+// writeAll writes the job's N records of Size bytes with write, each
+// carrying its sequence number in its first 8 bytes.
+func writeAll[W any](j job, write func([]byte) (W, error)) error {
+	buf := make([]byte, j.Size)
+	for i := range j.N {
+		binary.LittleEndian.PutUint64(buf, uint64(i))
+		if _, err := write(buf); err != nil {
+			return fmt.Errorf("record %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// checker checks that the records a reader hands out are the job's, in
+// order: Size bytes, sequence numbers from 0. It keeps the first problem.
+type checker struct {
+	size    int
+	records int
+	bad     error
+}
+
+// check checks the payload p of the record at pos (for the message).
+func (c *checker) check(pos fmt.Stringer, p []byte) {
+	if c.bad == nil && (len(p) != c.size || binary.LittleEndian.Uint64(p) != uint64(c.records)) {
+		c.bad = fmt.Errorf("record %d at %v: %d bytes, sequence %d", c.records, pos, len(p), binary.LittleEndian.Uint64(p))
+	}
+	c.records++
+}
+
+// end is the reader's result once its follow ended with err, closed
+// being the error that says the writer closed the channel (or journal).
+func (c *checker) end(j job, err, closed error) error {
+	switch {
+	case c.bad != nil:
+		return c.bad
+	case !errors.Is(err, closed):
+		return err
+	case c.records != j.N:
+		return fmt.Errorf("read %d records of %d", c.records, j.N)
+	}
+	return nil
+}
+
+// position is a channel position as a fmt.Stringer.
+type position uint64
+
+func (p position) String() string { return fmt.Sprint(uint64(p)) }
 
 // reader follows the channel with a busy-spinning reader and checks every
 // record's sequence number and length.
@@ -179,23 +223,11 @@ func (j job) reader(ctx context.Context, out io.Writer) (report, error) {
 	if j.Warm {
 		say(out, sigReady)
 	}
-	var bad error
+	c := checker{size: j.Size}
 	err = rd.Follow(ctx, func(rec domain.Record) error {
-		pos, p := rec.Position, rec.Payload
-		if bad == nil && (len(p) != j.Size || binary.LittleEndian.Uint64(p) != uint64(r.Records)) {
-			bad = fmt.Errorf("record %d at %d: %d bytes, sequence %d", r.Records, pos, len(p), binary.LittleEndian.Uint64(p))
-		}
-		r.Records++
+		c.check(position(rec.Position), rec.Payload)
 		return nil
 	})
-	r.End = time.Now().UnixNano()
-	switch {
-	case bad != nil:
-		return r, bad
-	case !errors.Is(err, domain.ErrClosed):
-		return r, err
-	case r.Records != j.N:
-		return r, fmt.Errorf("read %d records of %d", r.Records, j.N)
-	}
-	return r, nil
+	r.End, r.Records = time.Now().UnixNano(), c.records
+	return r, c.end(j, err, domain.ErrClosed)
 }
