@@ -90,6 +90,13 @@ func TestReadProgress(t *testing.T) {
 			}
 			continue
 		}
+		// A mark planted inside a record (a hostile file) makes the walk
+		// take payload bytes for length words: the figures are wrong, but
+		// the walk stays inside the channel and ends.
+		binary.LittleEndian.PutUint64(st.Bytes()[domain.ProgressOffset:], 3<<32|(8+16))
+		if p, err := domain.ReadProgress(st.Share()); err != nil || p.Position > uint64(h.Capacity) {
+			t.Fatalf("with a mark inside a record: %+v, %v", p, err)
+		}
 		// A mark past the capacity is not followed.
 		binary.LittleEndian.PutUint64(st.Bytes()[domain.ProgressOffset:], 7<<32|(1<<21))
 		if p, err := domain.ReadProgress(st.Share()); err != nil || p.Marked || p.Records != n || p.Position != uint64(w.WriteOffset()) {
