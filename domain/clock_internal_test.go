@@ -75,7 +75,7 @@ func TestCoarseClock(t *testing.T) {
 	for rec := range r.Records() {
 		_ = rec
 		stamp := r.Time()
-		slack := int64(res) + int64(50*time.Millisecond) // scheduling on a loaded machine
+		slack := int64(res) + int64(time.Second) // scheduling on a loaded machine: the ticker may run late
 		if int64(stamp) > windows[i].after || int64(stamp) < windows[i].before-slack {
 			t.Errorf("record %d stamped %d, written between %d and %d", i, stamp, windows[i].before, windows[i].after)
 		}
