@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -228,24 +227,27 @@ func newLs() *cobra.Command {
 				return fmt.Errorf("%s: not a folder", root)
 			}
 			vol := mmap.NewVolume(root)
-			ids, err := vol.List()
+			entries, err := vol.States() // the library's listing: every id, with what its files and locks say
 			if err != nil {
 				return fmt.Errorf("%s: %w", root, err)
 			}
 			var out []lsJSON
-			for _, id := range ids {
-				e := lsJSON{ChannelID: id, Path: vol.Path(id)}
-				if s, err := scan(e.Path); err != nil {
-					e.State, e.Error = "unreadable", err.Error()
-				} else {
-					e.Capacity, e.Written, e.Records, e.State = s.Header.Capacity, s.WriteOffset, s.Records, s.State
-					e.Fill = float64(s.WriteOffset) / float64(s.Header.Capacity)
+			for _, en := range entries {
+				e := lsJSON{ChannelID: en.ID, Path: en.Path}
+				switch en.State {
+				case mmap.StateCreating, mmap.StateAbandonedCreate:
+					e.State = en.State.String()
+				case mmap.StateInvalid:
+					e.State, e.Error = "unreadable", firstLine(en.Err.Error())
+				default:
+					if s, err := scan(e.Path); err != nil {
+						e.State, e.Error = "unreadable", err.Error()
+					} else {
+						e.Capacity, e.Written, e.Records, e.State = s.Header.Capacity, s.WriteOffset, s.Records, s.State
+						e.Fill = float64(s.WriteOffset) / float64(s.Header.Capacity)
+					}
 				}
 				out = append(out, e)
-			}
-			for _, id := range pendingIDs(root) {
-				path := vol.Path(id)
-				out = append(out, lsJSON{ChannelID: id, Path: path, State: pendingState(path)})
 			}
 			slices.SortFunc(out, func(a, b lsJSON) int { return cmp.Compare(a.ChannelID, b.ChannelID) })
 			if asJSON {
@@ -275,34 +277,6 @@ func newLs() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
 	return cmd
 }
-
-// pendingIDs returns the ids under root that have a lock file: channels
-// being created, or left by a creator that died (List leaves them out).
-func pendingIDs(root string) []uint64 {
-	var ids []uint64
-	folders, _ := os.ReadDir(root)
-	for _, folder := range folders {
-		if !folder.IsDir() {
-			continue
-		}
-		files, _ := os.ReadDir(filepath.Join(root, folder.Name()))
-		for _, f := range files {
-			base, ok := strings.CutSuffix(f.Name(), lockExt)
-			if !ok {
-				continue
-			}
-			if id, err := mmap.ParseChannelPath(root, filepath.Join(root, folder.Name(), base+channelExt)); err == nil {
-				ids = append(ids, id)
-			}
-		}
-	}
-	return ids
-}
-
-const (
-	lockExt    = ".lock"
-	channelExt = ".kekbit"
-)
 
 // pendingState names the state of the channel at path, whose lock file is
 // there: creating while its creator is at work, abandoned-create when the
