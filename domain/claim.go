@@ -113,7 +113,7 @@ func (w *Writer[T]) commit(m int) (int, error) {
 		return 0, err
 	}
 	w.pos = end
-	if w.records++; w.marks && w.records%progressEvery == 0 {
+	if w.records++; w.records%progressEvery == 0 {
 		w.markProgress()
 	}
 	return int(size), nil

@@ -314,18 +314,6 @@ func (w *Writer[T]) unusable() error {
 	return ErrClaimOpen
 }
 
-// encode encodes v into dst: a verbatim encoder's bytes are copied without
-// the call to Encode.
-func (w *Writer[T]) encode(dst []byte, v T) (int, error) {
-	if b, ok := any(v).([]byte); w.verbatim && ok {
-		if len(b) > len(dst) {
-			return 0, codecs.ErrShortBuffer
-		}
-		return copy(dst, b), nil
-	}
-	return w.enc.Encode(dst, v)
-}
-
 // refuse builds the error for a Write whose encoding did not give a
 // publishable payload, and wipes what the encoder may have left in the
 // channel past the write position.
