@@ -181,3 +181,40 @@ func TestInspectHostileRoot(t *testing.T) {
 		t.Fatal("a world-writable root was inspected")
 	}
 }
+
+// TestInspectSubfoldersNotFollowed: a symbolic link under the root to
+// another folder's journal, and a subfolder others may write, are not
+// inspected: only real, trusted journal folders are.
+func TestInspectSubfoldersNotFollowed(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "root")
+	elsewhere := filepath.Join(base, "elsewhere")
+	for _, dir := range []string{elsewhere, filepath.Join(root, "open")} {
+		jw, err := journal.OpenWriter(mmap.NewVolume(dir), codecs.Raw{}, journal.WithSegmentSize(1<<15))
+		if err != nil {
+			t.Fatal(err)
+		}
+		jw.Write([]byte("x"))
+		jw.Close()
+	}
+	if err := os.Chmod(filepath.Join(root, "open"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(root, "linked")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := inspect.Inspect(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range s.Journals {
+		t.Errorf("journal inspected in %s", j.Dir)
+	}
+	for _, c := range s.Channels {
+		t.Errorf("channel inspected at %s", c.Path)
+	}
+	// The same journal in a trusted folder is seen.
+	if s, err := inspect.Inspect(base); err != nil || len(s.Journals) != 1 || s.Journals[0].Dir != elsewhere {
+		t.Fatalf("the trusted journal folder: %+v, %v", s, err)
+	}
+}
