@@ -42,23 +42,14 @@ func (j job) journalWriter(in io.Reader, out io.Writer) (report, error) {
 func (j job) journalReader(ctx context.Context, out io.Writer) (report, error) {
 	var r report
 	say(out, sigWaiting)
-	vol := mmap.NewVolume(j.Dir)
-	var rd *journal.Reader
-	for {
-		var err error
-		if rd, err = journal.OpenReader(vol, journal.WithWait(domain.Wait{Spins: -1, Pause: j.Pause})); err == nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return r, err
-		case <-time.After(100 * time.Microsecond):
-		}
+	rd, err := journal.OpenReader(mmap.NewVolume(j.Dir), journal.WithWait(domain.Wait{Spins: -1, Pause: j.Pause}))
+	if err != nil { // a journal that is not there yet is followed until it is
+		return r, err
 	}
 	defer rd.Close()
 	say(out, sigReady)
 	c := checker{size: j.Size}
-	err := rd.Follow(ctx, func(rec journal.Record) error {
+	err = rd.Follow(ctx, func(rec journal.Record) error {
 		c.check(rec.Position, rec.Payload)
 		return nil
 	})

@@ -185,8 +185,8 @@ type checker struct {
 
 // check checks the payload p of the record at pos (for the message).
 func (c *checker) check(pos fmt.Stringer, p []byte) {
-	if c.bad == nil && (len(p) != c.size || binary.LittleEndian.Uint64(p) != uint64(c.records)) {
-		c.bad = fmt.Errorf("record %d at %v: %d bytes, sequence %d", c.records, pos, len(p), binary.LittleEndian.Uint64(p))
+	if c.bad == nil && (len(p) != c.size || len(p) < 8 || binary.LittleEndian.Uint64(p) != uint64(c.records)) {
+		c.bad = fmt.Errorf("record %d at %v: %d bytes, want %d with the sequence number first", c.records, pos, len(p), c.size)
 	}
 	c.records++
 }

@@ -4,9 +4,10 @@
 //
 // A Snapshot reads headers and positions only. A channel's write position
 // and record count come from the writer's progress mark (FORMAT.md: a
-// channel with the extension block; the walk from it passes at most 1,024
-// records), a plain channel's from a walk of its length words from 0,
-// which costs what the channel holds (its payloads are never read). The
+// channel with the extension block, whose writer leaves the mark at most
+// 1,024 records behind it), a plain channel's from a walk of its length
+// words from 0; either way the walk reads no payload and costs at most
+// what the file really holds (a stale or planted mark, more of a walk). The
 // channels are found the way package kekbit's ListChannels finds them,
 // safe against what is not a channel: a FIFO, a folder, a link, a planted
 // sparse file is a Channel with State "invalid" and Err saying why, and
@@ -249,12 +250,14 @@ func (s *Snapshot) journals(vol *mmap.Volume, dir string, chans []Channel) {
 		j.Written += c.Written
 		j.NextSeq, j.State, j.Writer = c.NextSeq, c.State, c.Writer // the channels come in id order: the last wins
 	}
-	seg := map[uint64]Channel{}
-	for _, c := range chans {
-		seg[c.ID] = c
-	}
 	for _, id := range order {
 		j := byID[id]
+		seg := map[uint64]Channel{} // this journal's segments only
+		for _, c := range chans {
+			if c.Journal == id {
+				seg[c.ID] = c
+			}
+		}
 		j.Readers = readers(vol, filepath.Join(dir, readersDir), j, seg)
 		s.Journals = append(s.Journals, *j)
 	}
@@ -263,8 +266,8 @@ func (s *Snapshot) journals(vol *mmap.Volume, dir string, chans []Channel) {
 // readers lists the named readers kept in dir whose positions are in
 // journal j, with their lag; seg has j's segments by id.
 func readers(vol *mmap.Volume, dir string, j *Journal, seg map[uint64]Channel) []Reader {
-	if _, err := os.Stat(dir); err != nil {
-		return nil
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+		return nil // none, or not a real folder (a planted link is not followed)
 	}
 	store := positions.NewMapped(dir)
 	names, err := store.Names()
@@ -345,7 +348,8 @@ func seqAt(vol *mmap.Volume, s, off uint64, c Channel) (uint64, error) {
 
 // Since fills the rates of s's channels and journals over the time since
 // prev, a snapshot of the same root taken before. A channel or journal
-// that prev does not have, or that went backwards (made again), gets 0.
+// that prev does not have counts from 0; one that went backwards (made
+// again) gets 0.
 func (s *Snapshot) Since(prev *Snapshot) {
 	if prev == nil {
 		return
@@ -359,7 +363,11 @@ func (s *Snapshot) Since(prev *Snapshot) {
 		before[c.Path] = c
 	}
 	for i, c := range s.Channels {
-		if b, ok := before[c.Path]; ok && c.Written >= b.Written && c.Records >= b.Records {
+		b, ok := before[c.Path]
+		if !ok {
+			b = Channel{} // made during the interval (a journal's new segment): all of it is new
+		}
+		if c.Written >= b.Written && c.Records >= b.Records {
 			s.Channels[i].RecordsPerSec = float64(c.Records-b.Records) / dt
 			s.Channels[i].BytesPerSec = float64(c.Written-b.Written) / dt
 		}
@@ -373,7 +381,7 @@ func (s *Snapshot) Since(prev *Snapshot) {
 			s.Journals[i].RecordsPerSec = float64(j.NextSeq-b.NextSeq) / dt
 			var rate float64
 			for _, c := range s.Channels {
-				if c.Journal == j.ID {
+				if c.Journal == j.ID && filepath.Dir(filepath.Dir(c.Path)) == j.Dir {
 					rate += c.BytesPerSec
 				}
 			}

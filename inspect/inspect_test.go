@@ -218,3 +218,36 @@ func TestInspectSubfoldersNotFollowed(t *testing.T) {
 		t.Fatalf("the trusted journal folder: %+v, %v", s, err)
 	}
 }
+
+// TestInspectReadersLinkNotFollowed: a journal whose readers folder is a
+// planted link to another folder's positions lists no readers.
+func TestInspectReadersLinkNotFollowed(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "root")
+	dir := filepath.Join(root, "orders")
+	other := filepath.Join(base, "other-readers")
+	store := positions.NewMapped(other)
+	jw, err := journal.OpenWriter(mmap.NewVolume(dir), codecs.Raw{}, journal.WithSegmentSize(1<<15), journal.WithPositions(store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jw.Close()
+	jw.Write([]byte("x"))
+	r, err := journal.OpenReader(mmap.NewVolume(dir), journal.WithName(store, "planted"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Read(func(journal.Record) error { return nil }, 1)
+	r.Commit()
+	r.Close()
+	if err := os.Symlink(other, filepath.Join(dir, "readers")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := inspect.Inspect(root)
+	if err != nil || len(s.Journals) != 1 {
+		t.Fatalf("%+v, %v", s, err)
+	}
+	if rs := s.Journals[0].Readers; len(rs) != 0 {
+		t.Fatalf("readers listed through a linked readers folder: %+v", rs)
+	}
+}

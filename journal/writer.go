@@ -464,6 +464,7 @@ func (w *Writer[T]) Flush() error {
 // abortNext drops the segment being prepared, if any.
 func (w *Writer[T]) abortNext() {
 	if w.next != nil {
+		w.next.hurry.Store(true) // no more pretouching of a segment nobody will write
 		close(w.next.base)
 		<-w.next.done
 		w.next = nil

@@ -22,7 +22,7 @@
 //	kekbit_channel_state                   gauge    1 for the channel's state (label state: live, closed, full, abandoned, unknown, creating, abandoned-create, corrupt, truncated, invalid)
 //	kekbit_journal_segments                gauge    segments there
 //	kekbit_journal_records_total           counter  the next sequence number
-//	kekbit_journal_written_bytes_total     gauge    bytes taken in the segments there (retention lowers it)
+//	kekbit_journal_written_bytes           gauge    bytes taken in the segments there (retention lowers it)
 //	kekbit_journal_reader_lag_records      gauge    records written after the reader's committed position
 //	kekbit_journal_reader_lag_bytes        gauge    bytes between it and the write position
 //	kekbit_inspect_errors                  gauge    named readers of the journal whose position could not be placed
@@ -77,7 +77,7 @@ func NewCollector(root string, opts ...mmap.VolumeOption) *Collector {
 		state:      d("kekbit_channel_state", "1 for the channel's state.", []string{"channel", "state"}),
 		segments:   d("kekbit_journal_segments", "Segments of the journal there.", jl),
 		jrecords:   d("kekbit_journal_records_total", "Records written to the journal: its next sequence number.", jl),
-		jwritten:   d("kekbit_journal_written_bytes_total", "Bytes taken in the journal's segments that are there.", jl),
+		jwritten:   d("kekbit_journal_written_bytes", "Bytes taken in the journal's segments that are there.", jl),
 		lagRecords: d("kekbit_journal_reader_lag_records", "Records written after the named reader's committed position.", rl),
 		lagBytes:   d("kekbit_journal_reader_lag_bytes", "Bytes between the named reader's committed position and the write position.", rl),
 		errors:     d("kekbit_inspect_errors", "Named readers whose position could not be placed.", jl),

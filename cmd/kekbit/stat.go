@@ -40,8 +40,9 @@ func newStat() *cobra.Command {
 			"(in ROOT itself or in a subfolder made by `kekbit journal write`) and each of\n" +
 			"its named readers' lag behind the writer, in records and bytes. It reads\n" +
 			"headers and positions only (package inspect): a channel with an envelope\n" +
-			"costs a walk of at most 1,024 records past its writer's progress mark, a\n" +
-			"plain one a walk of its length words.\n" +
+			"costs a walk of the records written since its writer's progress mark (at\n" +
+			"most 1,024 as this library's writers keep it), a plain one a walk of its\n" +
+			"length words; no payload is read.\n" +
 			"\n" +
 			"On a terminal it redraws a table every --interval, like top, until Ctrl-C\n" +
 			"or --for; off a terminal, or with --json, it prints one JSON object per\n" +
@@ -103,7 +104,12 @@ func newStat() *cobra.Command {
 				reg := prometheus.NewRegistry()
 				reg.MustRegister(kekbitprom.NewCollector(root, opts...))
 				srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
-				go srv.Serve(ln)
+				errOut := cmd.ErrOrStderr()
+				go func() {
+					if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+						fmt.Fprintf(errOut, "kekbit: serving metrics at %s stopped: %v\n", ln.Addr(), err)
+					}
+				}()
 				defer srv.Close()
 				fmt.Fprintf(cmd.ErrOrStderr(), "serving metrics at http://%s/metrics\n", ln.Addr())
 			}

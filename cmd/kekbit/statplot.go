@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"math"
@@ -59,11 +60,11 @@ func (p *statPlot) add(s *inspect.Snapshot) {
 	for _, j := range s.Journals {
 		dir, _ := filepath.Rel(s.Root, j.Dir)
 		if p.n > 1 {
-			put(p.rates, "journal "+dir, j.RecordsPerSec)
+			put(p.rates, "journal "+dir+" "+j.ID[:8], j.RecordsPerSec)
 		}
 		for _, r := range j.Readers {
 			if r.Err == nil {
-				put(p.lags, dir+" reader "+r.Name, float64(r.LagRecords))
+				put(p.lags, dir+" "+j.ID[:8]+" reader "+r.Name, float64(r.LagRecords))
 			}
 		}
 	}
@@ -73,7 +74,8 @@ var plotColors = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
 
 // write draws the figure: records per second of every channel and journal
 // above, named readers' lag in records below, against time.
-func (p *statPlot) write(w io.Writer, root string) error {
+func (p *statPlot) write(out io.Writer, root string) error {
+	w := bufio.NewWriter(out) // keeps the first write error; Flush returns it
 	const width, panel, left, right, top, gap = 900.0, 260.0, 80.0, 220.0, 40.0, 60.0
 	height := top + 2*panel + gap + 40
 	if p.n < 2 {
@@ -126,8 +128,8 @@ func (p *statPlot) write(w io.Writer, root string) error {
 			fmt.Fprintf(w, `<text x="%.0f" y="%.0f" fill="%s">%s</text>`+"\n", width-right+10, y0+14+16*float64(k), color, xmlText(name))
 		}
 	}
-	_, err := fmt.Fprintln(w, `</svg>`)
-	return err
+	fmt.Fprintln(w, `</svg>`)
+	return w.Flush()
 }
 
 // niceCeil rounds v up to 1, 2 or 5 times a power of ten.
