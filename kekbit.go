@@ -381,11 +381,15 @@ func TryShmReader(ctx context.Context, root string, channelID uint64, opts ...Re
 // not $USER: it cannot be set to another user's, and names the same user
 // after a rename); "kekbit" where the system has no user ids (Windows,
 // where the root is always under the temporary folder, os.TempDir()).
-// Every user has a root of their own that no other user can create first
-// and keep: a volume makes it 0700 when it makes the first channel there,
-// and refuses it (ErrUntrusted) if it finds it owned by another user or
-// writable by others. A root for a group of users is chosen by the caller
-// and opted in with mmap.WithSharedRoot.
+// Every user has a root of their own, which a volume makes 0700 when it
+// makes the first channel there. Another user cannot take it over: a root
+// found owned by another user or writable by others is refused
+// (ErrUntrusted), and one planted as another user's symbolic link too
+// (ErrSymlink), so channels never land where someone else chose. In a
+// folder every user may write (/dev/shm) another user can still make the
+// name first and so deny it: choose a root of your own then (for example
+// under $XDG_RUNTIME_DIR). A root for a group of users is chosen by the
+// caller and opted in with mmap.WithSharedRoot.
 func DefaultRoot() string {
 	name := "kekbit"
 	if uid := os.Geteuid(); uid >= 0 {

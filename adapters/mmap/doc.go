@@ -27,7 +27,9 @@
 // root it makes is 0700. What is at a channel's path and is not a channel
 // is refused at once: a FIFO, folder or device ([ErrNotRegular], found
 // without blocking), a sparse file whose records run into a hole
-// ([ErrHole]: a planted file claiming 4 GiB costs its real size); a
+// ([ErrHole], on Linux, by SEEK_HOLE: a planted file claiming 4 GiB
+// costs its real size; elsewhere such a file is read as far as its
+// records go); a
 // reader maps only the 1024 + capacity + 32 bytes its header needs.
 //
 // # The channel-file protocol

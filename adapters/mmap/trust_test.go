@@ -140,3 +140,44 @@ func TestSharedRootFolders(t *testing.T) {
 		}
 	}
 }
+
+// TestRootPlantedLink: a root that another user planted as a symbolic
+// link (where a victim's root is to be made, in a folder everyone may
+// write) is refused with ErrSymlink, and nothing is made where it points;
+// a link of this user's own is followed, a path of the caller's.
+func TestRootPlantedLink(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("a link of another user's needs the superuser to make")
+	}
+	base := t.TempDir()
+	target := filepath.Join(base, "victims-folder")
+	if err := os.Mkdir(target, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(base, "kekbit-root")
+	if err := os.Symlink(target, root); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(root, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	vol := mmap.NewVolume(root)
+	if _, err := vol.Create(1, 1<<15, noInit); !errors.Is(err, mmap.ErrSymlink) {
+		t.Fatalf("Create through another user's link: %v, want ErrSymlink", err)
+	}
+	if _, err := vol.Open(1); !errors.Is(err, mmap.ErrSymlink) && !errors.Is(err, ports.ErrChannelNotFound) {
+		t.Fatalf("Open through another user's link: %v", err)
+	}
+	if entries, _ := os.ReadDir(target); len(entries) != 0 {
+		t.Fatalf("the link's target got %d entries", len(entries))
+	}
+	// The same link, this user's: followed.
+	if err := os.Lchown(root, os.Geteuid(), os.Getegid()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := vol.Create(1, 1<<15, noInit)
+	if err != nil {
+		t.Fatalf("Create through this user's own link: %v", err)
+	}
+	st.Close()
+}

@@ -67,7 +67,7 @@ func (v *Volume) channel(id uint64) layout.Channel { return layout.VolumeChannel
 
 // Create makes channel id's file of size bytes, reserved on disk
 // (fallocate) and zero-filled, runs init on it while the lock file keeps
-// readers out, and returns it mapped read-write with the writer's flock
+// readers out, and returns it mapped read-write with the writer's lock
 // held. It returns ports.ErrChannelExists if the channel exists or is being
 // created, ports.ErrOutOfRange if size is not positive, and an error
 // wrapping the system's (syscall.ENOSPC for a full disk) if the file cannot
@@ -117,7 +117,7 @@ func (v *Volume) Open(id uint64) (ports.Storage, error) {
 func OpenFile(path string) (*Storage, error) { return layout.OpenFile(osFS{}, path) }
 
 // OpenForWrite maps channel id's file read-write and takes the writer's
-// flock, for a new writer to carry on a channel whose writer is gone (see
+// lock, for a new writer to carry on a channel whose writer is gone (see
 // domain.Resume). It refuses a channel whose writer is alive
 // (ports.ErrWriterAlive), one still being created
 // (ports.ErrChannelNotReady) and a missing one (ports.ErrChannelNotFound).
@@ -142,7 +142,7 @@ func OpenForWrite(path string) (*Storage, error) {
 func (v *Volume) Remove(id uint64) error { return layout.Remove(v.files(), v.root, id) }
 
 // RemoveAbandoned removes channel id's file and lock file if nobody is at
-// work on it: no writer holds its flock (it closed, released it, or died)
+// work on it: no writer holds its lock (it closed, released it, or died)
 // and no live creator holds the lock file's (see the package
 // documentation). It returns ports.ErrWriterAlive for a channel whose
 // writer holds it, ports.ErrChannelNotReady for one a live creator is

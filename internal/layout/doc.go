@@ -63,8 +63,8 @@
 // covers only what the header needs ([MapSize]: 1024 + capacity + 32, less
 // for a shorter file); and a file with holes inside that is refused if its
 // records, read from the start, run into a hole before an end mark
-// ([CheckHoles], ErrHole), so that a planted sparse file costs a reader
-// no more than its real size.
+// ([CheckHoles], ErrHole; on Linux, where SEEK_HOLE is used), so that a
+// planted sparse file costs a reader no more than its real size.
 //
 // Below a volume's root nothing is reached through a symbolic link
 // ([OSFS]: openat one component at a time with O_NOFOLLOW, on Unix): a

@@ -16,9 +16,9 @@ import (
 // all but the last, one at a time without following a symbolic link, and
 // returns the descriptor of the last folder, which the caller closes.
 func (o OSFS) walk(name string, rel []string) (int, error) {
-	fd, err := unix.Open(o.Root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := o.openRoot()
 	if err != nil {
-		return -1, &fs.PathError{Op: "open", Path: o.Root, Err: err}
+		return -1, err
 	}
 	path := o.Root
 	for _, c := range rel[:len(rel)-1] {
@@ -43,12 +43,34 @@ func (o OSFS) walk(name string, rel []string) (int, error) {
 
 // checkRoot opens the root and checks that it can be trusted.
 func (o OSFS) checkRoot() error {
-	fd, err := unix.Open(o.Root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := o.openRoot()
 	if err != nil {
-		return &fs.PathError{Op: "open", Path: o.Root, Err: err}
+		return err
 	}
 	defer unix.Close(fd)
 	return o.trusted(fd, o.Root)
+}
+
+// openRoot opens the root folder. The root itself may be a symbolic link
+// of this user's or the superuser's (a path of the caller's own), never
+// one of another user: in a folder every user may write, such as
+// /dev/shm, another user could plant the link where a root is to be made
+// and send the channels into any folder of the victim's (ErrSymlink).
+func (o OSFS) openRoot() (int, error) {
+	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
+	var st unix.Stat_t
+	if err := unix.Lstat(o.Root, &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		if me := os.Geteuid(); int(st.Uid) != me && st.Uid != 0 {
+			return -1, fmt.Errorf("%w: the root %s is a link owned by another user (uid %d)", ErrSymlink, o.Root, st.Uid)
+		}
+	} else {
+		flags |= unix.O_NOFOLLOW // a link put there now is refused, not followed
+	}
+	fd, err := unix.Open(o.Root, flags, 0)
+	if err != nil {
+		return -1, nofollowError("open", o.Root, err)
+	}
+	return fd, nil
 }
 
 // trusted returns an error wrapping ErrUntrusted, naming dir, its owner and
