@@ -114,16 +114,6 @@ func syncFile(f *os.File) error {
 	return os.NewSyscallError("FlushFileBuffers", windows.FlushFileBuffers(windows.Handle(f.Fd())))
 }
 
-// populate faults in every page of mapping b by touching one word per page
-// (touchPages).
-func populate(b []byte, w []uint64, writable bool) error {
-	if len(b) == 0 {
-		return nil
-	}
-	touchPages(w, writable)
-	return nil
-}
-
 // removeWait is how long removeFile tries again while another handle holds
 // the file: as long as the protocol waits out a reader's probe of a lock.
 const removeWait = 10 * time.Millisecond

@@ -2,7 +2,10 @@
 
 package layout
 
-import "os"
+import (
+	"fmt"
+	"os"
+)
 
 // OpenOSFile opens the existing file name, read-write if write, else
 // read-only, and refuses anything but a regular file (ErrNotRegular).
@@ -20,4 +23,17 @@ func OpenOSFile(name string, write bool) (OSFile, error) {
 		return OSFile{}, err
 	}
 	return OSFile{File: f}, nil
+}
+
+// regular returns an error wrapping ErrNotRegular if f is not a regular
+// file, naming what it is.
+func regular(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%w (%v)", ErrNotRegular, fi.Mode().Type())
+	}
+	return nil
 }

@@ -2,7 +2,6 @@ package layout
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 )
@@ -36,19 +35,6 @@ func (f OSFile) LinkedAt(path string) (bool, error) {
 		return false, err
 	}
 	return os.SameFile(opened, now), nil
-}
-
-// regular returns an error wrapping ErrNotRegular if f is not a regular
-// file, naming what it is.
-func regular(f *os.File) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%w (%v)", ErrNotRegular, fi.Mode().Type())
-	}
-	return nil
 }
 
 // linkedByHandle is LinkedAt where the system's own (linked_windows.go)
