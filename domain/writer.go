@@ -229,9 +229,9 @@ func (w *Writer[T]) writeSealed(v T) (int, error) {
 	room := min(w.maxMsg, avail-RecordHeaderLen)
 	rec := w.room(w.pos, room)
 	dst := rec[w.envLen:]
-	// encode, inlined by hand (the call costs a plain Write about 3ns),
-	// keeping a verbatim payload's source: an envelope's CRC is taken
-	// there, not from the bytes just stored.
+	// encode, inlined by hand (the call costs a plain Write about 3ns).
+	// A verbatim payload is only measured here: it is copied below, with
+	// its checksum taken in the same pass where the envelope has a CRC.
 	var n int
 	var err error
 	var src []byte
@@ -239,7 +239,7 @@ func (w *Writer[T]) writeSealed(v T) (int, error) {
 		if len(b) > len(dst) {
 			err = codecs.ErrShortBuffer
 		} else {
-			n, src = copy(dst, b), b
+			n, src = len(b), b
 		}
 	} else {
 		n, err = w.enc.Encode(dst, v)
@@ -253,6 +253,7 @@ func (w *Writer[T]) writeSealed(v T) (int, error) {
 		now = w.stampNow() // the caller's clock or time.Now, only for a record that goes in
 	}
 	if w.words == nil {
+		copy(dst, src)
 		return w.publishRecordSlow(rec, total, size, now)
 	}
 	// publishWords, and seal for an envelope, inlined by hand (see there).
@@ -262,19 +263,23 @@ func (w *Writer[T]) writeSealed(v T) (int, error) {
 	pos, all, envLen := w.pos, w.words, w.envLen
 	seqW, timeW, crcOn, seq := w.seqW, w.timeW, w.crcOn, w.seqBase+w.records
 	words := all[pos/8 : (pos+size)/8+1] // the record and the word after it
-	if tail := total & 7; tail != 0 {
-		words[(RecordHeaderLen+total)/8] &= 1<<(8*tail) - 1 // zero padding
-	}
 	if seqW != 0 {
 		words[seqW] = seq
 	}
 	if timeW != 0 {
 		words[timeW] = now
 	}
-	if crcOn {
-		if src != nil {
-			words[1] = uint64(crc32c.Payload(total, words[2:1+envLen/8], src))
-		} else {
+	switch {
+	case crcOn && src != nil: // copied, padded and checksummed in one pass
+		words[1] = uint64(crc32c.CopyRecord(total, words, int(envLen/8), src))
+	case src != nil:
+		copy(dst, src)
+		fallthrough
+	default:
+		if tail := total & 7; tail != 0 {
+			words[(RecordHeaderLen+total)/8] &= 1<<(8*tail) - 1 // zero padding
+		}
+		if crcOn {
 			words[1] = uint64(crc32c.Record(total, 0, words[2:size/8]))
 		}
 	}

@@ -69,22 +69,30 @@ func recordGeneric(n uint64, hi uint32, words []uint64) uint32 {
 	return crc
 }
 
-// Payload is Record of a record whose CRC word's high half is zero, whose
-// other envelope words are env and whose payload, p, is not in the record
-// yet or is read from elsewhere: the words after the envelope are p's
-// bytes, the last one padded with zeros. A writer checksums the bytes it
-// copies from, not those it just stored.
-func Payload(n uint64, env []uint64, p []byte) uint32 {
-	if haveSSE42 {
-		return payloadSSE42(n, env, p)
+// CopyRecord copies p into the record whose words are rec, after its
+// envelope, and returns the record's checksum: rec[0] is its length word,
+// whose value is n; rec[1] its CRC word (its high half taken as zero);
+// rec[2:1+env] the rest of its envelope, already filled; the payload's
+// words, rec[1+env:], get p's bytes, the last one padded with zeros. A
+// writer checksums the bytes as it copies them, in one pass. It panics if
+// rec is too short for the padded payload.
+func CopyRecord(n uint64, rec []uint64, env int, p []byte) uint32 {
+	k := (len(p) + 7) / 8
+	_ = rec[env+k] // the one bounds check (against len): the assembly stores within it
+	if haveCLMUL && env >= 1 && k > 0 {
+		return copySSE42(n, rec, env, p)
 	}
-	return payloadGeneric(n, env, p)
+	return copyGeneric(n, rec, env, p)
 }
 
-// payloadGeneric is Payload through hash/crc32.
-func payloadGeneric(n uint64, env []uint64, p []byte) uint32 {
-	crc := recordGeneric(n, 0, env)
-	crc = crc32.Update(crc, Table, p)
-	var zeros [8]byte
-	return crc32.Update(crc, Table, zeros[:(8-len(p)%8)%8])
+// copyGeneric is CopyRecord in Go, the checksum through hash/crc32.
+func copyGeneric(n uint64, rec []uint64, env int, p []byte) uint32 {
+	end := 1 + env + (len(p)+7)/8
+	dst := rec[1+env : end]
+	for i := range dst {
+		var b [8]byte
+		copy(b[:], p[min(8*i, len(p)):])
+		dst[i] = binary.LittleEndian.Uint64(b[:])
+	}
+	return recordGeneric(n, 0, rec[2:end])
 }

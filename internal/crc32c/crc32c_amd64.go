@@ -53,7 +53,7 @@ func updateWord(crc uint32, v uint64) uint32
 //go:noescape
 func recordSSE42(n uint64, hi uint32, words []uint64) uint32
 
-// payloadSSE42 is Payload with the CRC32 instruction.
+// copySSE42 is CopyRecord with the CRC32 instruction and PCLMULQDQ.
 //
 //go:noescape
-func payloadSSE42(n uint64, env []uint64, p []byte) uint32
+func copySSE42(n uint64, rec []uint64, env int, p []byte) uint32

@@ -54,50 +54,87 @@ recdone:
 	MOVL AX, ret+40(FP)
 	RET
 
-// func payloadSSE42(n uint64, env []uint64, p []byte) uint32
-TEXT ·payloadSSE42(SB), NOSPLIT, $0-60
+// func copySSE42(n uint64, rec []uint64, env int, p []byte) uint32
+//
+// CopyRecord in two streams. A, the length word n, the CRC word's high
+// half (zero) and rec[2:1+env], continues from ^0; B, p's words as they
+// are copied to rec[1+env:] (the last one padded with zeros), starts from
+// zero. A is short, so shifting it past B's 8K bytes (CRC32Q(0, clmul(A,
+// x^(64K-33))), the constant in ·shifts[K]) runs beside B's chain: the
+// checksum costs B's chain and one CRC32, not the whole record's. For K
+// above maxK, B continues A instead (one chain). The caller checked that
+// rec holds the padded payload and that p is not empty.
+TEXT ·copySSE42(SB), NOSPLIT, $0-68
 	MOVL $0xffffffff, AX
 	MOVQ n+0(FP), BX
 	CRC32Q BX, AX
 	XORL BX, BX
 	CRC32L BX, AX
-	MOVQ env_base+8(FP), SI
-	MOVQ env_len+16(FP), CX
-	TESTQ CX, CX
-	JZ   penvdone
-penv:
-	CRC32Q (SI), AX
-	ADDQ $8, SI
+	MOVQ rec_base+8(FP), DI
+	MOVQ env+32(FP), CX
+	LEAQ 8(DI)(CX*8), R9 // the payload's first word, rec[1+env]
+	ADDQ $16, DI         // rec[2]
+	DECQ CX              // envelope words after the CRC word
+	JLE  cenvdone
+cenv:
+	CRC32Q (DI), AX
+	ADDQ $8, DI
 	DECQ CX
-	JNZ  penv
-penvdone:
-	MOVQ p_base+32(FP), SI
-	MOVQ p_len+40(FP), CX
-	MOVQ CX, DX
-	ANDQ $7, DX          // tail bytes
+	JNZ  cenv
+cenvdone:
+	MOVQ p_base+40(FP), SI
+	MOVQ p_len+48(FP), CX
+	LEAQ 7(CX), R10
+	SHRQ $3, R10         // K, the payload's words
+	MOVL AX, DX          // B continues A when K > maxK
+	CMPQ R10, $128
+	JA   cwords0
+	MOVQ R10, R12
+	SHLQ $4, R12
+	LEAQ ·shifts(SB), R13
+	MOVQ AX, X0
+	MOVQ 8(R13)(R12*1), X1
+	PCLMULQDQ $0x00, X1, X0
+	MOVQ X0, BX
+	XORL AX, AX
+	CRC32Q BX, AX        // A shifted past B
+	XORL DX, DX          // B from zero
+cwords0:
+	MOVQ CX, R8
+	ANDQ $7, R8          // tail bytes
 	SHRQ $3, CX          // whole words
-	JZ   ptail
-pwords:
-	CRC32Q (SI), AX
+	JZ   ctail
+cwords:
+	MOVQ (SI), BX
+	CRC32Q BX, DX
+	MOVQ BX, (R9)
 	ADDQ $8, SI
+	ADDQ $8, R9
 	DECQ CX
-	JNZ  pwords
-ptail:
-	TESTQ DX, DX
-	JZ   pdone
-	// The tail's bytes, zero-extended into BX, low byte first.
+	JNZ  cwords
+ctail:
+	TESTQ R8, R8
+	JZ   cdone
 	XORL BX, BX
-	MOVQ DX, CX
-pbytes:
+	MOVQ R8, CX
+cbytes:
 	SHLQ $8, BX
-	MOVBQZX -1(SI)(CX*1), R8
-	ORQ  R8, BX
+	MOVBQZX -1(SI)(CX*1), R11
+	ORQ  R11, BX
 	DECQ CX
-	JNZ  pbytes
-	CRC32Q BX, AX
-pdone:
+	JNZ  cbytes
+	CRC32Q BX, DX
+	MOVQ BX, (R9)
+cdone:
+	CMPQ R10, $128       // K > maxK: B continued A
+	JA   cone
+	XORL DX, AX
 	NOTL AX
-	MOVL AX, ret+56(FP)
+	MOVL AX, ret+64(FP)
+	RET
+cone:
+	NOTL DX
+	MOVL DX, ret+64(FP)
 	RET
 
 // func record3SSE42(n uint64, hi uint32, words []uint64) uint32
@@ -199,3 +236,4 @@ done3:
 	NOTL AX
 	MOVL AX, ret+40(FP)
 	RET
+

@@ -114,34 +114,77 @@ func BenchmarkRecord(b *testing.B) {
 	}
 }
 
-// TestPayloadIsRecordOfThePaddedPayload: Payload over a payload of every
-// length up to 200 is Record over the same record laid out as words.
-func TestPayloadIsRecordOfThePaddedPayload(t *testing.T) {
+// TestCopyRecord: CopyRecord of a payload of every length up to 1,100
+// bytes (past the two-stream limit of 1,024) after envelopes of 1 to 3
+// words stores the payload's bytes padded with zeros over whatever was in
+// the record, touches no word past them, and returns Record of the
+// record it made; its Go version agrees.
+func TestCopyRecord(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	for k := range 201 {
-		for envWords := range 3 {
+	for k := range 1101 {
+		for env := 1; env <= 3; env++ {
 			p := make([]byte, k)
 			for i := range p {
 				p[i] = byte(rng.Uint32())
 			}
-			env := make([]uint64, envWords)
-			for i := range env {
-				env[i] = rng.Uint64()
-			}
 			padded := make([]byte, (k+7)/8*8)
 			copy(padded, p)
-			words := append([]uint64(nil), env...)
-			for i := 0; i < len(padded); i += 8 {
-				words = append(words, binary.LittleEndian.Uint64(padded[i:]))
-			}
 			n := rng.Uint64()
-			want := crc32c.Record(n, 0, words)
-			if got := crc32c.Payload(n, env, p); got != want {
-				t.Fatalf("Payload(%d env words, %d bytes) = %#x, want %#x", envWords, k, got, want)
-			}
-			if got := crc32c.PayloadGeneric(n, env, p); got != want {
-				t.Fatalf("payloadGeneric(%d env words, %d bytes) = %#x, want %#x", envWords, k, got, want)
+			for _, f := range []struct {
+				name string
+				copy func(uint64, []uint64, int, []byte) uint32
+			}{{"CopyRecord", crc32c.CopyRecord}, {"copyGeneric", crc32c.CopyGeneric}} {
+				rec := make([]uint64, 1+env+len(padded)/8+1) // and one word past
+				for i := range rec {
+					rec[i] = rng.Uint64()
+				}
+				rec[1] &= 0xFFFF_FFFF // the CRC word's high half is zero
+				past := rec[len(rec)-1]
+				got := f.copy(n, rec, env, p)
+				for i := 0; i < len(padded); i += 8 {
+					if w := rec[1+env+i/8]; w != binary.LittleEndian.Uint64(padded[i:]) {
+						t.Fatalf("%s(%d env words, %d bytes): word %d = %#x, want the payload's", f.name, env, k, i/8, w)
+					}
+				}
+				if rec[len(rec)-1] != past {
+					t.Fatalf("%s(%d env words, %d bytes) stored past the payload", f.name, env, k)
+				}
+				if want := crc32c.Record(n, 0, rec[2:len(rec)-1]); got != want {
+					t.Fatalf("%s(%d env words, %d bytes) = %#x, want %#x", f.name, env, k, got, want)
+				}
 			}
 		}
 	}
+}
+
+// TestCopyRecordShortRecord: a record too short for the padded payload
+// is a panic of the bounds check, not a store past it.
+func TestCopyRecordShortRecord(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic")
+		}
+	}()
+	rec := make([]uint64, 8)
+	crc32c.CopyRecord(0, rec[:4], 2, make([]byte, 9)) // needs 1+2+2 words
+}
+
+// BenchmarkCopyRecord: copying and checksumming a 72-byte payload after
+// the full envelope, independent calls (throughput) and each waiting for
+// the one before (latency).
+func BenchmarkCopyRecord(b *testing.B) {
+	p := make([]byte, 72)
+	rec := make([]uint64, 1+3+9)
+	b.Run("throughput", func(b *testing.B) {
+		for range b.N {
+			sink = crc32c.CopyRecord(96, rec, 3, p)
+		}
+	})
+	b.Run("latency", func(b *testing.B) {
+		var c uint32
+		for range b.N {
+			c = crc32c.CopyRecord(uint64(c), rec, 3, p)
+		}
+		sink = c
+	})
 }

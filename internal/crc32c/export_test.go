@@ -3,8 +3,8 @@ package crc32c
 // RecordGeneric is recordGeneric, for the tests.
 var RecordGeneric = recordGeneric
 
-// PayloadGeneric is payloadGeneric, for the tests.
-var PayloadGeneric = payloadGeneric
+// CopyGeneric is copyGeneric, for the tests.
+var CopyGeneric = copyGeneric
 
 // RecordSerial is Record one word at a time (the CRC32 instruction where
 // the processor has it), for the tests.
