@@ -35,6 +35,10 @@ func WithCoarseClock(resolution time.Duration) WriterOption {
 // its last tick.
 type coarseClock struct {
 	nanos atomic.Int64
+	// ticks holds the clock in each tick unit, ticks[u/3] for unit u
+	// (Secs, Millis, Micros, Nanos are 0, 3, 6 and 9): a writer's stamp is
+	// one load, with no conversion.
+	ticks [4]atomic.Uint64
 	res   time.Duration
 	refs  int // writers holding it, under coarseClocks.mu
 	stop  chan struct{}
@@ -59,7 +63,7 @@ func acquireCoarse(res time.Duration) *coarseClock {
 		coarseClocks.byRes = make(map[time.Duration]*coarseClock)
 	}
 	c := &coarseClock{res: res, refs: 1, stop: make(chan struct{})}
-	c.nanos.Store(time.Now().UnixNano())
+	c.set(time.Now().UnixNano())
 	go c.run()
 	coarseClocks.byRes[res] = c
 	return c
@@ -67,6 +71,18 @@ func acquireCoarse(res time.Duration) *coarseClock {
 
 // run advances c every resolution until it is stopped; only this
 // goroutine stores c.nanos once it runs.
+// set advances the clock to ns, nanoseconds since the Unix epoch, in
+// every tick unit.
+func (c *coarseClock) set(ns int64) {
+	for _, u := range [...]TickUnit{Secs, Millis, Micros, Nanos} {
+		c.ticks[u/3].Store(u.fromNanos(ns))
+	}
+	c.nanos.Store(ns)
+}
+
+// in returns the clock's word for tick unit u.
+func (c *coarseClock) in(u TickUnit) *atomic.Uint64 { return &c.ticks[u/3] }
+
 func (c *coarseClock) run() {
 	t := time.NewTicker(c.res)
 	defer t.Stop()
@@ -76,7 +92,7 @@ func (c *coarseClock) run() {
 			return
 		case <-t.C:
 			if now := time.Now().UnixNano(); now > c.nanos.Load() {
-				c.nanos.Store(now)
+				c.set(now)
 			}
 		}
 	}
@@ -98,18 +114,17 @@ func (w *Writer[T]) stampNow() uint64 {
 	if w.coarseRes == 0 {
 		return w.stamp.At(w.now())
 	}
-	c := w.coarse
-	if c == nil {
-		c = acquireCoarse(w.coarseRes)
-		w.coarse = c
+	if w.coarse == nil {
+		w.coarse = acquireCoarse(w.coarseRes)
+		w.coarseTicks = w.coarse.in(w.stamp)
 	}
-	return w.stamp.fromNanos(c.nanos.Load())
+	return w.coarseTicks.Load()
 }
 
 // stopClock releases the writer's coarse clock, if it holds one.
 func (w *Writer[T]) stopClock() {
 	if w.coarse != nil {
 		releaseCoarse(w.coarse)
-		w.coarse = nil
+		w.coarse, w.coarseTicks = nil, nil
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/multierr"
@@ -49,16 +50,17 @@ type Writer[T any] struct {
 	enc      codecs.Encoder[T]
 	region
 
-	hdr        Header
-	trial      []byte           // a max-length buffer, made on first need, to size a refused value
-	maxPayload uint64           // the longest payload: maxMsg less the envelope
-	now        func() time.Time // the clock of the envelope's timestamps
-	dropped    uint64           // bytes of a torn tail that Resume dropped
-	coarseRes  time.Duration    // WithCoarseClock's resolution, 0 for none
-	coarse     *coarseClock     // that clock, from the first stamped record on
-	marks      bool             // the writer keeps a progress mark (a channel with the extension block)
-	claimed    uint64           // the payload bytes of the open claim (Claim), 0 for none
-	progress   *uint64          // the progress mark's word, when the storage is addressable
+	hdr         Header
+	trial       []byte           // a max-length buffer, made on first need, to size a refused value
+	maxPayload  uint64           // the longest payload: maxMsg less the envelope
+	now         func() time.Time // the clock of the envelope's timestamps
+	dropped     uint64           // bytes of a torn tail that Resume dropped
+	coarseRes   time.Duration    // WithCoarseClock's resolution, 0 for none
+	coarse      *coarseClock     // that clock, from the first stamped record on
+	coarseTicks *atomic.Uint64   // its word in the channel's tick unit
+	marks       bool             // the writer keeps a progress mark (a channel with the extension block)
+	claimed     uint64           // the payload bytes of the open claim (Claim), 0 for none
+	progress    *uint64          // the progress mark's word, when the storage is addressable
 }
 
 // NewWriter makes st, a fresh zero-filled storage of at least
@@ -223,8 +225,8 @@ func (w *Writer[T]) writeSealed(v T) (int, error) {
 		return 0, ErrChannelFull // with an envelope a heartbeat may fit, a record never
 	}
 	var now uint64 // a running coarse clock is read before the payload's copy, off its path
-	if c := w.coarse; c != nil {
-		now = w.stamp.fromNanos(c.nanos.Load())
+	if t := w.coarseTicks; t != nil {
+		now = t.Load()
 	}
 	room := min(w.maxMsg, avail-RecordHeaderLen)
 	rec := w.room(w.pos, room)
@@ -249,7 +251,7 @@ func (w *Writer[T]) writeSealed(v T) (int, error) {
 	}
 	total := w.envLen + uint64(n)
 	size := RecordSize(total)
-	if w.timeW != 0 && w.coarse == nil {
+	if w.timeW != 0 && w.coarseTicks == nil {
 		now = w.stampNow() // the caller's clock or time.Now, only for a record that goes in
 	}
 	if w.words == nil {
