@@ -2,7 +2,6 @@ package domain_test
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
@@ -13,6 +12,7 @@ import (
 	"github.com/kekbit-go/kekbit/adapters/memory"
 	"github.com/kekbit-go/kekbit/codecs"
 	"github.com/kekbit-go/kekbit/domain"
+	"github.com/kekbit-go/kekbit/internal/channeltest"
 )
 
 func multiHeader(t testing.TB, id uint64, capacity uint32, env domain.Envelope) domain.Header {
@@ -22,45 +22,6 @@ func multiHeader(t testing.TB, id uint64, capacity uint32, env domain.Envelope) 
 		t.Fatal(err)
 	}
 	return h
-}
-
-// tagged is a payload naming its writer and that writer's sequence.
-func tagged(writer, seq uint64, n int) []byte {
-	p := make([]byte, max(n, 16))
-	binary.LittleEndian.PutUint64(p, writer)
-	binary.LittleEndian.PutUint64(p[8:], seq)
-	for i := 16; i < len(p); i++ {
-		p[i] = byte(writer + seq + uint64(i))
-	}
-	return p
-}
-
-// orderCheck checks a stream of tagged payloads: each writer's in its own
-// order, each record whole and exactly once.
-type orderCheck struct {
-	next  map[uint64]uint64
-	total int
-}
-
-func (c *orderCheck) add(p []byte) error {
-	if len(p) < 16 {
-		return fmt.Errorf("payload of %d bytes", len(p))
-	}
-	wr, seq := binary.LittleEndian.Uint64(p), binary.LittleEndian.Uint64(p[8:])
-	for i := 16; i < len(p); i++ {
-		if p[i] != byte(wr+seq+uint64(i)) {
-			return fmt.Errorf("writer %d record %d: byte %d damaged", wr, seq, i)
-		}
-	}
-	if c.next == nil {
-		c.next = map[uint64]uint64{}
-	}
-	if want := c.next[wr]; seq != want {
-		return fmt.Errorf("writer %d: record %d, want %d", wr, seq, want)
-	}
-	c.next[wr]++
-	c.total++
-	return nil
 }
 
 // TestMultiWriterBasics: two writers of one channel (the creator and one
@@ -88,22 +49,22 @@ func TestMultiWriterBasics(t *testing.T) {
 				t.Fatal("Resume of a multi-writer channel with live writers: no error")
 			}
 			var want [][]byte
-			if _, err := a.Write(tagged(0, 0, 20)); err != nil {
+			if _, err := a.Write(channeltest.Tagged(0, 0, 20)); err != nil {
 				t.Fatal(err)
 			}
-			want = append(want, tagged(0, 0, 20))
+			want = append(want, channeltest.Tagged(0, 0, 20))
 			p, err := b.Claim(40)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := a.Write(tagged(0, 1, 30)); err != nil { // a's record lies after b's open claim
+			if _, err := a.Write(channeltest.Tagged(0, 1, 30)); err != nil { // a's record lies after b's open claim
 				t.Fatal(err)
 			}
-			copy(p, tagged(1, 0, 24))
+			copy(p, channeltest.Tagged(1, 0, 24))
 			if _, err := b.Commit(24); err != nil {
 				t.Fatal(err)
 			}
-			want = append(want, tagged(1, 0, 24), tagged(0, 1, 30))
+			want = append(want, channeltest.Tagged(1, 0, 24), channeltest.Tagged(0, 1, 30))
 			if _, err := b.Claim(50); err != nil {
 				t.Fatal(err)
 			}
@@ -113,17 +74,17 @@ func TestMultiWriterBasics(t *testing.T) {
 			if _, err := a.Heartbeat(); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := b.Write(tagged(1, 1, 60)); err != nil {
+			if _, err := b.Write(channeltest.Tagged(1, 1, 60)); err != nil {
 				t.Fatal(err)
 			}
-			want = append(want, tagged(1, 1, 60))
+			want = append(want, channeltest.Tagged(1, 1, 60))
 			if got := a.Records(); got != 4+1 { // the aborted claim took a number
 				t.Errorf("Records() = %d, want 5", got)
 			}
 			if err := a.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := b.Write(tagged(1, 2, 20)); !errors.Is(err, domain.ErrChannelClosed) || !errors.Is(err, domain.ErrWriterClosed) {
+			if _, err := b.Write(channeltest.Tagged(1, 2, 20)); !errors.Is(err, domain.ErrChannelClosed) || !errors.Is(err, domain.ErrWriterClosed) {
 				t.Errorf("Write after another writer's Close: %v, want ErrChannelClosed", err)
 			}
 			if err := b.Close(); err != nil {
@@ -180,7 +141,7 @@ func TestMultiWriterFull(t *testing.T) {
 	var n [2]int
 	for i := 0; ; i++ {
 		w := []*domain.Writer[[]byte]{a, b}[i%2]
-		if _, err := w.Write(tagged(uint64(i%2), uint64(n[i%2]), 60)); err != nil {
+		if _, err := w.Write(channeltest.Tagged(uint64(i%2), uint64(n[i%2]), 60)); err != nil {
 			if !errors.Is(err, domain.ErrChannelFull) {
 				t.Fatalf("write %d: %v", i, err)
 			}
@@ -197,13 +158,13 @@ func TestMultiWriterFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c orderCheck
-	_, err = r.Read(func(rec domain.Record) error { return c.add(rec.Payload) }, 0)
+	var c channeltest.Order
+	_, err = r.Read(func(rec domain.Record) error { return c.Add(rec.Payload) }, 0)
 	if !errors.Is(err, domain.ErrChannelFull) {
 		t.Fatalf("read ends with %v, want ErrChannelFull", err)
 	}
-	if c.total != n[0]+n[1] {
-		t.Errorf("read %d records, want %d", c.total, n[0]+n[1])
+	if c.Total != n[0]+n[1] {
+		t.Errorf("read %d records, want %d", c.Total, n[0]+n[1])
 	}
 	a.Close()
 	b.Close()
@@ -230,7 +191,7 @@ func TestMultiWriterDeadClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Write(tagged(0, 0, 20)); err != nil {
+	if _, err := a.Write(channeltest.Tagged(0, 0, 20)); err != nil {
 		t.Fatal(err)
 	}
 	p, err := d.Claim(64)
@@ -238,7 +199,7 @@ func TestMultiWriterDeadClaim(t *testing.T) {
 		t.Fatal(err)
 	}
 	copy(p, "half a payload, never committed")
-	if _, err := a.Write(tagged(0, 1, 20)); err != nil {
+	if _, err := a.Write(channeltest.Tagged(0, 1, 20)); err != nil {
 		t.Fatal(err)
 	}
 	dying.Close() // the writer dies with its claim open
@@ -246,21 +207,21 @@ func TestMultiWriterDeadClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c orderCheck
+	var c channeltest.Order
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	start := time.Now()
 	err = r.Follow(ctx, func(rec domain.Record) error {
-		if err := c.add(rec.Payload); err != nil {
+		if err := c.Add(rec.Payload); err != nil {
 			return err
 		}
-		if c.total == 2 {
+		if c.Total == 2 {
 			return errStop
 		}
 		return nil
 	})
 	if err != errStop {
-		t.Fatalf("follow: %v after %d records", err, c.total)
+		t.Fatalf("follow: %v after %d records", err, c.Total)
 	}
 	if el := time.Since(start); el < 20*time.Millisecond {
 		t.Errorf("the dead claim was repaired after %v, before the bound", el)
@@ -269,14 +230,14 @@ func TestMultiWriterDeadClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Write(tagged(2, 0, 20)); err != nil {
+	if _, err := e.Write(channeltest.Tagged(2, 0, 20)); err != nil {
 		t.Fatal(err)
 	}
 	a.Close()
 	e.Close()
-	_, err = r.Read(func(rec domain.Record) error { return c.add(rec.Payload) }, 0)
-	if !errors.Is(err, domain.ErrClosed) || c.total != 3 {
-		t.Fatalf("read ends with %v after %d records, want ErrClosed after 3", err, c.total)
+	_, err = r.Read(func(rec domain.Record) error { return c.Add(rec.Payload) }, 0)
+	if !errors.Is(err, domain.ErrClosed) || c.Total != 3 {
+		t.Fatalf("read ends with %v after %d records, want ErrClosed after 3", err, c.Total)
 	}
 }
 
@@ -312,7 +273,7 @@ func TestMultiWriterJoinRepairs(t *testing.T) {
 	if _, err := domain.Join(vol, 8, codecs.Raw{}); !errors.Is(err, domain.ErrNoSlot) {
 		t.Fatalf("join with every slot held: %v, want ErrNoSlot", err)
 	}
-	if _, err := a.Write(tagged(0, 0, 20)); err != nil {
+	if _, err := a.Write(channeltest.Tagged(0, 0, 20)); err != nil {
 		t.Fatal(err)
 	}
 	for _, st := range dead {
@@ -329,9 +290,9 @@ func TestMultiWriterJoinRepairs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c orderCheck
-	if _, err := r.Read(func(rec domain.Record) error { return c.add(rec.Payload) }, 0); err != domain.ErrNothingYet || c.total != 1 {
-		t.Fatalf("read: %v after %d records, want ErrNothingYet after 1 (the joiners repaired the 9 dead claims)", err, c.total)
+	var c channeltest.Order
+	if _, err := r.Read(func(rec domain.Record) error { return c.Add(rec.Payload) }, 0); err != domain.ErrNothingYet || c.Total != 1 {
+		t.Fatalf("read: %v after %d records, want ErrNothingYet after 1 (the joiners repaired the 9 dead claims)", err, c.Total)
 	}
 	for _, w := range ws {
 		w.Release()
@@ -364,14 +325,14 @@ func TestMultiWriterRace(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer r.Close()
-			var c orderCheck
-			err := r.Follow(context.Background(), func(rec domain.Record) error { return c.add(rec.Payload) })
+			var c channeltest.Order
+			err := r.Follow(context.Background(), func(rec domain.Record) error { return c.Add(rec.Payload) })
 			if !errors.Is(err, domain.ErrClosed) {
 				errs <- fmt.Errorf("reader %d: %w", i, err)
 				return
 			}
-			if c.total != writers*per {
-				errs <- fmt.Errorf("reader %d: %d records, want %d", i, c.total, writers*per)
+			if c.Total != writers*per {
+				errs <- fmt.Errorf("reader %d: %d records, want %d", i, c.Total, writers*per)
 			}
 		}()
 	}
@@ -387,7 +348,7 @@ func TestMultiWriterRace(t *testing.T) {
 		go func() {
 			defer ww.Done()
 			for s := range per {
-				p := tagged(uint64(i), uint64(s), 16+s%40)
+				p := channeltest.Tagged(uint64(i), uint64(s), 16+s%40)
 				var err error
 				if s%3 == 0 {
 					var b []byte

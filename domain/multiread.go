@@ -62,7 +62,7 @@ func newReaderMulti(st ports.Storage, h Header, bound time.Duration) *readerMult
 // look again.
 func (r *Reader) unstick(pos uint64) bool {
 	m := r.multi
-	if t := atomic.LoadUint64(&m.hw[TailOffset/8]); (t&tailPosMask)*8 <= pos {
+	if !m.claimedPast(pos) {
 		m.waiting = false
 		return false // nothing claimed here: the reader is at the end
 	}
@@ -90,6 +90,11 @@ func (r *Reader) unstick(pos uint64) bool {
 		r.records++
 	}
 	return true
+}
+
+// claimedPast reports whether writers claimed room at or after pos.
+func (m *readerMulti) claimedPast(pos uint64) bool {
+	return (atomic.LoadUint64(&m.hw[TailOffset/8])&tailPosMask)*8 > pos
 }
 
 // repairer returns the writable view repairs go through, opening it on
