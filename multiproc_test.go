@@ -333,51 +333,52 @@ func TestMultiWriterProcesses(t *testing.T) {
 	}
 }
 
-// TestMultiWriterKilled: while a writer goroutine and a writer process
-// append, and 2 reader processes follow, a writer process is SIGKILLed
-// with a claim open, again and again (3 times; KEKBIT_MULTI_FULL=1: 50),
-// each time after committing a random number of records. The readers get
-// past each dead claim (bound 100ms), lose none of the killed writers'
-// committed records, and end with every record of every writer in order;
-// the crate's rules read the same from the file.
+// TestMultiWriterKilled: while 2 writer goroutines and 3 writer
+// processes append (20,000 records each; KEKBIT_MULTI_FULL=1: 1,000,000)
+// and 2 reader processes follow, a fourth writer process is SIGKILLed with
+// a claim open, again and again (3 times; KEKBIT_MULTI_FULL=1: 50), each
+// time after committing a random number of records. The readers get past
+// each dead claim (bound 100ms), lose none of the killed writers'
+// committed records, and end with every record of every writer once and
+// in order; the crate's rules read the same from the file.
 func TestMultiWriterKilled(t *testing.T) {
 	kills, per := 3, 20_000
 	if multiFullRun() {
-		kills, per = 50, 200_000
+		kills, per = 50, 1_000_000
 	}
 	root := multiRootDir(t)
-	a := createMulti(t, root, 6*per+kills*1000)
-	var readers []*multiProc
+	a := createMulti(t, root, 5*per+kills*600)
+	b, err := kekbit.Join(mmap.NewVolume(root), multiChan, codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var readers, writers []*multiProc
 	for range 2 {
 		readers = append(readers, startMulti(t, "reader", root, 0, 0))
 	}
 	for _, r := range readers {
 		r.line(t, "ready", time.Minute)
 	}
-	other := startMulti(t, "writer", root, 1, per)
-	var wrote int
-	stop := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		var err error
-		// At most 4*per records, paced, so that the channel never fills.
-		for ; err == nil && wrote < 4*per; wrote++ {
-			select {
-			case <-stop:
-				done <- nil
-				return
-			default:
+	for i := range 3 {
+		writers = append(writers, startMulti(t, "writer", root, uint64(2+i), per))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for i, w := range []*kekbit.Writer[[]byte]{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s := range per {
+				if s%16 == 0 { // paced, so that the kills fall among their records
+					time.Sleep(20 * time.Microsecond)
+				}
+				if err := writeTagged1(w, uint64(i), s); err != nil {
+					errs <- err
+					return
+				}
 			}
-			if wrote%16 == 0 {
-				time.Sleep(20 * time.Microsecond)
-			}
-			if err = writeTagged1(a, 0, wrote); err != nil {
-				break
-			}
-		}
-		<-stop
-		done <- err
-	}()
+		}()
+	}
 	rng := rand.New(rand.NewPCG(17, uint64(kills)))
 	committed := map[uint64]uint64{}
 	for k := range kills {
@@ -394,15 +395,23 @@ func TestMultiWriterKilled(t *testing.T) {
 		v.cmd.Wait()
 		committed[wid] = uint64(m)
 	}
-	other.line(t, "done", 10*time.Minute)
-	close(stop)
-	if err := <-done; err != nil {
+	for _, w := range writers {
+		w.line(t, "done", 10*time.Minute)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if err := b.Release(); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	committed[0], committed[1] = uint64(wrote), uint64(per)
+	for wid := range uint64(5) {
+		committed[wid] = uint64(per)
+	}
 	want := 0
 	for _, n := range committed {
 		want += int(n)
@@ -432,6 +441,9 @@ func TestMultiWriterKilled(t *testing.T) {
 		if o.Next[wid] != n {
 			t.Errorf("the crate reads %d records of writer %d, want %d", o.Next[wid], wid, n)
 		}
+	}
+	if o.Total != want {
+		t.Errorf("the crate reads %d records, want %d", o.Total, want)
 	}
 }
 
