@@ -119,3 +119,9 @@ func (s *Storage) OpenRepair() (ports.Storage, error) {
 func (v *Volume) OpenToJoin(id uint64) (ports.Storage, error) {
 	return layout.AsStorage(layout.OpenToJoin(v.files(), v.channel(id)))
 }
+
+// OpenToJoin is Volume.OpenToJoin for the channel file at path, whatever
+// its name and folder; the lock file next to it is honoured.
+func OpenToJoin(path string) (*Storage, error) {
+	return layout.OpenToJoin(osFS{}, layout.FileChannel(path))
+}
