@@ -58,8 +58,8 @@ const (
 	tailPosMask uint64 = 1<<32 - 1
 	countMask   uint64 = 1<<28 - 1
 
-	claimIntent    uint64 = 1 << 62 // the writer is about to claim from this tail value
-	claimMade      uint64 = 2 << 62 // the claim from this tail value is the writer's
+	claimIntent    uint64 = 1 << 62 // the writer's claim from this tail value (made, or about to be)
+	claimMade      uint64 = 2 << 62 // the claim from this tail value is the writer's (read; not stored by this version)
 	claimStateMask uint64 = 3 << 62
 
 	sizeUncounted uint64 = 1 << 63 // a claim of heartbeats: no record, no sequence number
@@ -111,6 +111,7 @@ type multiWriter struct {
 	locks  ports.SlotLocker
 	count  uint64 // the open claim's record number
 	size   uint64 // the open claim's bytes
+	sized  uint64 // the size word this writer stored last in its slot (0: none)
 	buf    []byte // Write's encoding buffer
 	ended  bool   // the channel was closed (by another writer, or full)
 	joined bool
@@ -336,7 +337,6 @@ func (w *Writer[T]) reserve(size uint64, counted bool) (pos, count uint64, err e
 				continue
 			}
 			w.voidClaim(deadClaim{pos: pos, size: rest})
-			atomicx.StoreRelease(&m.sw[1], 0)
 			return 0, 0, ErrChannelFull
 		}
 		next, flag := t+size/8, sizeUncounted
@@ -350,16 +350,17 @@ func (w *Writer[T]) reserve(size uint64, counted bool) (pos, count uint64, err e
 }
 
 // swap claims from tail value t, moving the tail to next, with the
-// claim's size word: the slot says so before the swap (so that a repairer
-// finds a claim whose writer died right after it) and after.
+// claim's size word: the slot says so before the swap, so that a repairer
+// finds a claim whose writer died right after it. The slot keeps saying
+// so after the claim is published (a repairer then finds no watermark at
+// its position) until the writer's next claim.
 func (m *multiWriter) swap(t, next, size uint64) bool {
-	atomicx.StoreRelease(&m.sw[2], size)
-	atomicx.StoreRelease(&m.sw[1], claimIntent|t)
-	if !atomic.CompareAndSwapUint64(m.tail, t, next) {
-		return false
+	if size != m.sized { // the size word is this writer's alone: store it when it changes
+		atomicx.StoreRelease(&m.sw[2], size)
+		m.sized = size
 	}
-	atomicx.StoreRelease(&m.sw[1], claimMade|t)
-	return true
+	atomicx.StoreRelease(&m.sw[1], claimIntent|t)
+	return atomic.CompareAndSwapUint64(m.tail, t, next)
 }
 
 // claimMulti is Claim on a multi-writer channel.
@@ -399,7 +400,6 @@ func (w *Writer[T]) commitMulti(n int) (int, error) {
 		w.seal(rec[:size-RecordHeaderLen], total, m.count, now)
 	}
 	atomicx.StoreRelease(&w.words[w.pos/8], total)
-	atomicx.StoreRelease(&m.sw[1], 0)
 	w.claimed = 0
 	w.records++
 	return int(size), nil
@@ -410,9 +410,7 @@ func (w *Writer[T]) commitMulti(n int) (int, error) {
 func (w *Writer[T]) abortMulti() error {
 	m := w.multi
 	w.claimed = 0
-	err := w.guard(func() { w.voidClaim(deadClaim{pos: w.pos, size: m.size, count: m.count, counted: true}) })
-	atomicx.StoreRelease(&m.sw[1], 0)
-	return err
+	return w.guard(func() { w.voidClaim(deadClaim{pos: w.pos, size: m.size, count: m.count, counted: true}) })
 }
 
 // blockedWrite is Write on a writer that takes no plain Write: a closed
@@ -461,7 +459,6 @@ func (w *Writer[T]) blockedHeartbeat() (int, error) {
 		return 0, err
 	}
 	atomicx.StoreRelease(&w.words[pos/8], HeartbeatLen)
-	atomicx.StoreRelease(&w.multi.sw[1], 0)
 	return RecordHeaderLen, nil
 }
 
@@ -475,6 +472,7 @@ func (w *Writer[T]) leaveMulti(end bool) error {
 	if w.claimed != 0 {
 		errs = w.abortMulti()
 	}
+	m.sized = 0
 	w.closed, w.blocked = true, true
 	w.stopClock()
 	if end {
