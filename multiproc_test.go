@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -42,7 +43,7 @@ func multiFullRun() bool { return os.Getenv(multiFull) == "1" }
 
 // multiRootDir returns a fresh folder for the test's channels, in /dev/shm
 // when there is one (the full run writes hundreds of MB).
-func multiRootDir(t *testing.T) string {
+func multiRootDir(t testing.TB) string {
 	t.Helper()
 	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
 		dir, err := os.MkdirTemp("/dev/shm", "kekbit-multi-")
@@ -57,12 +58,13 @@ func multiRootDir(t *testing.T) string {
 // multiProc is a helper process and the lines it prints.
 type multiProc struct {
 	cmd   *exec.Cmd
+	stdin io.WriteCloser
 	lines chan string
 	done  chan struct{}
 	err   strings.Builder
 }
 
-func startMulti(t *testing.T, role, root string, wid uint64, n int) *multiProc {
+func startMulti(t testing.TB, role, root string, wid uint64, n int) *multiProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestMultiHelper$", "-test.count=1")
 	cmd.Env = append(os.Environ(), multiRole+"="+role, multiRoot+"="+root,
@@ -70,6 +72,9 @@ func startMulti(t *testing.T, role, root string, wid uint64, n int) *multiProc {
 	p := &multiProc{cmd: cmd, lines: make(chan string, 16), done: make(chan struct{})}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
+		t.Fatal(err)
+	}
+	if p.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Stderr = &p.err
@@ -91,7 +96,7 @@ func startMulti(t *testing.T, role, root string, wid uint64, n int) *multiProc {
 
 // line waits for the next line starting with prefix (other lines are
 // skipped) and returns the rest of it.
-func (p *multiProc) line(t *testing.T, prefix string, within time.Duration) string {
+func (p *multiProc) line(t testing.TB, prefix string, within time.Duration) string {
 	t.Helper()
 	deadline := time.After(within)
 	for {
@@ -186,6 +191,39 @@ func multiHelper(role, root string, wid uint64, n int) error {
 		res.Total, res.Next = c.Total, c.Next
 		b, _ := json.Marshal(res)
 		fmt.Printf("read %s\n", b)
+		return nil
+	case "benchwriter":
+		w, err := kekbit.Join(vol, multiChan, codecs.Raw{})
+		if err != nil {
+			return err
+		}
+		fmt.Println("ready")
+		bufio.NewReader(os.Stdin).ReadString('\n')
+		data := make([]byte, 72)
+		for range n {
+			if _, err := w.Write(data); err != nil {
+				return err
+			}
+		}
+		fmt.Println("done")
+		return w.Release()
+	case "benchreader":
+		r, err := kekbit.OpenWhenReady(context.Background(), vol, multiChan, kekbit.WithWait(kekbit.Streaming))
+		if err != nil {
+			return err
+		}
+		fmt.Println("ready")
+		got := 0
+		err = r.Follow(context.Background(), func(kekbit.Record) error {
+			if got++; got == n {
+				return io.EOF
+			}
+			return nil
+		})
+		if err != io.EOF {
+			return err
+		}
+		fmt.Println("done")
 		return nil
 	}
 	return fmt.Errorf("unknown role %q", role)
@@ -451,4 +489,74 @@ func TestMultiWriterKilled(t *testing.T) {
 func writeTagged1(w *kekbit.Writer[[]byte], wid uint64, s int) error {
 	_, err := w.Write(channeltest.Tagged(wid, uint64(s), 16+s%40))
 	return err
+}
+
+// BenchmarkMultiProcess measures Write of 72-byte records on mmap
+// channels in /dev/shm: a single-writer channel's writer alone and while
+// a reader process follows it; a multi-writer channel's one writer alone;
+// and 2 processes (this one and a helper) writing one multi-writer channel
+// at once, b.N records in all, timed from the start signal to the last
+// record. Run it with a fixed count, e.g. -benchtime=4000000x.
+func BenchmarkMultiProcess(b *testing.B) {
+	header := func(b *testing.B, multi bool) kekbit.Header {
+		h, err := kekbit.NewHeader(kekbit.Hints{WriterID: 1, ChannelID: multiChan, Capacity: uint32(min(uint64(b.N)*80+1<<20, 1<<32-8)),
+			MaxMsgLen: 72, Timeout: 30_000, TickUnit: kekbit.Millis, MultiWriter: multi})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return h
+	}
+	data := make([]byte, 72)
+	writeN := func(b *testing.B, w *kekbit.Writer[[]byte], n int) {
+		for range n {
+			if _, err := w.Write(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for _, c := range []struct {
+		name            string
+		multi           bool
+		procs           int
+		readerProcesses int
+	}{
+		{"single/writers=1", false, 1, 0},
+		{"single/writers=1+reader-process", false, 1, 1},
+		{"multi/writers=1", true, 1, 0},
+		{"multi/processes=2", true, 2, 0},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			root := multiRootDir(b)
+			vol := mmap.NewVolume(root, mmap.WithPretouch())
+			w, err := kekbit.Create(vol, header(b, c.multi), codecs.Raw{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var helpers []*multiProc
+			for range c.readerProcesses {
+				helpers = append(helpers, startMulti(b, "benchreader", root, 0, b.N))
+			}
+			mine := b.N
+			if c.procs == 2 {
+				helpers = append(helpers, startMulti(b, "benchwriter", root, 0, b.N/2))
+				mine = b.N - b.N/2
+			}
+			for _, h := range helpers {
+				h.line(b, "ready", time.Minute)
+			}
+			b.SetBytes(72)
+			b.ResetTimer()
+			for _, h := range helpers {
+				if c.procs == 2 {
+					fmt.Fprintln(h.stdin, "go")
+				}
+			}
+			writeN(b, w, mine)
+			for _, h := range helpers {
+				h.line(b, "done", 10*time.Minute)
+			}
+			b.StopTimer()
+			w.Close()
+		})
+	}
 }

@@ -380,3 +380,43 @@ func TestMultiWriterRace(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestMultiWriterAllocatesNothing: Write, Claim+Commit, Abort and
+// Heartbeat of a multi-writer channel's writer, and a reader's Read, make
+// no allocation (Write's encoding buffer is made once, before).
+func TestMultiWriterAllocatesNothing(t *testing.T) {
+	if raceOn {
+		t.Skip("the race detector's instrumentation allocates")
+	}
+	for _, env := range []domain.Envelope{0, domain.EnvelopeAll} {
+		vol := memory.NewVolume()
+		h := multiHeader(t, 11, 1<<24, env)
+		w, err := domain.Create(vol, h, codecs.Text{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := domain.Open(vol, 11)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write("first") // makes the encoding buffer
+		handler := func(domain.Record) error { return nil }
+		for name, f := range map[string]func(){
+			"Write": func() { w.Write("a text record of some length") },
+			"Claim+Commit": func() {
+				p, _ := w.Claim(40)
+				p[0] = 'x'
+				w.Commit(20)
+			},
+			"Claim+Abort": func() { w.Claim(40); w.Abort() },
+			"Heartbeat":   func() { w.Heartbeat() },
+			"Read":        func() { r.Read(handler, 0) },
+		} {
+			if n := testing.AllocsPerRun(1000, f); n != 0 {
+				t.Errorf("envelope %v: %s allocates %.1f times", env, name, n)
+			}
+		}
+		w.Close()
+		r.Close()
+	}
+}
