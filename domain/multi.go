@@ -356,10 +356,10 @@ func (w *Writer[T]) reserve(size uint64, counted bool) (pos, count uint64, err e
 // its position) until the writer's next claim.
 func (m *multiWriter) swap(t, next, size uint64) bool {
 	if size != m.sized { // the size word is this writer's alone: store it when it changes
-		atomicx.StoreRelease(&m.sw[2], size)
+		atomicx.StoreBeforeRMW(&m.sw[2], size)
 		m.sized = size
 	}
-	atomicx.StoreRelease(&m.sw[1], claimIntent|t)
+	atomicx.StoreBeforeRMW(&m.sw[1], claimIntent|t)
 	return atomic.CompareAndSwapUint64(m.tail, t, next)
 }
 
