@@ -89,6 +89,18 @@ var (
 	// ErrReadOnlyStorage is returned by ResumeStorage for a reader's
 	// storage.
 	ErrReadOnlyStorage = domain.ErrReadOnlyStorage
+	// ErrChannelClosed is returned by a multi-writer channel's Write,
+	// Claim and Heartbeat once one of its writers closed the channel; it
+	// matches ErrWriterClosed.
+	ErrChannelClosed = domain.ErrChannelClosed
+	// ErrNoSlot is returned by Join when every writer slot of the channel
+	// is held by a live writer.
+	ErrNoSlot = domain.ErrNoSlot
+	// ErrNotMultiWriter is returned by Join for a single-writer channel.
+	ErrNotMultiWriter = domain.ErrNotMultiWriter
+	// ErrMultiWriter is returned by Resume for a multi-writer channel:
+	// Join it instead.
+	ErrMultiWriter = domain.ErrMultiWriter
 
 	// Volumes.
 

@@ -194,3 +194,41 @@ func ExampleResume() {
 	// 8 before
 	// 24 after
 }
+
+// Two writers of one multi-writer channel, each in its own goroutine (or
+// process): the one that finds the channel made joins it. Readers read the
+// records in the order of their claims.
+func ExampleJoin() {
+	vol := memory.NewVolume()
+	h, err := kekbit.NewHeader(kekbit.Hints{ChannelID: 7, Capacity: 1 << 16, MaxMsgLen: 100,
+		Timeout: 2000, TickUnit: kekbit.Millis, Envelope: kekbit.EnvelopeAll, MultiWriter: true})
+	if err != nil {
+		panic(err)
+	}
+	a, err := kekbit.Create(vol, h, codecs.Text{})
+	if err != nil {
+		panic(err)
+	}
+	b, err := kekbit.Join(vol, 7, codecs.Text{})
+	if err != nil {
+		panic(err)
+	}
+	a.Write("from a")
+	p, _ := b.Claim(6) // filled in place
+	copy(p, "from b")
+	a.Write("a again") // after b's claim, which is still open
+	b.Commit(6)
+	b.Release() // b leaves; a's Close ends the channel for all
+	a.Close()
+
+	r, _ := kekbit.Open(vol, 7)
+	for rec := range r.Records() {
+		fmt.Println(r.Seq(), string(rec.Payload))
+	}
+	fmt.Println(r.Err())
+	// Output:
+	// 0 from a
+	// 1 from b
+	// 2 a again
+	// kekbit: channel closed by its writer at position 120 (after 120 bytes read)
+}

@@ -39,6 +39,10 @@ type Header struct {
 	// In the extension block of a journal segment (zero otherwise):
 	JournalID JournalID // the journal the channel is a segment of
 	Segment   uint64    // the segment's index in the journal
+
+	// MultiWriter: the channel takes records from many writers at once
+	// (see Join).
+	MultiWriter bool
 }
 
 // JournalID names a journal: 16 random bytes written in each of its
@@ -107,6 +111,9 @@ type Hints struct {
 	Envelope Envelope
 	// SeqBase is the sequence number of the channel's first record.
 	SeqBase uint64
+	// MultiWriter makes a channel that any number of writers, in this
+	// process and others, append to at once (see Join).
+	MultiWriter bool
 }
 
 // NewHeader builds the header for the given hints. It fails only for an
@@ -208,6 +215,11 @@ type WriterOption = domain.WriterOption
 // WithWait sets how a reader waits in Follow and FollowRecords.
 func WithWait(w Wait) ReaderOption { return domain.WithWait(domain.Wait(w)) }
 
+// WithClaimBound sets how long a reader of a multi-writer channel waits
+// at a claim before it asks whether the claim's writer died (and if so
+// repairs the claim); the default is half the header's timeout.
+func WithClaimBound(d time.Duration) ReaderOption { return domain.WithClaimBound(d) }
+
 // WithClock makes a reader measure its timeout with now instead of
 // time.Now.
 func WithClock(now func() time.Time) ReaderOption { return domain.WithClock(now) }
@@ -286,6 +298,36 @@ func Resume[T any](vol ports.Volume, channelID uint64, enc codecs.Encoder[T], op
 		return nil, &HeaderError{Field: "channel_id", Want: fmt.Sprintf("%d (%#x), the id it was opened by", channelID, channelID), Got: id}
 	}
 	return w, nil
+}
+
+// Join returns one more writer of the multi-writer channel channelID of
+// vol (one made with Hints.MultiWriter), beside those already writing it,
+// in this process or others: it opens the channel for writing (the mmap
+// and memory volumes can, ports.Joiner) and takes a free writer slot,
+// repairing the claim a dead writer left in it. A multi-writer channel has
+// domain.Slots slots. Each goroutine that writes takes a writer of its
+// own; a Writer is used by one goroutine at a time.
+//
+// On a multi-writer channel Release leaves the channel to the others and
+// Close ends it for every writer: their next Write, Claim or Heartbeat
+// returns ErrChannelClosed, and readers end with ErrClosed after the
+// records claimed before the Close.
+func Join[T any](vol ports.Volume, channelID uint64, enc codecs.Encoder[T], opts ...WriterOption) (*Writer[T], error) {
+	w, err := domain.Join(vol, channelID, enc, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Writer[T]{w: w}, nil
+}
+
+// JoinStorage is Join on a storage opened for writing by other means
+// (one that holds no writer slot yet).
+func JoinStorage[T any](st ports.Storage, enc codecs.Encoder[T], opts ...WriterOption) (*Writer[T], error) {
+	w, err := domain.JoinStorage(st, enc, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Writer[T]{w: w}, nil
 }
 
 // ResumeStorage is Resume on a storage opened for writing by other means;
@@ -401,9 +443,10 @@ func DefaultRoot() string {
 	return filepath.Join(os.TempDir(), name)
 }
 
-// Writer appends records to one channel, encoding values of type T. There
-// is one writer per channel and it is not safe for concurrent use: guard it
-// with a mutex if several goroutines write.
+// Writer appends records to one channel, encoding values of type T. It is
+// not safe for concurrent use. A channel made with Hints.MultiWriter takes
+// any number of writers at once (see Join), one per goroutine; any other
+// has one writer: guard it with a mutex if several goroutines write.
 type Writer[T any] struct{ w *domain.Writer[T] }
 
 // Write encodes v straight into the channel and publishes it as one record.

@@ -39,6 +39,8 @@ func (w *Writer[T]) Claim(n int) ([]byte, error) {
 		return nil, ErrWriterClosed
 	case w.claimed != 0:
 		return nil, ErrClaimOpen
+	case w.multi != nil:
+		return w.claimMulti(n)
 	case n < 1:
 		return nil, ErrEmptyPayload
 	case uint64(n) > w.maxPayload:
@@ -91,6 +93,8 @@ func (w *Writer[T]) commit(m int) (int, error) {
 		return 0, ErrEmptyPayload
 	case uint64(m) > w.claimed:
 		return 0, fmt.Errorf("%w: %d bytes of a claim of %d", ErrCommitSize, m, w.claimed)
+	case w.multi != nil:
+		return w.commitMulti(m)
 	}
 	rec := w.claimRoom()
 	total := w.envLen + uint64(m)
@@ -125,6 +129,9 @@ func (w *Writer[T]) commit(m int) (int, error) {
 func (w *Writer[T]) Abort() error {
 	if w.claimed == 0 {
 		return ErrNoClaim
+	}
+	if w.multi != nil {
+		return w.abortMulti()
 	}
 	return w.abortClaim()
 }

@@ -32,7 +32,7 @@
 //	              |  128 magic "KEKBXT01"              u64    |
 //	              |  136 extension version (1)         u32    |
 //	              |  140 flags: 1 crc, 2 seq, 4 time,  u32    |
-//	              |       8 journal segment                   |
+//	              |       8 journal segment, 16 multi-writer  |
 //	              |  144 envelope length               u32    |
 //	              |  152 sequence base                 u64    |
 //	              |  160 journal id (flag 8)           16 B   |
@@ -43,6 +43,9 @@
 //	              |  208 CRC32C of 192..207                   |
 //	offset 216    | journal end mark (last segment, closed):  |
 //	              |  216 "KEKBJEND", 224 CRC32C of 216..223   |
+//	              | 256 progress mark                         |
+//	              | 320 tail (multi-writer): records<<32|pos/8|
+//	              | 384 writer slots (multi-writer), 10 x 64  |
 //	              | zeros up to 1024                          |
 //	offset 1024   +-------------------------------------------+  position 0
 //	              | data region, capacity bytes:              |
@@ -61,4 +64,13 @@
 // writer publishes a record by writing its payload, storing a watermark after
 // it, and only then storing its length word (release); a reader loads the
 // length word (acquire) and so never sees a half-written record.
+//
+// A multi-writer channel (flag 16; multi.go, FORMAT.md "Multiple writers")
+// has its data region prefilled with the watermark; writers claim room by
+// a compare-and-swap of the tail word, which hands each claim its position
+// and record number at once, and publish by one release store of the
+// length word. Each writer holds a slot of the slot table and its lock; a
+// claim whose writer died, and an aborted claim, become a void record (an
+// envelope-only record carrying the claim's sequence number, which readers
+// verify and skip) or heartbeats, by whoever waits on it past a bound.
 package domain

@@ -140,7 +140,7 @@ func (h Header) putExtension(b []byte) {
 	le := binary.LittleEndian
 	le.PutUint64(x[0:], ExtMagic)
 	le.PutUint32(x[8:], ExtVersion)
-	le.PutUint32(x[12:], uint32(h.Envelope)|h.journalFlag())
+	le.PutUint32(x[12:], uint32(h.Envelope)|h.journalFlag()|h.multiFlag())
 	le.PutUint32(x[16:], uint32(h.Envelope.Len()))
 	le.PutUint64(x[24:], h.SeqBase)
 	h.putJournal(x)
@@ -149,7 +149,7 @@ func (h Header) putExtension(b []byte) {
 
 // extended reports whether h needs an extension block.
 func (h Header) extended() bool {
-	return h.Envelope != 0 || h.SeqBase != 0 || h.JournalID != (JournalID{})
+	return h.Envelope != 0 || h.SeqBase != 0 || h.JournalID != (JournalID{}) || h.MultiWriter
 }
 
 // decodeExtension reads the extension block in b, if b holds one, into h.
@@ -178,14 +178,18 @@ func (h *Header) decodeExtension(b []byte) error {
 		return &HeaderError{Field: "extension_version", Want: fmt.Sprintf("1..%d", ExtVersion), Got: uint64(v)}
 	}
 	flags := le.Uint32(x[12:])
-	if flags&^(uint32(EnvelopeAll)|FlagJournal) != 0 {
-		return &HeaderError{Field: "extension_flags", Want: fmt.Sprintf("a subset of %#x", uint32(EnvelopeAll)|FlagJournal), Got: uint64(flags)}
+	if flags&^(uint32(EnvelopeAll)|FlagJournal|FlagMultiWriter) != 0 {
+		return &HeaderError{Field: "extension_flags", Want: fmt.Sprintf("a subset of %#x", uint32(EnvelopeAll)|FlagJournal|FlagMultiWriter), Got: uint64(flags)}
 	}
 	env := Envelope(flags) & EnvelopeAll
 	if n := le.Uint32(x[16:]); uint64(n) != env.Len() {
 		return &HeaderError{Field: "envelope_length", Want: fmt.Sprintf("%d for %v", env.Len(), env), Got: uint64(n)}
 	}
 	h.Envelope, h.SeqBase = env, le.Uint64(x[24:])
+	h.MultiWriter = flags&FlagMultiWriter != 0
+	if h.MultiWriter && flags&FlagJournal != 0 {
+		return &HeaderError{Field: "extension_flags", Want: "not both journal segment (bit 3) and multiple writers (bit 4)", Got: uint64(flags)}
+	}
 	return h.decodeJournal(x, flags)
 }
 

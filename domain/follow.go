@@ -189,6 +189,9 @@ func (r *Reader) idle(ctx context.Context, w *waiter) error {
 	if _, _, err := r.classifyGuarded(r.pos, r.fileEnd); err != ErrNothingYet {
 		return nil // something is there: the next Read reports it
 	}
+	if r.multi != nil && r.multi.claimedPast(r.pos) {
+		return nil // claims of writers that died: the reader repairs them past its bound
+	}
 	return &ReadError{Err: ErrWriterGone, Position: r.pos}
 }
 

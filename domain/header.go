@@ -24,6 +24,10 @@ type Header struct {
 	// In the extension block of a journal segment (zero otherwise):
 	JournalID JournalID // the journal the channel is a segment of
 	Segment   uint64    // the segment's index in the journal
+
+	// MultiWriter: the channel takes records from many writers at once
+	// (extension flag bit 4; see Join and FORMAT.md, "Multiple writers").
+	MultiWriter bool
 }
 
 // Hints are what a writer asks for; NewHeader turns them into a valid
@@ -49,6 +53,9 @@ type Hints struct {
 	Envelope Envelope
 	// SeqBase is the sequence number of the channel's first record.
 	SeqBase uint64
+	// MultiWriter makes a channel that any number of writers, in this
+	// process and others, append to at once (see Join).
+	MultiWriter bool
 }
 
 // NewHeader builds the header for the given hints. It fails only for an
@@ -83,6 +90,7 @@ func NewHeader(h Hints) (Header, error) {
 		TickUnit:     h.TickUnit,
 		Envelope:     h.Envelope,
 		SeqBase:      h.SeqBase,
+		MultiWriter:  h.MultiWriter,
 	}, nil
 }
 

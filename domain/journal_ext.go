@@ -133,6 +133,9 @@ func (w *Writer[T]) Seal() error {
 	if w.closed {
 		return ErrWriterClosed
 	}
+	if w.multi != nil {
+		return ErrMultiWriter
+	}
 	w.closed, w.blocked = true, true
 	if w.envLen != 0 {
 		var t [TrailerLen]byte

@@ -8,6 +8,8 @@ import (
 	"runtime/debug"
 	"time"
 
+	"go.uber.org/multierr"
+
 	"github.com/kekbit-go/kekbit/internal/crc32c"
 	"github.com/kekbit-go/kekbit/ports"
 )
@@ -63,6 +65,10 @@ type Reader struct {
 	sealed  sealed   // what the envelope of the last record handed out says
 	bad     mismatch // what failed in the record that ended the read
 	index   seekIndex
+
+	multiBound time.Duration // WithClaimBound's bound, 0 for the default
+
+	multi *readerMulti // a multi-writer channel's: claims of dead writers
 }
 
 // ReaderOption configures a Reader.
@@ -93,6 +99,9 @@ func NewReader(st ports.Storage, opts ...ReaderOption) (*Reader, error) {
 	}
 	for _, o := range opts {
 		o(r)
+	}
+	if h.MultiWriter {
+		r.multi = newReaderMulti(st, h, r.multiBound)
 	}
 	return r, nil
 }
@@ -277,6 +286,9 @@ func (r *Reader) next() (pos, end uint64, payload []byte, err error) {
 		pos = r.pos
 		word, end, err := r.classify(pos, r.fileEnd)
 		if err != nil {
+			if err == ErrNothingYet && r.multi != nil && r.unstick(pos) {
+				continue
+			}
 			r.word = word
 			return pos, 0, nil, err
 		}
@@ -306,6 +318,11 @@ func (r *Reader) next() (pos, end uint64, payload []byte, err error) {
 			if err != nil {
 				r.word, r.bad = word, bad
 				return pos, 0, nil, err
+			}
+			if word == r.envLen { // a void record of a multi-writer channel: counted, not handed out
+				r.records++
+				r.pos = end
+				continue
 			}
 			r.records, r.sealed = r.records+1, s
 			return pos, end, p, nil
@@ -503,5 +520,9 @@ func (r *Reader) Close() error {
 		return nil
 	}
 	r.closed = true
-	return r.st.Close()
+	var err error
+	if r.multi != nil && r.multi.fix != nil {
+		err = r.multi.fix.Close()
+	}
+	return multierr.Combine(err, r.st.Close())
 }

@@ -32,13 +32,14 @@ type region struct {
 	crcOn    bool             // the envelope has EnvelopeCRC
 	seqW     uint64           // the word of a record holding its sequence number (0 for none; the length word is word 0)
 	timeW    uint64           // the word of a record holding its timestamp (0 for none)
+	voids    bool             // a multi-writer channel with an envelope: a record of the envelope only is a void record
 }
 
 // newRegion sets up the region of channel h on st.
 func newRegion(st ports.Storage, h Header) region {
 	g := region{st: st, capacity: uint64(h.Capacity), maxMsg: uint64(h.MaxMsgLen),
 		env: h.Envelope, envLen: h.Envelope.Len(), seqBase: h.SeqBase, stamp: h.TickUnit,
-		crcOn: h.Envelope.Has(EnvelopeCRC)}
+		crcOn: h.Envelope.Has(EnvelopeCRC), voids: h.MultiWriter && h.Envelope != 0}
 	if h.Envelope.Has(EnvelopeSeq) {
 		g.seqW = 1 + h.Envelope.seqAt()/8
 	}
@@ -169,7 +170,7 @@ type mismatch struct {
 // payload after the envelope and what the envelope says. A record that
 // fails returns ErrCorrupt and the mismatch.
 func (g *region) verify(pos, word, end, index uint64) (payload []byte, s sealed, bad mismatch, err error) {
-	if word <= g.envLen {
+	if word < g.envLen || word == g.envLen && !g.voids {
 		return nil, s, mismatch{"envelope", g.envLen + 1, word}, ErrCorrupt
 	}
 	var body []byte // the record after its length word, padding included

@@ -49,6 +49,9 @@ func Resume[T any](st ports.Storage, enc codecs.Encoder[T], opts ...WriterOption
 	if err != nil {
 		return nil, err
 	}
+	if h.MultiWriter {
+		return nil, ErrMultiWriter
+	}
 	w, err := attach(st, h, enc, opts)
 	if err != nil {
 		return nil, err
@@ -187,6 +190,9 @@ func (w *Writer[T]) repair(pos uint64) (dropped uint64, err error) {
 func (w *Writer[T]) Release() error {
 	if w.closed {
 		return nil
+	}
+	if w.multi != nil {
+		return w.leaveMulti(false)
 	}
 	var aborted error
 	if w.claimed != 0 {

@@ -61,6 +61,7 @@ type Writer[T any] struct {
 	marks       bool             // the writer keeps a progress mark (a channel with the extension block)
 	claimed     uint64           // the payload bytes of the open claim (Claim), 0 for none
 	progress    *uint64          // the progress mark's word, when the storage is addressable
+	multi       *multiWriter     // a multi-writer channel's writer state, else nil
 }
 
 // NewWriter makes st, a fresh zero-filled storage of at least
@@ -79,6 +80,19 @@ func NewWriter[T any](st ports.Storage, h Header, enc codecs.Encoder[T], opts ..
 	h.put(hb)
 	if _, err := st.WriteAt(hb, 0); err != nil {
 		return nil, fmt.Errorf("kekbit: writing the header: %w", err)
+	}
+	if h.MultiWriter {
+		// No first heartbeat: the prefill's watermark is there for readers,
+		// and the tail starts at 0.
+		if err := w.initMulti(); err != nil {
+			return nil, err
+		}
+		w.prefill()
+		atomic.StoreUint64(w.multi.tail, 0)
+		if err := w.takeSlot(0); err != nil {
+			return nil, err
+		}
+		return w, nil
 	}
 	if w.pos, err = w.publish(0, HeartbeatLen); err != nil {
 		return nil, err
@@ -171,7 +185,7 @@ func (w *Writer[T]) write(v T) (int, error) {
 		return w.writeSealed(v)
 	}
 	if w.blocked {
-		return 0, w.unusable()
+		return w.blockedWrite(v)
 	}
 	avail := (w.capacity - w.pos) &^ 7
 	if avail <= RecordHeaderLen {
@@ -218,7 +232,7 @@ func (w *Writer[T]) write(v T) (int, error) {
 // progressEvery records the progress mark stored.
 func (w *Writer[T]) writeSealed(v T) (int, error) {
 	if w.blocked {
-		return 0, w.unusable()
+		return w.blockedWrite(v)
 	}
 	avail := (w.capacity - w.pos) &^ 7
 	if avail <= RecordHeaderLen+w.envLen {
@@ -375,7 +389,7 @@ func (w *Writer[T]) heartbeatGuarded() (n int, err error) {
 
 func (w *Writer[T]) heartbeat() (int, error) {
 	if w.blocked {
-		return 0, w.unusable()
+		return w.blockedHeartbeat()
 	}
 	if (w.capacity-w.pos)&^7 <= RecordHeaderLen {
 		return 0, ErrChannelFull
@@ -407,6 +421,9 @@ func (w *Writer[T]) Flush() error {
 func (w *Writer[T]) Close() error {
 	if w.closed {
 		return nil
+	}
+	if w.multi != nil {
+		return w.leaveMulti(true)
 	}
 	var aborted error
 	if w.claimed != 0 {
@@ -453,7 +470,16 @@ func (w *Writer[T]) guard(f func()) (err error) {
 
 // Records returns how many records the channel holds: those this writer
 // wrote, and for a resumed channel those before it.
-func (w *Writer[T]) Records() uint64 { return w.records }
+//
+// On a multi-writer channel it is the records all its writers claimed so
+// far (void records of aborted and repaired claims included).
+func (w *Writer[T]) Records() uint64 {
+	if w.multi != nil {
+		_, n := w.multiTail()
+		return n
+	}
+	return w.records
+}
 
 // Dropped returns the bytes of a torn tail that Resume dropped: records
 // after the last one that passed verification, and whatever a crash left
@@ -461,11 +487,25 @@ func (w *Writer[T]) Records() uint64 { return w.records }
 func (w *Writer[T]) Dropped() uint64 { return w.dropped }
 
 // Available returns the bytes left in the data region, rounded down to 8.
-func (w *Writer[T]) Available() uint32 { return uint32((w.capacity - w.pos) &^ 7) }
+// On a multi-writer channel: left after every writer's claims so far.
+func (w *Writer[T]) Available() uint32 {
+	if w.multi != nil {
+		pos, _ := w.multiTail()
+		return uint32((w.capacity - pos) &^ 7)
+	}
+	return uint32((w.capacity - w.pos) &^ 7)
+}
 
 // WriteOffset returns the write position: the bytes written to the data
 // region so far.
-func (w *Writer[T]) WriteOffset() uint32 { return uint32(w.pos) }
+// On a multi-writer channel: where the next claim of any writer goes.
+func (w *Writer[T]) WriteOffset() uint32 {
+	if w.multi != nil {
+		pos, _ := w.multiTail()
+		return uint32(pos)
+	}
+	return uint32(w.pos)
+}
 
 // Header returns the channel's header.
 func (w *Writer[T]) Header() Header { return w.hdr }

@@ -192,3 +192,39 @@ type AbandonedRemover interface {
 	// ErrChannelNotFound if there is none.
 	RemoveAbandoned(channelID uint64) error
 }
+
+// SlotLocker is an optional ability of a storage of a multi-writer
+// channel: a lock per writer slot, held by the writer that uses the slot
+// for as long as it lives and dropped when its process dies (for files:
+// an open file description lock on one byte of the slot; in memory: until
+// the handle is closed). A writer's storage holds at most one slot.
+type SlotLocker interface {
+	// LockSlot takes slot i's lock without waiting, for this storage; it
+	// returns an error matching ErrWriterAlive if another storage holds it.
+	// A storage that held the whole channel (a creator's) keeps only the
+	// slot's lock afterwards, so that other writers can join.
+	LockSlot(i int) error
+	// UnlockSlot releases slot i's lock held by this storage.
+	UnlockSlot(i int) error
+	// SlotHeld reports whether any storage, this one included, holds slot
+	// i's lock now.
+	SlotHeld(i int) (bool, error)
+}
+
+// Joiner is an optional ability of a Volume whose multi-writer channels a
+// writer can join while others write: open the channel read-write with no
+// hold on the whole channel (each writer then takes a slot, SlotLocker).
+type Joiner interface {
+	// OpenToJoin opens channel channelID read-write for one more writer.
+	// It returns ErrChannelNotReady while the channel is being created and
+	// ErrChannelNotFound if there is none. The Storage is a SlotLocker.
+	OpenToJoin(channelID uint64) (Storage, error)
+}
+
+// Repairer is an optional ability of a reader's storage of a multi-writer
+// channel: a writable view of the same channel, through which a reader
+// turns the claim of a writer that died into what the format says (see
+// FORMAT.md, "Multiple writers"). It takes no lock. The caller closes it.
+type Repairer interface {
+	OpenRepair() (Storage, error)
+}

@@ -20,6 +20,7 @@ import (
 type Storage struct {
 	bytes   []byte
 	words   []uint64
+	slots   *slotTable // the region's writer slot locks, shared by its handles
 	closed  bool
 	release func() // a Volume's writer handle: lets go of the channel at Close
 }
@@ -30,12 +31,15 @@ var (
 	_ ports.Volume           = (*Volume)(nil)
 	_ ports.WriteOpener      = (*Volume)(nil)
 	_ ports.AbandonedRemover = (*Volume)(nil)
+	_ ports.SlotLocker       = (*Storage)(nil)
+	_ ports.Repairer         = (*Storage)(nil)
+	_ ports.Joiner           = (*Volume)(nil)
 )
 
 // New returns a storage of size zero bytes.
 func New(size int64) *Storage {
 	b, w := newRegion(max(size, 0))
-	return &Storage{bytes: b, words: w}
+	return &Storage{bytes: b, words: w, slots: &slotTable{}}
 }
 
 // FromImage returns a storage holding a copy of image, such as the bytes of
@@ -48,7 +52,7 @@ func FromImage(image []byte) *Storage {
 
 // Share returns another handle on the same region, open even when s is
 // closed: a writer and its readers each hold their own.
-func (s *Storage) Share() *Storage { return &Storage{bytes: s.bytes, words: s.words} }
+func (s *Storage) Share() *Storage { return &Storage{bytes: s.bytes, words: s.words, slots: s.slots} }
 
 // Image returns a copy of the storage's bytes.
 func (s *Storage) Image() []byte { return slices.Clone(s.bytes) }
@@ -144,6 +148,9 @@ func (s *Storage) Close() error {
 	if !s.closed && s.release != nil {
 		s.release()
 	}
+	if !s.closed {
+		s.slots.releaseAll(s)
+	}
 	s.closed = true
 	return nil
 }
@@ -162,6 +169,7 @@ type Volume struct {
 type channel struct {
 	bytes  []byte
 	words  []uint64
+	slots  *slotTable
 	ready  bool // init has run
 	writer bool // a writer's handle is open
 }
@@ -178,7 +186,7 @@ func channelError(op string, id uint64, err error) error {
 // closed. The caller holds v.mu.
 func (v *Volume) writerHandle(ch *channel) *Storage {
 	ch.writer = true
-	return &Storage{bytes: ch.bytes, words: ch.words, release: func() {
+	return &Storage{bytes: ch.bytes, words: ch.words, slots: ch.slots, release: func() {
 		v.mu.Lock()
 		ch.writer = false
 		v.mu.Unlock()
@@ -196,7 +204,7 @@ func (v *Volume) Create(channelID uint64, size int64, init func(ports.Storage) e
 		return nil, channelError("create", channelID, ports.ErrChannelExists)
 	}
 	b, w := newRegion(max(size, 0))
-	ch := &channel{bytes: b, words: w}
+	ch := &channel{bytes: b, words: w, slots: &slotTable{}}
 	st := v.writerHandle(ch)
 	v.channels[channelID] = ch
 	v.mu.Unlock()
@@ -235,7 +243,7 @@ func (v *Volume) Open(channelID uint64) (ports.Storage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Storage{bytes: ch.bytes, words: ch.words}, nil
+	return &Storage{bytes: ch.bytes, words: ch.words, slots: ch.slots}, nil
 }
 
 // OpenForWrite returns a writer's handle on the channel, for a new writer
@@ -248,7 +256,7 @@ func (v *Volume) OpenForWrite(channelID uint64) (ports.Storage, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ch.writer {
+	if ch.writer || ch.slots.anyHeld() {
 		return nil, channelError("open for write", channelID, ports.ErrWriterAlive)
 	}
 	return v.writerHandle(ch), nil
@@ -276,7 +284,7 @@ func (v *Volume) RemoveAbandoned(channelID uint64) error {
 	if err != nil {
 		return err
 	}
-	if ch.writer {
+	if ch.writer || ch.slots.anyHeld() {
 		return channelError("remove abandoned", channelID, ports.ErrWriterAlive)
 	}
 	delete(v.channels, channelID)

@@ -53,6 +53,7 @@ func newWrite() *cobra.Command {
 	var jsonl bool
 	var env envelopeFlag
 	var seqBase uint64
+	var multi, closeAll bool
 	cmd := &cobra.Command{
 		Use:   "write [--envelope [FIELDS]] [--seq-base N] [flags] CHANNEL",
 		Short: "Create a channel and append records from standard input",
@@ -84,8 +85,16 @@ func newWrite() *cobra.Command {
 			"crc,seq (or --envelope=crc,seq) any of them. The envelope takes 8 bytes per\n" +
 			"field of each record, on top of --max-msg, and the channel's close trailer\n" +
 			"records where it ended and how many records it holds. The Rust crate reads\n" +
-			"such a channel too, each payload starting with its envelope (see FORMAT.md).",
+			"such a channel too, each payload starting with its envelope (see FORMAT.md).\n" +
+			"\n" +
+			"With --multi-writer the channel takes records from many writers at once:\n" +
+			"write creates it, or joins it if it exists (started together, one creates and\n" +
+			"the others join; the header flags of a joiner are ignored). At the end of its\n" +
+			"input a joined or creating writer leaves the channel to the others without\n" +
+			"closing it; with --close it closes the channel for every writer (their next\n" +
+			"record fails, readers end closed after what was claimed before).",
 		Example: "  seq 1000 | kekbit write --root /dev/shm/kekbit-$USER --channel 42\n" +
+			"  seq 1000 | kekbit write --multi-writer --root /dev/shm/kekbit-$USER --channel 43\n" +
 			"  tail -f app.log | kekbit write --format text --heartbeat 1s --envelope chan.kekbit\n" +
 			"  kekbit dump --json A.kekbit | kekbit write --jsonl B.kekbit",
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -118,7 +127,7 @@ func newWrite() *cobra.Command {
 			h, err := domain.NewHeader(domain.Hints{
 				WriterID: writerID, ChannelID: id, Capacity: capacity, MaxMsgLen: maxMsg,
 				Timeout: unit.FromDuration(timeout), TickUnit: unit,
-				Envelope: env.env, SeqBase: seqBase,
+				Envelope: env.env, SeqBase: seqBase, MultiWriter: multi,
 			})
 			if err != nil {
 				return usageError{err}
@@ -127,9 +136,22 @@ func newWrite() *cobra.Command {
 			// kill the process and leave a half-made channel.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			w, err := create(path, h, format)
+			if closeAll && !multi {
+				return usagef("--close: only with --multi-writer (a single writer always closes at the end of its input)")
+			}
+			var w channelWriter
+			joined := false
+			if multi {
+				w, joined, err = createOrJoin(ctx, path, h, format)
+			} else {
+				w, err = create(path, h, format)
+			}
 			if err != nil {
 				return err
+			}
+			if joined && ctx.Err() != nil {
+				w.Release()
+				return fmt.Errorf("%s: interrupted while joining the channel: no record went in", path)
 			}
 			if ctx.Err() != nil { // signalled while creating: nothing went in
 				// Removed while the writer's lock is still held, so that
@@ -143,6 +165,12 @@ func newWrite() *cobra.Command {
 			n, err := pump(ctx, cmd.InOrStdin(), w, jsonl, format == "text", heartbeat)
 			if err == nil && ctx.Err() != nil {
 				err = errInterrupted
+			}
+			if err == nil && multi && !closeAll {
+				if err := w.Release(); err != nil {
+					return fmt.Errorf("%s: leaving the channel after %s: %w", path, records(n), err)
+				}
+				return nil
 			}
 			if err == nil {
 				if err := w.Close(); err != nil {
@@ -172,6 +200,8 @@ func newWrite() *cobra.Command {
 	cmd.Flags().Var(&env, "envelope", "envelope fields every record carries: crc, seq, time, a list like crc,seq, all (the default when alone) or none")
 	cmd.Flags().Lookup("envelope").NoOptDefVal = "all"
 	numberVar(cmd.Flags(), &seqBase, "seq-base", 0, "sequence number of the first record (with an envelope)")
+	cmd.Flags().BoolVar(&multi, "multi-writer", false, "a channel of many writers: create it, or join it if it exists; leave it open at the end of the input")
+	cmd.Flags().BoolVar(&closeAll, "close", false, "with --multi-writer: close the channel for every writer at the end of the input")
 	return cmd
 }
 
@@ -201,6 +231,41 @@ func create(path string, h domain.Header, format string) (channelWriter, error) 
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return w, nil
+}
+
+// createOrJoin creates the multi-writer channel at path, or joins it if
+// it exists (waiting while its creator is at work); joined says which.
+func createOrJoin(ctx context.Context, path string, h domain.Header, format string) (channelWriter, bool, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w, err := create(path, h, format)
+		if err == nil || !errors.Is(err, ports.ErrChannelExists) {
+			return w, false, err
+		}
+		st, err := mmap.OpenToJoin(path)
+		if err == nil {
+			w, err := join(st, format)
+			if err != nil {
+				st.Close()
+				return nil, true, fmt.Errorf("%s: joining: %w", path, err)
+			}
+			return w, true, nil
+		}
+		if !errors.Is(err, ports.ErrChannelNotReady) && !errors.Is(err, ports.ErrChannelNotFound) || time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, true, fmt.Errorf("%s: joining: %w", path, err)
+		}
+		time.Sleep(time.Millisecond) // its creator is at work, or it just went
+	}
+}
+
+// join makes a writer of the multi-writer channel in st.
+func join(st ports.Storage, format string) (channelWriter, error) {
+	if format == "text" {
+		w, err := domain.JoinStorage(st, codecs.Text{}, domain.WithFaultGuard())
+		return textWriter{w}, err
+	}
+	w, err := domain.JoinStorage(st, codecs.Raw{}, domain.WithFaultGuard())
+	return rawWriter{w}, err
 }
 
 // pump appends the records of in to w until in ends (nil) or ctx is done

@@ -60,8 +60,13 @@ func (f OSFile) Unlock() error {
 
 // WriterLocked reports whether another open file holds the file's write
 // lock, without taking a lock.
-func (f OSFile) WriterLocked() (bool, error) {
-	lk := unix.Flock_t{Type: unix.F_RDLCK, Whence: 0, Start: 0, Len: 0}
+func (f OSFile) WriterLocked() (bool, error) { return f.writeLockedAt(0, 0) }
+
+// writeLockedAt reports whether another open file holds a write lock on
+// any of n bytes from off (n 0: to the end and beyond), without taking a
+// lock (F_OFD_GETLK).
+func (f OSFile) writeLockedAt(off, n int64) (bool, error) {
+	lk := unix.Flock_t{Type: unix.F_RDLCK, Whence: 0, Start: off, Len: n}
 	for {
 		err := unix.FcntlFlock(f.Fd(), unix.F_OFD_GETLK, &lk)
 		switch err {
@@ -77,8 +82,11 @@ func (f OSFile) WriterLocked() (bool, error) {
 // ofd sets the open file description lock of type typ on the whole file
 // (cmd F_OFD_SETLK), again while a signal interrupts it; a conflict is
 // ErrLocked.
-func (f OSFile) ofd(cmd int, typ int16) error {
-	lk := unix.Flock_t{Type: typ, Whence: 0, Start: 0, Len: 0}
+func (f OSFile) ofd(cmd int, typ int16) error { return f.ofdRange(cmd, typ, 0, 0) }
+
+// ofdRange is ofd on n bytes from off (n 0: to the end and beyond).
+func (f OSFile) ofdRange(cmd int, typ int16, off, n int64) error {
+	lk := unix.Flock_t{Type: typ, Whence: 0, Start: off, Len: n}
 	for {
 		err := unix.FcntlFlock(f.Fd(), cmd, &lk)
 		switch err {

@@ -303,10 +303,27 @@ func OpenForWrite[F File, S ports.Storage](b Backend[F, S], c Channel) (S, error
 	return st, nil
 }
 
+// OpenToJoin opens channel c read-write for one more writer of a
+// multi-writer channel: as OpenForWrite, but it takes no lock (the writer
+// takes its slot's lock on one byte, LockByte). It refuses what Open
+// refuses.
+func OpenToJoin[F File, S ports.Storage](b Backend[F, S], c Channel) (S, error) {
+	st, err := openMode(b, c.Path, true, true, false)
+	if err != nil {
+		return st, c.Error(OpOpenForWrite, err)
+	}
+	return st, nil
+}
+
 // open opens the channel file at path, read-write with the writer's lock
 // if write. With checkLock it refuses a channel whose lock file exists,
 // before and after opening the file, and one removed while being opened.
 func open[F File, S ports.Storage](b Backend[F, S], path string, checkLock, write bool) (S, error) {
+	return openMode(b, path, checkLock, write, write)
+}
+
+// openMode is open, taking the writer's lock only if lock.
+func openMode[F File, S ports.Storage](b Backend[F, S], path string, checkLock, write, lock bool) (S, error) {
 	var none S
 	if checkLock {
 		if err := notReady(b, path); err != nil {
@@ -320,7 +337,7 @@ func open[F File, S ports.Storage](b Backend[F, S], path string, checkLock, writ
 	if err != nil {
 		return none, StripPath(err)
 	}
-	st, err := opened(b, f, path, checkLock, write)
+	st, err := opened(b, f, path, checkLock, write, lock)
 	if err != nil {
 		return none, multierr.Append(err, step("closing it", f.Close()))
 	}
@@ -328,9 +345,9 @@ func open[F File, S ports.Storage](b Backend[F, S], path string, checkLock, writ
 }
 
 // opened is open once the file is open.
-func opened[F File, S ports.Storage](b Backend[F, S], f F, path string, checkLock, write bool) (S, error) {
+func opened[F File, S ports.Storage](b Backend[F, S], f F, path string, checkLock, write, lock bool) (S, error) {
 	var none S
-	if write {
+	if lock {
 		if err := lockWaiting(f); errors.Is(err, ErrLocked) {
 			if p, ok := any(f).(Prober); ok {
 				if held, err := p.WriterLocked(); err == nil && !held {

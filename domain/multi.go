@@ -1,0 +1,586 @@
+package domain
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/multierr"
+
+	"github.com/kekbit-go/kekbit/codecs"
+	"github.com/kekbit-go/kekbit/internal/atomicx"
+	"github.com/kekbit-go/kekbit/internal/crc32c"
+	"github.com/kekbit-go/kekbit/ports"
+)
+
+// Multi-writer channels (see FORMAT.md, "Multiple writers"). Any number of
+// writers, each with a Writer of its own, append to one channel at once. A
+// writer claims room by one compare-and-swap on the tail word, which packs
+// the number of records claimed so far with the position of the next
+// claim, so that one operation gives the claim both its position and its
+// sequence number; it publishes its record by one release store of the
+// length word. The data region is prefilled with the watermark at create,
+// so a reader at a claim's start sees the watermark until its writer
+// publishes, whatever the other writers do after it.
+//
+// Each writer holds a slot of the slot table, and the slot's lock for as
+// long as it lives; the slot says which claim the writer has in progress.
+// A claim whose writer died is turned into a void record (a record of its
+// envelope only, which carries its sequence number and which readers skip)
+// or, on a channel without an envelope, into heartbeats, by whoever waits
+// on it past a bound: a reader, or a writer that joins and takes the dead
+// writer's slot. A live writer's claim is never touched.
+
+// FlagMultiWriter is bit 4 of the extension block's flags word: the
+// channel takes records from many writers at once, and the header holds
+// the tail word and the slot table.
+const FlagMultiWriter uint32 = 1 << 4
+
+// The mutable words of a multi-writer channel's header, each on a cache
+// line of its own.
+const (
+	// TailOffset is the file offset of the tail word: the records claimed
+	// so far in bits 32..59, the position of the next claim divided by 8
+	// in bits 0..31, and bit 63 set once a writer closed the channel.
+	TailOffset = 320
+	// SlotsOffset is the file offset of the slot table.
+	SlotsOffset = 384
+	// SlotLen is the length of a slot: a cache line.
+	SlotLen = 64
+	// Slots is how many writers a multi-writer channel can have at once.
+	Slots = 10
+)
+
+// The fields of the tail word and of a slot's claim and size words.
+const (
+	tailClosed  uint64 = 1 << 63
+	tailPosMask uint64 = 1<<32 - 1
+	countMask   uint64 = 1<<28 - 1
+
+	claimIntent    uint64 = 1 << 62 // the writer's claim from this tail value (made, or about to be)
+	claimMade      uint64 = 2 << 62 // the claim from this tail value is the writer's (read; not stored by this version)
+	claimStateMask uint64 = 3 << 62
+
+	sizeUncounted uint64 = 1 << 63 // a claim of heartbeats: no record, no sequence number
+)
+
+// Errors of multi-writer channels.
+var (
+	// ErrNoSlot is returned by Join when every writer slot of the channel
+	// is held by a live writer.
+	ErrNoSlot = errors.New("kekbit: every writer slot of the multi-writer channel is held")
+	// ErrChannelClosed is returned by a multi-writer channel's Write,
+	// Claim and Heartbeat once one of its writers closed the channel. It
+	// matches ErrWriterClosed.
+	ErrChannelClosed = fmt.Errorf("%w: the multi-writer channel was closed by one of its writers", ErrWriterClosed)
+	// ErrNotMultiWriter is returned by Join for a channel made for one
+	// writer.
+	ErrNotMultiWriter = errors.New("kekbit: the channel is not a multi-writer channel")
+	// ErrMultiWriter is returned by Resume for a multi-writer channel:
+	// Join it instead.
+	ErrMultiWriter = errors.New("kekbit: the channel is a multi-writer channel: join it")
+	// ErrNeedsMemory is returned for a multi-writer channel on a storage
+	// whose bytes are not addressable (its writers share memory: mmap,
+	// memory).
+	ErrNeedsMemory = errors.New("kekbit: a multi-writer channel needs a storage with addressable memory (mmap, memory)")
+)
+
+// multiFlag returns FlagMultiWriter for a multi-writer channel's header.
+func (h Header) multiFlag() uint32 {
+	if h.MultiWriter {
+		return FlagMultiWriter
+	}
+	return 0
+}
+
+// slotWord returns the index, among the header's words, of word k of slot
+// i: 0 the owner (the writer's id), 1 the claim word, 2 the claim's size.
+func slotWord(i, k int) int { return (SlotsOffset+SlotLen*i)/8 + k }
+
+// SlotLockOffset returns the file offset of the byte whose lock slot i's
+// writer holds (the slot's first byte).
+func SlotLockOffset(i int) int64 { return int64(SlotsOffset + SlotLen*i) }
+
+// multiWriter is a writer's state on a multi-writer channel.
+type multiWriter struct {
+	hw     []uint64 // the storage's words from offset 0 (header, then the data region)
+	tail   *uint64
+	slot   int
+	sw     []uint64 // this writer's slot: owner, claim word, size
+	locks  ports.SlotLocker
+	count  uint64 // the open claim's record number
+	size   uint64 // the open claim's bytes
+	sized  uint64 // the size word this writer stored last in its slot (0: none)
+	buf    []byte // Write's encoding buffer
+	ended  bool   // the channel was closed (by another writer, or full)
+	joined bool
+}
+
+// initMulti sets up w, on a multi-writer channel, with the storage's
+// views. The caller then takes a slot.
+func (w *Writer[T]) initMulti() error {
+	a, ok := w.st.(ports.Addressable)
+	if !ok || w.words == nil {
+		return ErrNeedsMemory
+	}
+	l, ok := w.st.(ports.SlotLocker)
+	if !ok {
+		return fmt.Errorf("kekbit: a multi-writer channel needs a storage with slot locks: %T has none", w.st)
+	}
+	hw := a.Words()
+	w.multi = &multiWriter{hw: hw, tail: &hw[TailOffset/8], locks: l, slot: -1}
+	w.marks, w.progress = false, nil // many writers: no progress mark (it stays 0)
+	w.blocked = true                 // Write and Heartbeat take the multi-writer path
+	return nil
+}
+
+// prefill writes the watermark over the whole data region and the
+// footer, before the channel is visible.
+func (w *Writer[T]) prefill() {
+	ws := w.multi.hw[DataOffset/8:]
+	for i := range ws {
+		ws[i] = Watermark
+	}
+}
+
+// takeSlot takes the first slot whose lock is free, repairing the claim
+// its last writer left, if any; first is where it starts looking.
+func (w *Writer[T]) takeSlot(first int) error {
+	m := w.multi
+	var errs error
+	for k := range Slots {
+		i := (first + k) % Slots
+		if err := m.locks.LockSlot(i); err != nil {
+			if !errors.Is(err, ports.ErrWriterAlive) {
+				errs = multierr.Append(errs, err)
+			}
+			continue
+		}
+		if w.settle(i) {
+			m.slot, m.sw = i, m.hw[slotWord(i, 0):slotWord(i, 3)]
+			atomicx.StoreRelease(&m.sw[0], w.hdr.WriterID|1<<63)
+			return nil
+		}
+		m.locks.UnlockSlot(i)
+	}
+	if errs != nil {
+		return errs
+	}
+	return ErrNoSlot
+}
+
+// settle makes slot i, whose lock this writer just took, free of the
+// claim its dead writer left: it repairs it if it was never published,
+// waiting a little while a live writer may own the same claim. It
+// reports whether the slot is free now.
+func (w *Writer[T]) settle(i int) bool {
+	hw := w.multi.hw
+	for try := 0; try < 100; try++ {
+		cw := atomic.LoadUint64(&hw[slotWord(i, 1)])
+		if cw&claimStateMask == 0 {
+			return true
+		}
+		c, state := findDead(&w.region, hw, w.multi.locks, claimPos(cw), i)
+		switch state {
+		case claimGone:
+			atomic.CompareAndSwapUint64(&hw[slotWord(i, 1)], cw, 0)
+		case claimDead:
+			w.region.voidClaim(c)
+			clearSlots(hw, c)
+		case claimLive:
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return false
+}
+
+// claimPos returns the position of the claim of claim word cw.
+func claimPos(cw uint64) uint64 { return (cw & tailPosMask) * 8 }
+
+// deadClaim is a claim whose writer died, as the slot table tells it.
+type deadClaim struct {
+	pos, size, count uint64
+	counted          bool     // a record's (a void takes its sequence number), else heartbeats
+	words            []uint64 // claim words to clear afterwards, one per slot holding the claim
+	slots            []int
+}
+
+// What findDead found about the claim at a position.
+const (
+	claimNone = iota // no slot holds a claim there
+	claimLive        // a live writer may own it: wait
+	claimGone        // the claim was published, repaired or never made
+	claimDead        // every slot holding it is dead and it is not published: repair it
+)
+
+// findDead looks in the slot table hw for the claim that starts at pos
+// and tells whether its writer is dead. self is a slot whose lock the
+// caller holds (a joining writer's), whose claim is its dead writer's;
+// -1 for none. A claim is held by every slot whose claim word was made
+// from the tail value that gave pos: the one writer whose swap won, and
+// any that lost it and died before claiming again; the slot that says
+// the claim was made wins, else the first that meant to.
+func findDead(g *region, hw []uint64, locks ports.SlotLocker, pos uint64, self int) (deadClaim, int) {
+	var c deadClaim
+	var t uint64
+	best := -1
+	for i := range Slots {
+		cw := atomic.LoadUint64(&hw[slotWord(i, 1)])
+		if cw&claimStateMask == 0 || claimPos(cw) != pos {
+			continue
+		}
+		if i != self {
+			held, err := locks.SlotHeld(i)
+			if err != nil || held {
+				return c, claimLive
+			}
+			// The writer stores its slot idle before it lets the lock go:
+			// a claim word unchanged after the lock was seen free is a
+			// dead writer's.
+			if atomic.LoadUint64(&hw[slotWord(i, 1)]) != cw {
+				return c, claimLive
+			}
+		}
+		size := atomic.LoadUint64(&hw[slotWord(i, 2)])
+		if best < 0 || (cw&claimStateMask == claimMade && hw[slotWord(best, 1)]&claimStateMask != claimMade) {
+			best = i
+			t = cw &^ claimStateMask
+			c.size, c.counted = size&^sizeUncounted, size&sizeUncounted == 0
+		}
+		c.words = append(c.words, cw)
+		c.slots = append(c.slots, i)
+	}
+	if best < 0 {
+		return c, claimNone
+	}
+	c.pos, c.count = pos, (t>>32)&countMask
+	tail := atomic.LoadUint64(&hw[TailOffset/8]) &^ tailClosed
+	if tail == t {
+		return c, claimGone // the swap from t never happened
+	}
+	if word := atomic.LoadUint64(&g.words[pos/8]); word != Watermark {
+		return c, claimGone // published, or repaired already
+	}
+	if c.size < RecordHeaderLen || pos+c.size > g.capacity {
+		return c, claimGone // not a claim this package makes: leave it
+	}
+	return c, claimDead
+}
+
+// clearSlots marks the slots that held claim c idle, unless their
+// writer moved on meanwhile.
+func clearSlots(hw []uint64, c deadClaim) {
+	for k, i := range c.slots {
+		atomic.CompareAndSwapUint64(&hw[slotWord(i, 1)], c.words[k], 0)
+	}
+}
+
+// voidClaim turns the claim c, which nobody will publish, into what the
+// format says: on a channel with an envelope a claim of a record becomes
+// a void record (its envelope only: its sequence number, time 0, CRC)
+// followed by heartbeats; any other into heartbeats. Every word is stored
+// from the claim's end back to its start, the length word at its start
+// last (release), so a reader waiting there sees the watermark until the
+// rest is in place. Its stores are the same whoever makes them, so two
+// repairs of one claim do no harm.
+func (g *region) voidClaim(c deadClaim) {
+	ws := g.words[c.pos/8 : (c.pos+c.size)/8]
+	void := c.counted && g.envLen != 0
+	first := 1
+	if void {
+		first += int(g.envLen / 8)
+	}
+	for i := len(ws) - 1; i >= first; i-- {
+		atomic.StoreUint64(&ws[i], 0)
+	}
+	if !void {
+		atomicx.StoreRelease(&ws[0], HeartbeatLen)
+		return
+	}
+	if g.seqW != 0 {
+		atomic.StoreUint64(&ws[g.seqW], g.seqBase+c.count)
+	}
+	if g.timeW != 0 {
+		atomic.StoreUint64(&ws[g.timeW], 0)
+	}
+	if g.crcOn {
+		atomic.StoreUint64(&ws[1], uint64(crc32c.Record(g.envLen, 0, ws[2:1+g.envLen/8])))
+	}
+	atomicx.StoreRelease(&ws[0], g.envLen)
+}
+
+// reserve claims size bytes at the tail for this writer, a record's
+// (counted: it takes a sequence number) or heartbeats, and returns its
+// position and record number. The claim that does not fit any more turns
+// the rest of the region into heartbeats and ends the channel for every
+// writer (ErrChannelFull).
+func (w *Writer[T]) reserve(size uint64, counted bool) (pos, count uint64, err error) {
+	m := w.multi
+	for {
+		t := atomic.LoadUint64(m.tail)
+		if t&tailClosed != 0 {
+			m.ended = true
+			return 0, 0, ErrChannelClosed
+		}
+		pos = (t & tailPosMask) * 8
+		if pos+RecordHeaderLen >= w.capacity {
+			return 0, 0, ErrChannelFull
+		}
+		if pos+size > w.capacity {
+			// The rest of the region becomes heartbeats, but for its last
+			// word, which stays the watermark: a reader of an enveloped
+			// channel that reaches the capacity through zeros with a zero
+			// word there found a lost tail.
+			rest := w.capacity - RecordHeaderLen - pos
+			if !m.swap(t, t&^tailPosMask|w.capacity/8, rest|sizeUncounted) {
+				continue
+			}
+			w.voidClaim(deadClaim{pos: pos, size: rest})
+			return 0, 0, ErrChannelFull
+		}
+		next, flag := t+size/8, sizeUncounted
+		if counted {
+			next, flag = next+1<<32, 0
+		}
+		if m.swap(t, next, size|flag) {
+			return pos, (t >> 32) & countMask, nil
+		}
+	}
+}
+
+// swap claims from tail value t, moving the tail to next, with the
+// claim's size word: the slot says so before the swap, so that a repairer
+// finds a claim whose writer died right after it. The slot keeps saying
+// so after the claim is published (a repairer then finds no watermark at
+// its position) until the writer's next claim.
+func (m *multiWriter) swap(t, next, size uint64) bool {
+	if size != m.sized { // the size word is this writer's alone: store it when it changes
+		atomicx.StoreBeforeRMW(&m.sw[2], size)
+		m.sized = size
+	}
+	atomicx.StoreBeforeRMW(&m.sw[1], claimIntent|t)
+	return atomic.CompareAndSwapUint64(m.tail, t, next)
+}
+
+// claimMulti is Claim on a multi-writer channel.
+func (w *Writer[T]) claimMulti(n int) ([]byte, error) {
+	m := w.multi
+	switch {
+	case m.ended:
+		return nil, ErrChannelClosed
+	case n < 1:
+		return nil, ErrEmptyPayload
+	case uint64(n) > w.maxPayload:
+		return nil, fmt.Errorf("%w: a claim of %d bytes, the max payload is %d", ErrRecordTooLarge, n, w.maxPayload)
+	}
+	size := RecordSize(w.envLen + uint64(n))
+	pos, count, err := w.reserve(size, true)
+	if err != nil {
+		return nil, err
+	}
+	w.pos, m.count, m.size, w.claimed = pos, count, size, uint64(n)
+	return w.claimRoom()[w.envLen : w.envLen+uint64(n)], nil
+}
+
+// commitMulti is commit on a multi-writer channel: the rest of the claim
+// becomes heartbeats, the envelope is filled with the claim's sequence
+// number, and one release store of the length word publishes the record.
+func (w *Writer[T]) commitMulti(n int) (int, error) {
+	m := w.multi
+	total := w.envLen + uint64(n)
+	size := RecordSize(total)
+	rec := w.mem[w.pos+RecordHeaderLen : w.pos+m.size]
+	clear(rec[total:]) // padding, and heartbeats for what was claimed and not committed
+	if w.envLen != 0 {
+		var now uint64
+		if w.timeW != 0 {
+			now = w.stampNow()
+		}
+		w.seal(rec[:size-RecordHeaderLen], total, m.count, now)
+	}
+	atomicx.StoreRelease(&w.words[w.pos/8], total)
+	w.claimed = 0
+	w.records++
+	return int(size), nil
+}
+
+// abortMulti gives the open claim up on a multi-writer channel: it
+// becomes a void record (or heartbeats) at once, so that readers move on.
+func (w *Writer[T]) abortMulti() error {
+	m := w.multi
+	w.claimed = 0
+	return w.guard(func() { w.voidClaim(deadClaim{pos: w.pos, size: m.size, count: m.count, counted: true}) })
+}
+
+// blockedWrite is Write on a writer that takes no plain Write: a closed
+// one, one with a claim open, or a multi-writer channel's.
+func (w *Writer[T]) blockedWrite(v T) (int, error) {
+	if w.multi == nil || w.closed || w.claimed != 0 {
+		return 0, w.unusable()
+	}
+	m := w.multi
+	var src []byte
+	if b, ok := any(v).([]byte); w.verbatim && ok {
+		src = b
+	} else {
+		if m.buf == nil {
+			m.buf = make([]byte, w.maxPayload)
+		}
+		n, err := w.enc.Encode(m.buf, v)
+		if err != nil || n <= 0 || n > len(m.buf) {
+			return 0, w.refuse(v, m.buf, n, err, w.maxPayload, w.maxPayload+RecordHeaderLen)
+		}
+		src = m.buf[:n]
+	}
+	if len(src) == 0 {
+		return 0, ErrEmptyPayload
+	}
+	p, err := w.claimMulti(len(src))
+	if err != nil {
+		return 0, err
+	}
+	copy(p, src)
+	return w.commitMulti(len(src))
+}
+
+// blockedHeartbeat is Heartbeat on a writer that takes no plain
+// Heartbeat: a closed one, one with a claim open, or a multi-writer
+// channel's.
+func (w *Writer[T]) blockedHeartbeat() (int, error) {
+	if w.multi == nil || w.closed || w.claimed != 0 {
+		return 0, w.unusable()
+	}
+	if w.multi.ended {
+		return 0, ErrChannelClosed
+	}
+	pos, _, err := w.reserve(HeartbeatLen+RecordHeaderLen, false)
+	if err != nil {
+		return 0, err
+	}
+	atomicx.StoreRelease(&w.words[pos/8], HeartbeatLen)
+	return RecordHeaderLen, nil
+}
+
+// leaveMulti ends this writer's part in a multi-writer channel: it aborts
+// an open claim, and with end closes the channel for every writer (the
+// close trailer of an enveloped channel, then the close mark at the
+// tail); then it lets its slot go and closes the storage.
+func (w *Writer[T]) leaveMulti(end bool) error {
+	m := w.multi
+	var errs error
+	if w.claimed != 0 {
+		errs = w.abortMulti()
+	}
+	m.sized = 0
+	w.closed, w.blocked = true, true
+	w.stopClock()
+	if end {
+		errs = multierr.Append(errs, w.guard(w.endChannel))
+	}
+	atomicx.StoreRelease(&m.sw[1], 0)
+	atomicx.StoreRelease(&m.sw[0], 0)
+	errs = multierr.Append(errs, m.locks.UnlockSlot(m.slot))
+	return multierr.Combine(errs, w.st.Flush(), w.st.Close())
+}
+
+// endChannel sets the tail's closed bit, so that no writer claims any
+// more, and stores the close trailer and the close mark where the next
+// claim would have gone. A channel another writer closed is left as it is.
+func (w *Writer[T]) endChannel() {
+	m := w.multi
+	var t uint64
+	for {
+		t = atomic.LoadUint64(m.tail)
+		if t&tailClosed != 0 {
+			return
+		}
+		if atomic.CompareAndSwapUint64(m.tail, t, t|tailClosed) {
+			break
+		}
+	}
+	pos, count := (t&tailPosMask)*8, (t>>32)&countMask
+	if w.envLen != 0 {
+		var b [TrailerLen]byte
+		putTrailer(b[:], trailer{closedAt: pos, records: count})
+		w.st.WriteAt(b[:], TrailerOffset)
+	}
+	atomicx.StoreRelease(&w.words[pos/8], CloseMark)
+}
+
+// Join returns a new writer of the multi-writer channel channelID of
+// vol, beside those already writing it: it opens the channel for writing
+// (ports.Joiner) and takes a free writer slot. See JoinStorage.
+func Join[T any](vol ports.Volume, channelID uint64, enc codecs.Encoder[T], opts ...WriterOption) (*Writer[T], error) {
+	j, ok := vol.(ports.Joiner)
+	if !ok {
+		return nil, fmt.Errorf("kekbit: join channel %#x: %T cannot open a channel for one more writer", channelID, vol)
+	}
+	st, err := j.OpenToJoin(channelID)
+	if err != nil {
+		return nil, err
+	}
+	w, err := JoinStorage(st, enc, opts...)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if w.hdr.ChannelID != channelID {
+		w.Release()
+		return nil, &HeaderError{Field: "channel_id", Want: fmt.Sprintf("%d (%#x), the id it was opened by", channelID, channelID), Got: w.hdr.ChannelID}
+	}
+	return w, nil
+}
+
+// JoinStorage returns a writer of the multi-writer channel in st, a
+// storage opened read-write that holds no slot yet, beside the writers
+// already at work. It takes the first writer slot whose lock is free,
+// first turning the claim that slot's dead writer left, if any, into a
+// void record. Errors: a *HeaderError, ErrNotMultiWriter, ErrNeedsMemory,
+// ErrNoSlot (every slot is held by a live writer), ErrChannelClosed.
+//
+// The writer is used by one goroutine at a time: each goroutine that
+// writes takes a writer of its own (one slot each).
+func JoinStorage[T any](st ports.Storage, enc codecs.Encoder[T], opts ...WriterOption) (*Writer[T], error) {
+	if ro, ok := st.(interface{ Writable() bool }); ok && !ro.Writable() {
+		return nil, ErrReadOnlyStorage
+	}
+	h, err := readHeader(st)
+	if err != nil {
+		return nil, err
+	}
+	if !h.MultiWriter {
+		return nil, ErrNotMultiWriter
+	}
+	w, err := attach(st, h, enc, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.initMulti(); err != nil {
+		return nil, err
+	}
+	if atomic.LoadUint64(w.multi.tail)&tailClosed != 0 {
+		return nil, ErrChannelClosed
+	}
+	if err := w.takeSlot(int(time.Now().UnixNano() % Slots)); err != nil {
+		return nil, err
+	}
+	w.multi.joined = true
+	return w, nil
+}
+
+// multiTail returns the tail's position and records, for a multi-writer
+// writer's WriteOffset, Available and Records.
+func (w *Writer[T]) multiTail() (pos, records uint64) {
+	t := atomic.LoadUint64(w.multi.tail)
+	return min((t&tailPosMask)*8, w.capacity), (t >> 32) & countMask
+}
+
+// Slot returns the writer slot a multi-writer channel's writer holds, or
+// -1 for a single writer.
+func (w *Writer[T]) Slot() int {
+	if w.multi == nil {
+		return -1
+	}
+	return w.multi.slot
+}
