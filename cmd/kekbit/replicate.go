@@ -38,14 +38,14 @@ func (f *natsFlags) add(cmd *cobra.Command, streamUsage string) {
 func newReplicate() *cobra.Command {
 	var ch channelFlags
 	var nf natsFlags
-	var replicas, window int
+	var replicas, window, batchBytes int
 	var ackTimeout time.Duration
 	var acceptLimits bool
 	cmd := &cobra.Command{
 		Use:   "replicate --nats URL [--stream NAME] CHANNEL",
 		Short: "Copy a channel into a NATS JetStream stream as it is written",
-		Long: "replicate follows the channel and publishes each record, in order, to a\n" +
-			"JetStream stream (created if missing: --replicas copies, file storage), until\n" +
+		Long: "replicate follows the channel and publishes its records, in order and in\n" +
+			"batches, to a JetStream stream (created if missing: --replicas copies, file storage), until\n" +
 			"the channel is closed or full; the stream then holds an end marker. Killed and\n" +
 			"started again, it resumes after the last record the stream holds: each record\n" +
 			"is in the stream exactly once. It waits and retries while the server is down or\n" +
@@ -64,7 +64,7 @@ func newReplicate() *cobra.Command {
 				return err
 			}
 			cfg := jetstream.ReplicateConfig{
-				URL: nf.url, Stream: nf.stream, Subject: nf.subject, Replicas: replicas, Window: window, AckTimeout: ackTimeout,
+				URL: nf.url, Stream: nf.stream, Subject: nf.subject, Replicas: replicas, BatchBytes: batchBytes, AckTimeout: ackTimeout,
 				MinBackoff: nf.minBackoff, MaxBackoff: nf.maxBackoff, AcceptLimits: acceptLimits,
 			}
 			if ch.root != "" {
@@ -114,7 +114,9 @@ func newReplicate() *cobra.Command {
 	ch.add(cmd)
 	nf.add(cmd, "JetStream stream (default KEKBIT_<channel id in hex>); it must hold this channel only")
 	numberVar(cmd.Flags(), &replicas, "replicas", 1, "replicas of the stream when replicate creates it (3 on a three-node cluster)")
-	numberVar(cmd.Flags(), &window, "window", jetstream.DefaultWindow, "most messages published and not yet acknowledged")
+	numberVar(cmd.Flags(), &batchBytes, "batch-bytes", jetstream.DefaultBatchBytes, "most payload bytes of one message (a batch of records and heartbeats)")
+	numberVar(cmd.Flags(), &window, "window", 0, "ignored: one batch is in flight at a time")
+	cmd.Flags().MarkDeprecated("window", "one batch is in flight at a time; see --batch-bytes")
 	cmd.Flags().DurationVar(&ackTimeout, "ack-timeout", jetstream.DefaultAckTimeout, "how long an acknowledgement may take before replicate re-syncs")
 	cmd.Flags().BoolVar(&acceptLimits, "accept-limits", false, "replicate into a stream whose limits drop messages (max_age, max_msgs or max_bytes with discard old, max_msgs_per_subject), refused otherwise; a new mirror cannot be made once messages are dropped")
 	return cmd

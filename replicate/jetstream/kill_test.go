@@ -44,7 +44,7 @@ func TestChildProcess(t *testing.T) {
 	var err error
 	switch mode {
 	case "replicate":
-		err = jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(os.Getenv(childRoot)), ChannelID: id, URL: os.Getenv(childURL), Window: 1024})
+		err = jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(os.Getenv(childRoot)), ChannelID: id, URL: os.Getenv(childURL)})
 	case "mirror":
 		err = jetstream.Mirror(ctx, jetstream.MirrorConfig{Volume: mmap.NewVolume(os.Getenv(childRoot)), Stream: jetstream.StreamName(id), URL: os.Getenv(childURL)})
 	}

@@ -501,8 +501,10 @@ func (e *element) before(pos uint64, rank int) bool {
 // seek returns the first element after the header marker (at headerSeq)
 // that does not come before the element of rank rank at position target
 // (for rankIdle: whose position is at least target), nil if there is none
-// up to lastSeq. Along the chain, positions and, at one position, ranks
-// grow with stream sequences, so it bisects: about log2(n) requests.
+// up to lastSeq; its seq is the message it is in (a batch, or itself).
+// Along the chain, positions and, at one position, ranks grow with stream
+// sequences, so it bisects on the last element of each message: about
+// log2(n) requests.
 func (m *Mirrorer) seek(ctx context.Context, api *streamAPI, target uint64, rank int, headerSeq, lastSeq uint64) (*element, error) {
 	next := func(seq uint64) (*element, error) {
 		raw, err := api.get(ctx, seq, m.subject, false)
@@ -522,6 +524,12 @@ func (m *Mirrorer) seek(ctx context.Context, api *streamAPI, target uint64, rank
 	for lo < hi {
 		mid := lo + (hi-lo)/2
 		e, err := next(mid)
+		if err == nil {
+			e, err = e.last()
+			if err != nil {
+				err = stop(err)
+			}
+		}
 		switch {
 		case errors.Is(err, errNoMessage):
 			hi = mid
@@ -540,7 +548,26 @@ func (m *Mirrorer) seek(ctx context.Context, api *streamAPI, target uint64, rank
 	if errors.Is(err, errNoMessage) {
 		return nil, nil
 	}
-	return e, err
+	if err != nil {
+		return nil, err
+	}
+	var found *element
+	errFound := errors.New("found")
+	err = e.each(func(el *element) error {
+		if !el.before(target, rank) {
+			c := *el
+			found = &c
+			return errFound
+		}
+		return nil
+	})
+	switch {
+	case err == errFound:
+		return found, nil
+	case err != nil:
+		return nil, stop(err)
+	}
+	return nil, stop(fmt.Errorf("%w: stream %s: sequence %d has no element at or after position %d though its last has", ErrMismatch, m.cfg.Stream, e.seq, target))
 }
 
 // apply writes one message of the stream into the mirror channel. It
@@ -575,6 +602,34 @@ func (m *Mirrorer) apply(msg jetstream.Msg) (done bool, err error) {
 	}
 	if e.channel != m.hdr.ChannelID {
 		return false, stop(fmt.Errorf("%w: sequence %d is of channel %s, the mirror's is %s", ErrMismatch, seq, hexID(e.channel), hexID(m.hdr.ChannelID)))
+	}
+	if err := e.each(func(el *element) error {
+		if done {
+			return stop(fmt.Errorf("%w: sequence %d holds elements after the end marker", ErrMismatch, seq))
+		}
+		done, err = m.applyElement(el)
+		return err
+	}); err != nil {
+		if !isPermanent(err) {
+			err = stop(err)
+		}
+		return false, err
+	}
+	m.nextSeq = seq + 1
+	m.position.Store(uint64(m.w.WriteOffset()))
+	m.behind.Store(md.NumPending)
+	return done, nil
+}
+
+// applyElement writes one element (a record, heartbeat or end marker)
+// into the mirror channel. It reports done when the end marker closed the
+// channel.
+func (m *Mirrorer) applyElement(e *element) (done bool, err error) {
+	seq := e.seq
+	if m.resumed && e.before(m.resumeHi, rankIdle) {
+		// An element of the batch the mirror's last one is in, before
+		// where the mirror channel stands: there already.
+		return false, nil
 	}
 	// The chain: this element must follow the last one applied exactly,
 	// with only heartbeats (the gap) between them.
@@ -615,8 +670,5 @@ func (m *Mirrorer) apply(msg jetstream.Msg) (done bool, err error) {
 		m.done.Store(true)
 	}
 	m.lastEnd = e.endPos()
-	m.nextSeq = seq + 1
-	m.position.Store(uint64(w.WriteOffset()))
-	m.behind.Store(md.NumPending)
 	return e.marker == MarkerEnd, nil
 }
