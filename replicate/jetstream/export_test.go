@@ -23,7 +23,7 @@ func Elements(seq uint64, h nats.Header, data []byte) ([]Element, error) {
 		return nil, err
 	}
 	var out []Element
-	err = e.each(func(el *element) error {
+	err = e.each(0, func(el *element) error {
 		out = append(out, Element{Marker: el.marker, End: el.end, Pos: el.pos, Gap: el.gap, Data: el.data})
 		return nil
 	})

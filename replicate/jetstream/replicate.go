@@ -100,6 +100,11 @@ type ReplicateConfig struct {
 	Logf func(format string, args ...any)
 
 	skipLock bool // for tests: no lock file (SkipLock)
+
+	// journal: the channel is a segment of a journal whose segments share
+	// the stream (see ReplicateJournal); the segment before it may end
+	// the stream's chain, and its header marker is found by bisection.
+	journal bool
 }
 
 // ReplicateStats is what a Replicator has done so far in this run.
@@ -128,6 +133,7 @@ type Replicator struct {
 	start, position, acked, published, rsn atomic.Uint64
 
 	headerChecked bool // the stream's header marker is this channel's
+	journalEnded  bool // journal mode: the end marker published says the journal ended
 }
 
 // NewReplicator checks cfg and returns a replicator; Run starts it.
@@ -224,6 +230,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 	for {
 		before := r.acked.Load()
 		s := &session{r: r, rd: rd, nc: nc, js: js, api: api, hdr: h, channel: hexID(h.ChannelID)}
+		s.b.env = h.Envelope.Len()
 		err := s.run(ctx)
 		switch {
 		case err == nil:
@@ -402,15 +409,7 @@ func (s *session) resync(ctx context.Context) (done bool, err error) {
 			return false, stop(lostError(scfg, subject, lastSeq+1, fmt.Sprintf("is empty but has held %d messages", lastSeq-firstSeq(scfg)+1)))
 		}
 		// A new replication: the header marker first.
-		s.last = lastSeq
-		s.prevEnd = 0
-		s.b.reset(0)
-		if err := s.rd.MoveTo(0); err != nil {
-			return false, stop(err)
-		}
-		r.headerChecked = true
-		r.markStarted(0)
-		return false, s.publishHeader()
+		return false, s.startChain(lastSeq)
 	case err != nil:
 		return false, err
 	case m.seq < lastSeq:
@@ -429,9 +428,13 @@ func (s *session) resync(ctx context.Context) (done bool, err error) {
 	if err != nil {
 		return false, stop(err)
 	}
-	last, err := lastMsg.last()
+	last, err := lastMsg.last(s.hdr.Envelope.Len())
 	if err != nil {
 		return false, stop(err)
+	}
+	if r.cfg.journal && last.channel < s.hdr.ChannelID && last.marker == MarkerEnd {
+		// The segment before ends the chain: this one starts after it.
+		return false, s.startChain(m.seq)
 	}
 	if last.channel != s.hdr.ChannelID {
 		return false, stop(fmt.Errorf("%w: stream %s holds channel %s on %s, this is channel %s", ErrMismatch, r.cfg.Stream, hexID(last.channel), subject, s.channel))
@@ -468,6 +471,20 @@ func (s *session) resync(ctx context.Context) (done bool, err error) {
 	return false, nil
 }
 
+// startChain publishes the channel from its start after the stream's
+// message at sequence last (0: none): the header marker first.
+func (s *session) startChain(last uint64) error {
+	s.last = last
+	s.prevEnd = 0
+	s.b.reset(0)
+	if err := s.rd.MoveTo(0); err != nil {
+		return stop(err)
+	}
+	s.r.headerChecked = true
+	s.r.markStarted(0)
+	return s.publishHeader()
+}
+
 func (r *Replicator) markStarted(pos uint64) {
 	r.position.Store(pos)
 	if !r.started.Load() {
@@ -496,13 +513,28 @@ func (s *session) skipRecord(e *element) error {
 // A stream whose first messages were dropped has none any more: refused
 // unless AcceptLimits.
 func (s *session) checkHeader(ctx context.Context, cfg jetstream.StreamConfig) error {
-	m, err := s.api.get(ctx, 1, s.r.cfg.Subject, false)
-	if err != nil {
-		return err
-	}
-	e, err := s.api.element(m, s.r.cfg.Subject)
-	if err != nil {
-		return stop(err)
+	var e *element
+	if s.r.cfg.journal {
+		// The segment's first message, after those of the segments
+		// before it.
+		lastSeq, _, err := s.api.state(ctx)
+		if err != nil {
+			return err
+		}
+		if e, err = firstOfChannel(ctx, s.api, s.r.cfg.Subject, s.hdr.ChannelID, lastSeq); err != nil {
+			return err
+		}
+		if e == nil || e.channel != s.hdr.ChannelID {
+			return stop(fmt.Errorf("%w: stream %s holds no message of segment %d though its last is", ErrMismatch, s.r.cfg.Stream, s.hdr.ChannelID))
+		}
+	} else {
+		m, err := s.api.get(ctx, 1, s.r.cfg.Subject, false)
+		if err != nil {
+			return err
+		}
+		if e, err = s.api.element(m, s.r.cfg.Subject); err != nil {
+			return stop(err)
+		}
 	}
 	if e.marker != MarkerHeader && e.seq > firstSeq(cfg) {
 		if s.r.cfg.AcceptLimits {
@@ -583,8 +615,13 @@ func (s *session) follow(ctx context.Context) error {
 			if re.Err == domain.ErrChannelFull {
 				how = EndFull
 			}
+			end := markerMessage(s.r.cfg.Subject, s.channel, MarkerEnd, how, re.Position, 0)
+			if s.r.cfg.journal && s.journalEnded() {
+				end.Header[HeaderJournalEnd] = []string{"true"}
+			}
 			if s.heartbeatsTo(re.Position) && s.flush() {
-				if s.publish(markerMessage(s.r.cfg.Subject, s.channel, MarkerEnd, how, re.Position, 0), 0, re.Position) {
+				if s.publish(end, 0, re.Position) {
+					s.r.journalEnded = end.Header.Get(HeaderJournalEnd) != ""
 					s.r.done.Store(true)
 				}
 			}

@@ -35,6 +35,10 @@ const (
 	// HeaderEnd, on the end marker, says how the channel ended: "closed"
 	// or "full".
 	HeaderEnd = "Kekbit-End"
+	// HeaderJournalEnd, "true" on the end marker of a journal's segment
+	// that carries the journal end mark (the journal's writer closed it
+	// there; see ReplicateJournal).
+	HeaderJournalEnd = "Kekbit-Journal-End"
 	// HeaderNext, on a batch, is the channel position right after its
 	// last element (decimal); HeaderPos is the position of its first.
 	HeaderNext = "Kekbit-Next"
@@ -153,9 +157,11 @@ type element struct {
 	channel uint64
 	marker  string // "" for a record
 	end     string // for MarkerEnd
+	jend    bool   // for MarkerEnd: the journal ended (HeaderJournalEnd)
 	pos     uint64 // position (not for MarkerHeader); a batch's first
 	next    uint64 // a batch's end
 	gap     uint64
+	env     uint64 // the channel's envelope length: a record takes RecordSize(env+len(data))
 	data    []byte
 	hdr     nats.Header
 }
@@ -168,7 +174,7 @@ func (e *element) endPos() uint64 {
 		return e.next
 	}
 	if e.marker == "" {
-		return e.pos + domain.RecordSize(uint64(len(e.data)))
+		return e.pos + domain.RecordSize(e.env+uint64(len(e.data)))
 	}
 	return e.pos
 }
@@ -219,6 +225,12 @@ func parseElement(seq uint64, h nats.Header, data []byte) (*element, error) {
 		if e.end != EndClosed && e.end != EndFull {
 			return nil, bad("%s %q", HeaderEnd, e.end)
 		}
+		switch j := h.Get(HeaderJournalEnd); j {
+		case "", "true":
+			e.jend = j != ""
+		default:
+			return nil, bad("%s %q", HeaderJournalEnd, j)
+		}
 	}
 	if e.marker == "" && len(data) == 0 {
 		return nil, bad("empty record")
@@ -241,11 +253,14 @@ func (e *element) header() (domain.Header, error) {
 // each calls fn with every element of the message e, in chain order: e
 // itself, or each record and heartbeat of a batch (a record as an element
 // with no marker, a heartbeat as an idle marker at the position after it,
-// gap 8, as streams of earlier versions had them). The element fn gets is
+// gap 8, as streams of earlier versions had them), for a channel whose
+// records carry an envelope of env bytes (domain.Envelope.Len: a record's
+// payload goes without it, and takes RecordSize(env+len) of the channel). The element fn gets is
 // reused from one call to the next; its data points into e's. A batch
 // that does not decode, or does not end at its HeaderNext, is
 // ErrBadMessage; an error of fn stops the walk and is returned.
-func (e *element) each(fn func(*element) error) error {
+func (e *element) each(env uint64, fn func(*element) error) error {
+	e.env = env
 	if e.marker != MarkerBatch {
 		return fn(e)
 	}
@@ -275,14 +290,14 @@ func (e *element) each(fn func(*element) error) error {
 			}
 			continue
 		}
-		if n > uint64(len(b)) || pos+domain.RecordSize(n) > e.next {
+		if n > uint64(len(b)) || pos+domain.RecordSize(env+n) > e.next {
 			return bad("a record of %d bytes at position %d overruns the batch", n, pos)
 		}
-		el = element{seq: e.seq, channel: e.channel, pos: pos, data: b[:n:n]}
+		el = element{seq: e.seq, channel: e.channel, pos: pos, env: env, data: b[:n:n]}
 		if err := fn(&el); err != nil {
 			return err
 		}
-		pos += domain.RecordSize(n)
+		pos += domain.RecordSize(env + n)
 		b = b[n:]
 	}
 	if pos != e.next {
@@ -292,10 +307,10 @@ func (e *element) each(fn func(*element) error) error {
 }
 
 // last returns the last element of the message e (e itself if it is not
-// a batch), a copy.
-func (e *element) last() (*element, error) {
+// a batch), a copy; env as for each.
+func (e *element) last(env uint64) (*element, error) {
 	var l element
-	if err := e.each(func(el *element) error { l = *el; return nil }); err != nil {
+	if err := e.each(env, func(el *element) error { l = *el; return nil }); err != nil {
 		return nil, err
 	}
 	return &l, nil
@@ -305,6 +320,7 @@ func (e *element) last() (*element, error) {
 // element: a record as its length (uvarint, never 0) and its bytes, a run
 // of heartbeats as 0 and their count (uvarint).
 type batch struct {
+	env        uint64 // the channel's envelope length
 	buf        []byte
 	start, end uint64 // the channel positions it covers
 	beats      uint64 // heartbeats at its end not yet in buf
@@ -342,7 +358,7 @@ func (b *batch) record(p []byte) {
 	b.flushBeats()
 	b.buf = binary.AppendUvarint(b.buf, uint64(len(p)))
 	b.buf = append(b.buf, p...)
-	b.end += domain.RecordSize(uint64(len(p)))
+	b.end += domain.RecordSize(b.env + uint64(len(p)))
 	b.elements++
 	b.records++
 }

@@ -141,7 +141,7 @@ func TestBatchRoundTrip(t *testing.T) {
 		n      int
 	}
 	var els []got
-	if err := e.each(func(el *element) error {
+	if err := e.each(0, func(el *element) error {
 		if el.seq != 7 || el.channel != 0xabc {
 			t.Errorf("element %+v", el)
 		}
@@ -155,15 +155,34 @@ func TestBatchRoundTrip(t *testing.T) {
 	if fmt.Sprint(els) != fmt.Sprint(want) {
 		t.Fatalf("elements\n got %v\nwant %v", els, want)
 	}
-	if l, err := e.last(); err != nil || l.marker != MarkerIdle || l.pos != wantEnd {
+	if l, err := e.last(0); err != nil || l.marker != MarkerIdle || l.pos != wantEnd {
 		t.Fatal(l, err)
+	}
+
+	// With an envelope of 24 bytes, records take 24 more bytes each.
+	var be batch
+	be.env = 24
+	be.reset(0)
+	be.record([]byte("one"))
+	be.record([]byte("two"))
+	eb, err := parseElement(8, be.message("s", hexID(1)).Header, be.buf)
+	if err != nil || be.end != 2*domain.RecordSize(27) {
+		t.Fatal(be.end, err)
+	}
+	var at []uint64
+	if err := eb.each(24, func(el *element) error { at = append(at, el.pos, el.endPos()); return nil }); err != nil ||
+		fmt.Sprint(at) != fmt.Sprint([]uint64{0, domain.RecordSize(27), domain.RecordSize(27), 2 * domain.RecordSize(27)}) {
+		t.Fatal(at, err)
+	}
+	if err := eb.each(0, func(*element) error { return nil }); !errors.Is(err, ErrBadMessage) {
+		t.Fatalf("read without its envelope: %v", err)
 	}
 
 	bad := func(what string, h nats.Header, data []byte) {
 		t.Helper()
 		e, err := parseElement(7, h, data)
 		if err == nil {
-			err = e.each(func(*element) error { return nil })
+			err = e.each(0, func(*element) error { return nil })
 		}
 		if !errors.Is(err, ErrBadMessage) {
 			t.Errorf("%s: %v", what, err)
