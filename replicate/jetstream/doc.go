@@ -145,6 +145,24 @@
 // live creator holds the lock. A kill at any moment thus leaves nothing,
 // a channel to create again, or a channel to resume.
 //
+// # Journals
+//
+// ReplicateJournal replicates a journal (package journal) into one stream
+// (JournalStreamName, JournalSubject): its segments, channels 0, 1, ...,
+// one after the other, each from its header marker to its end marker as
+// above, following the writer's rolls. The end marker of a segment that
+// carries the journal end mark has Kekbit-Journal-End: true. A
+// segment's header marker follows the end marker of the one before (the
+// chain goes on across segments, each message checked against its
+// predecessor as above); positions start again at 0 in each segment. A
+// replicator started again goes on with the stream's last segment if it
+// has no end marker yet, else with the next. MirrorJournal makes the
+// segments in a local folder with the source's headers and records
+// (so the same sequence numbers), resuming its last segment if it is not
+// complete (as Mirror resumes a channel), and applies a retention of its
+// own. Bisections on a journal's stream order messages by segment, then
+// position.
+//
 // See README.md next to this file for running against a JetStream cluster
 // and the exact guarantees.
 package jetstream
