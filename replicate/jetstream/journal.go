@@ -118,8 +118,17 @@ func ReplicateJournal(ctx context.Context, cfg ReplicateJournalConfig) error {
 	defer closeConn()
 	api := &streamAPI{nc: nc, prefix: jetstream.DefaultAPIPrefix, stream: cfg.Stream, timeout: requestTimeout}
 	bo := newBackoff(cfg.MinBackoff, cfg.MaxBackoff)
+	checked := false // the stream is of this journal
 	for {
-		seg, done, err := nextSegmentToReplicate(ctx, cfg.Volume, api, cfg.Subject)
+		var seg uint64
+		var done bool
+		if !checked {
+			err = streamOfJournal(ctx, api, cfg.Subject, h.JournalID)
+			checked = err == nil
+		}
+		if err == nil {
+			seg, done, err = nextSegmentToReplicate(ctx, cfg.Volume, api, cfg.Subject)
+		}
 		switch {
 		case err == nil && done:
 			return nil
@@ -155,6 +164,36 @@ func ReplicateJournal(ctx context.Context, cfg ReplicateJournalConfig) error {
 			return err
 		}
 	}
+}
+
+// streamOfJournal checks that the stream, if it holds anything, begins
+// with a header marker of journal jid (one that does not begin with a
+// header marker is left to the segments' replicators, which tell a
+// stream that lost messages).
+func streamOfJournal(ctx context.Context, api *streamAPI, subject string, jid domain.JournalID) error {
+	m, err := api.get(ctx, 1, subject, false)
+	var ae *apiError
+	switch {
+	case errors.Is(err, errNoMessage) || errors.As(err, &ae) && ae.ErrCode == jsErrCodeStreamNotFound:
+		return nil
+	case err != nil:
+		return err
+	}
+	e, err := api.element(m, subject)
+	if err != nil {
+		return stop(err)
+	}
+	if e.marker != MarkerHeader {
+		return nil
+	}
+	h, err := e.header()
+	if err != nil {
+		return stop(err)
+	}
+	if h.JournalID != jid {
+		return stop(fmt.Errorf("%w: stream %s replicates journal %x, this is journal %x", ErrMismatch, api.stream, h.JournalID[:], jid[:]))
+	}
+	return nil
 }
 
 // nextSegmentToReplicate returns the segment whose replication comes
@@ -254,6 +293,27 @@ func (s *session) journalEnded() bool {
 	}
 	defer st.Close()
 	return domain.JournalEnded(st)
+}
+
+// checkJournal checks that segment seg, whose end marker is the stream's
+// last message (at lastSeq), is of the journal whose segment the session
+// replicates: its header marker names the same journal.
+func (s *session) checkJournal(ctx context.Context, seg, lastSeq uint64) error {
+	e, err := firstOfChannel(ctx, s.api, s.r.cfg.Subject, seg, lastSeq)
+	if err != nil {
+		return err
+	}
+	if e == nil || e.channel != seg || e.marker != MarkerHeader {
+		return stop(fmt.Errorf("%w: stream %s holds no header marker of segment %d, whose end marker is its last message", ErrMismatch, s.r.cfg.Stream, seg))
+	}
+	h, err := e.header()
+	if err != nil {
+		return stop(err)
+	}
+	if h.JournalID != s.hdr.JournalID {
+		return stop(fmt.Errorf("%w: stream %s replicates journal %x, segment %d is of journal %x", ErrMismatch, s.r.cfg.Stream, h.JournalID[:], s.hdr.ChannelID, s.hdr.JournalID[:]))
+	}
+	return nil
 }
 
 // firstOfChannel returns the first message on subject, up to lastSeq,
@@ -478,7 +538,15 @@ func nextSegmentToMirror(ctx context.Context, vol ports.Volume, api *streamAPI, 
 		return last, e.seq, false, nil
 	}
 	// Complete: the next segment, once the stream has it; the end marker
-	// of the last one says whether the journal ended.
+	// of the last one says whether the journal ended. The stream must be
+	// of the mirror journal's journal.
+	if e, err := firstOfChannel(ctx, api, subject, last, lastSeq); err != nil {
+		return 0, 0, false, err
+	} else if e == nil || e.channel != last || e.marker != MarkerHeader {
+		return 0, 0, false, stop(fmt.Errorf("%w: stream %s holds no header marker of segment %d, which the mirror journal has", ErrMismatch, api.stream, last))
+	} else if err := sameJournal(ctx, api, subject, vol, last, e.seq); err != nil {
+		return 0, 0, false, err
+	}
 	next, nextSeq, later, err := laterSegment(ctx, api, subject, last)
 	if err != nil {
 		return 0, 0, false, err
@@ -513,6 +581,31 @@ func nextSegmentToMirror(ctx context.Context, vol ports.Volume, api *streamAPI, 
 		return 0, 0, true, nil
 	}
 	return 0, 0, false, errWaitSegment
+}
+
+// sameJournal checks that the header marker at seq of the stream is of
+// the journal whose segment seg the mirror journal in vol has.
+func sameJournal(ctx context.Context, api *streamAPI, subject string, vol ports.Volume, seg, seq uint64) error {
+	local, err := segmentInfo(vol, seg)
+	if err != nil {
+		return err
+	}
+	raw, err := api.get(ctx, seq, subject, false)
+	if err != nil {
+		return err
+	}
+	e, err := api.element(raw, subject)
+	if err != nil {
+		return stop(err)
+	}
+	h, err := e.header()
+	if err != nil {
+		return stop(err)
+	}
+	if h.JournalID != local.JournalID {
+		return stop(fmt.Errorf("%w: stream %s replicates journal %x, the mirror journal is %x", ErrMismatch, api.stream, h.JournalID[:], local.JournalID[:]))
+	}
+	return nil
 }
 
 // laterSegment returns the first segment after seg in the stream and the

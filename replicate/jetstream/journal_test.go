@@ -15,6 +15,7 @@ import (
 
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/codecs"
+	"github.com/kekbit-go/kekbit/domain"
 	"github.com/kekbit-go/kekbit/journal"
 	"github.com/kekbit-go/kekbit/replicate/jetstream"
 )
@@ -261,5 +262,73 @@ func TestJournalReplicatorResumesAfterRoll(t *testing.T) {
 	}
 	if n, _ := sameJournals(t, src, dst); n != 5000 {
 		t.Fatalf("%d records", n)
+	}
+}
+
+// TestJournalOtherJournalRefused: a journal replicated into the stream of
+// another journal (named by hand) is refused with ErrMismatch, both where
+// the other's segment is open and where it ended.
+func TestJournalOtherJournalRefused(t *testing.T) {
+	_, url := startServer(t)
+	ctx := testCtx(t)
+	write := func(n int) string {
+		dir := shmDir(t)
+		w, err := journal.OpenWriter(mmap.NewVolume(dir), codecs.Raw{}, journal.WithSegmentSize(16<<10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if _, err := w.Write(payloadOf(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	a, b, c := write(100), write(1000), write(50)
+	cfg := jetstream.ReplicateJournalConfig{URL: url, Stream: "SHARED", Subject: "kekbit.shared"}
+	cfg.Volume = mmap.NewVolume(a)
+	if err := jetstream.ReplicateJournal(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	// a ended in its segment 0; b's segment 0 would follow nothing of
+	// its own, and b's later segments would follow a's end.
+	cfg.Volume = mmap.NewVolume(b)
+	if err := jetstream.ReplicateJournal(ctx, cfg); !errors.Is(err, jetstream.ErrMismatch) {
+		t.Fatalf("another journal into the stream: %v", err)
+	}
+	cfg.Volume = mmap.NewVolume(c)
+	if err := jetstream.ReplicateJournal(ctx, cfg); !errors.Is(err, jetstream.ErrMismatch) {
+		t.Fatalf("a third journal into the stream: %v", err)
+	}
+	// A mirror journal of b does not take a's stream on.
+	bs := jetstream.JournalStreamName(func() domain.JournalID {
+		r, err := journal.OpenReader(mmap.NewVolume(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		return r.JournalID()
+	}())
+	cfg.Volume, cfg.Stream, cfg.Subject = mmap.NewVolume(b), bs, ""
+	if err := jetstream.ReplicateJournal(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	mir := shmDir(t)
+	if err := jetstream.MirrorJournal(ctx, jetstream.MirrorJournalConfig{Volume: mmap.NewVolume(mir), Stream: bs, URL: url}); err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := mmap.NewVolume(mir).List()
+	// Keep only b's segment 0, closed: its next would come from a's stream.
+	for _, id := range ids[1:] {
+		if err := mmap.NewVolume(mir).Remove(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := jetstream.MirrorJournal(ctx, jetstream.MirrorJournalConfig{Volume: mmap.NewVolume(mir), Stream: "SHARED", URL: url})
+	if !errors.Is(err, jetstream.ErrMismatch) {
+		t.Fatalf("mirroring another journal's stream into a mirror journal: %v", err)
 	}
 }

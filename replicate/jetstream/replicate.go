@@ -433,7 +433,11 @@ func (s *session) resync(ctx context.Context) (done bool, err error) {
 		return false, stop(err)
 	}
 	if r.cfg.journal && last.channel < s.hdr.ChannelID && last.marker == MarkerEnd {
-		// The segment before ends the chain: this one starts after it.
+		// The segment before ends the chain: this one starts after it,
+		// if that one is of the same journal.
+		if err := s.checkJournal(ctx, last.channel, m.seq); err != nil {
+			return false, err
+		}
 		return false, s.startChain(m.seq)
 	}
 	if last.channel != s.hdr.ChannelID {
