@@ -75,7 +75,8 @@ type ReplicateJournalConfig struct {
 // Killed and started again it resumes where the stream stands: every
 // record of every segment is in the stream once, in order. One replicator
 // of a journal into a stream runs at a time on a machine: it holds a lock
-// file in the journal's folder (journal.replicate-<stream>), and a second
+// file beside segment 0's file (0000_0000/journal.replicate-<stream> in the
+// journal's folder, whether or not segment 0 is still there), and a second
 // one stops with ErrReplicatorRunning. Retention on either side is its
 // own: the journal may drop segments once they are replicated, the
 // stream keeps what its limits keep (none that drop messages, unless

@@ -332,3 +332,38 @@ func TestJournalOtherJournalRefused(t *testing.T) {
 		t.Fatalf("mirroring another journal's stream into a mirror journal: %v", err)
 	}
 }
+
+// TestSecondJournalReplicatorRefused: a second replicator of a journal
+// into the same stream on the machine stops at once with
+// ErrReplicatorRunning while the first runs.
+func TestSecondJournalReplicatorRefused(t *testing.T) {
+	_, url := startServer(t)
+	src := shmDir(t)
+	finish := make(chan struct{})
+	wrote := journalWriter(src, 100, 16<<10, finish)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	started := make(chan uint64, 1)
+	first := make(chan error, 1)
+	go func() {
+		first <- jetstream.ReplicateJournal(ctx, jetstream.ReplicateJournalConfig{Volume: mmap.NewVolume(src), URL: url,
+			Segment: func(s uint64) {
+				select {
+				case started <- s:
+				default:
+				}
+			}})
+	}()
+	<-started
+	err := jetstream.ReplicateJournal(ctx, jetstream.ReplicateJournalConfig{Volume: mmap.NewVolume(src), URL: url})
+	if !errors.Is(err, jetstream.ErrReplicatorRunning) {
+		t.Fatalf("second replicator: %v", err)
+	}
+	cancel()
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	close(finish)
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+}
