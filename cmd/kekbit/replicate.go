@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/domain"
+	"github.com/kekbit-go/kekbit/journal"
 	"github.com/kekbit-go/kekbit/replicate/jetstream"
 )
 
@@ -38,14 +40,15 @@ func (f *natsFlags) add(cmd *cobra.Command, streamUsage string) {
 func newReplicate() *cobra.Command {
 	var ch channelFlags
 	var nf natsFlags
-	var replicas, window int
+	var replicas, window, batchBytes int
 	var ackTimeout time.Duration
 	var acceptLimits bool
+	var journalDir string
 	cmd := &cobra.Command{
-		Use:   "replicate --nats URL [--stream NAME] CHANNEL",
+		Use:   "replicate --nats URL [--stream NAME] CHANNEL | --journal DIR",
 		Short: "Copy a channel into a NATS JetStream stream as it is written",
-		Long: "replicate follows the channel and publishes each record, in order, to a\n" +
-			"JetStream stream (created if missing: --replicas copies, file storage), until\n" +
+		Long: "replicate follows the channel and publishes its records, in order and in\n" +
+			"batches, to a JetStream stream (created if missing: --replicas copies, file storage), until\n" +
 			"the channel is closed or full; the stream then holds an end marker. Killed and\n" +
 			"started again, it resumes after the last record the stream holds: each record\n" +
 			"is in the stream exactly once. It waits and retries while the server is down or\n" +
@@ -53,18 +56,34 @@ func newReplicate() *cobra.Command {
 			"the channel to be created. Progress (records behind) goes to stderr when it is\n" +
 			"a terminal.",
 		Example: "  kekbit replicate --nats nats://localhost:4222 --root /dev/shm/kekbit-$USER --channel 42\n" +
-			"  kekbit replicate --nats nats://a:4222,nats://b:4222 --replicas 3 --stream ORDERS orders.kekbit",
+			"  kekbit replicate --nats nats://a:4222,nats://b:4222 --replicas 3 --stream ORDERS orders.kekbit\n" +
+			"  kekbit replicate --nats nats://localhost:4222 --journal /dev/shm/orders",
 		Args: oneChannel,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if nf.url == "" {
 				return usagef("--nats URL is required")
+			}
+			if journalDir != "" {
+				if len(args) > 0 || ch.root != "" || ch.channel.set {
+					return usagef("--journal DIR replicates the journal in DIR: name no channel")
+				}
+				st := newStatus(cmd.ErrOrStderr())
+				cfg := jetstream.ReplicateJournalConfig{
+					Volume: mmap.NewVolume(journalDir), URL: nf.url, Stream: nf.stream, Subject: nf.subject, Replicas: replicas,
+					BatchBytes: batchBytes, AckTimeout: ackTimeout, MinBackoff: nf.minBackoff, MaxBackoff: nf.maxBackoff,
+					AcceptLimits: acceptLimits, Logf: st.logf,
+				}
+				return runJournal(cmd, st, journalDir, "replicated", func(ctx context.Context, seg func(uint64)) error {
+					cfg.Segment = seg
+					return jetstream.ReplicateJournal(ctx, cfg)
+				})
 			}
 			path, id, _, err := ch.resolve(args)
 			if err != nil {
 				return err
 			}
 			cfg := jetstream.ReplicateConfig{
-				URL: nf.url, Stream: nf.stream, Subject: nf.subject, Replicas: replicas, Window: window, AckTimeout: ackTimeout,
+				URL: nf.url, Stream: nf.stream, Subject: nf.subject, Replicas: replicas, BatchBytes: batchBytes, AckTimeout: ackTimeout,
 				MinBackoff: nf.minBackoff, MaxBackoff: nf.maxBackoff, AcceptLimits: acceptLimits,
 			}
 			if ch.root != "" {
@@ -114,8 +133,11 @@ func newReplicate() *cobra.Command {
 	ch.add(cmd)
 	nf.add(cmd, "JetStream stream (default KEKBIT_<channel id in hex>); it must hold this channel only")
 	numberVar(cmd.Flags(), &replicas, "replicas", 1, "replicas of the stream when replicate creates it (3 on a three-node cluster)")
-	numberVar(cmd.Flags(), &window, "window", jetstream.DefaultWindow, "most messages published and not yet acknowledged")
+	numberVar(cmd.Flags(), &batchBytes, "batch-bytes", jetstream.DefaultBatchBytes, "most payload bytes of one message (a batch of records and heartbeats)")
+	numberVar(cmd.Flags(), &window, "window", 0, "ignored: one batch is in flight at a time")
+	cmd.Flags().MarkDeprecated("window", "one batch is in flight at a time; see --batch-bytes")
 	cmd.Flags().DurationVar(&ackTimeout, "ack-timeout", jetstream.DefaultAckTimeout, "how long an acknowledgement may take before replicate re-syncs")
+	cmd.Flags().StringVar(&journalDir, "journal", "", "replicate the journal in this folder (every segment, in order, into one stream: default KEKBIT_J_<journal id in hex>) instead of a channel")
 	cmd.Flags().BoolVar(&acceptLimits, "accept-limits", false, "replicate into a stream whose limits drop messages (max_age, max_msgs or max_bytes with discard old, max_msgs_per_subject), refused otherwise; a new mirror cannot be made once messages are dropped")
 	return cmd
 }
@@ -123,8 +145,10 @@ func newReplicate() *cobra.Command {
 func newMirror() *cobra.Command {
 	var ch channelFlags
 	var nf natsFlags
+	var journalDir string
+	var keepSegments int
 	cmd := &cobra.Command{
-		Use:   "mirror --nats URL --stream NAME CHANNEL",
+		Use:   "mirror --nats URL --stream NAME CHANNEL | --journal DIR",
 		Short: "Copy a stream that replicate fills into a local channel",
 		Long: "mirror consumes the JetStream stream into a local channel with the same header\n" +
 			"and the same records at the same positions, and closes it when the end marker\n" +
@@ -138,6 +162,21 @@ func newMirror() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if nf.url == "" || nf.stream == "" {
 				return usagef("--nats URL and --stream NAME are required")
+			}
+			if journalDir != "" {
+				if len(args) > 0 || ch.root != "" || ch.channel.set {
+					return usagef("--journal DIR mirrors a journal into DIR: name no channel")
+				}
+				st := newStatus(cmd.ErrOrStderr())
+				cfg := jetstream.MirrorJournalConfig{
+					Volume: mmap.NewVolume(journalDir), URL: nf.url, Stream: nf.stream, Subject: nf.subject,
+					MinBackoff: nf.minBackoff, MaxBackoff: nf.maxBackoff, Logf: st.logf,
+					Retention: journal.Retention{MaxSegments: keepSegments},
+				}
+				return runJournal(cmd, st, journalDir, "mirrored", func(ctx context.Context, seg func(uint64)) error {
+					cfg.Segment = seg
+					return jetstream.MirrorJournal(ctx, cfg)
+				})
 			}
 			cfg := jetstream.MirrorConfig{URL: nf.url, Stream: nf.stream, Subject: nf.subject, MinBackoff: nf.minBackoff, MaxBackoff: nf.maxBackoff}
 			name := ch.root
@@ -189,7 +228,36 @@ func newMirror() *cobra.Command {
 	}
 	ch.add(cmd)
 	nf.add(cmd, "JetStream stream that replicate fills (required)")
+	cmd.Flags().StringVar(&journalDir, "journal", "", "mirror a journal (a stream replicate --journal fills) into this folder instead of a channel")
+	numberVar(cmd.Flags(), &keepSegments, "keep-segments", 0, "with --journal: keep at most this many segments of the mirror journal (0: all)")
 	return cmd
+}
+
+// runJournal runs the replication or mirror of the journal in dir, with
+// the segment it is at as its progress line, until it ends or a signal
+// stops it (exit 0: a later run resumes).
+func runJournal(cmd *cobra.Command, st *status, dir, done string, run func(ctx context.Context, seg func(uint64)) error) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var seg atomic.Int64
+	seg.Store(-1)
+	if st.live() {
+		st.run(ctx, func() string {
+			if s := seg.Load(); s >= 0 {
+				return fmt.Sprintf("segment %d being %s", s, done)
+			}
+			return "waiting for the journal or the stream"
+		})
+	}
+	err := run(ctx, func(s uint64) { seg.Store(int64(s)) })
+	st.stop()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	return nil
 }
 
 // behindCounter counts the records of the channel past what the stream

@@ -8,6 +8,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/kekbit-go/kekbit/adapters/mmap"
+	"github.com/kekbit-go/kekbit/codecs"
+	"github.com/kekbit-go/kekbit/journal"
+	"github.com/kekbit-go/kekbit/replicate/jetstream"
 )
 
 // natsServer starts an embedded JetStream server on loopback, its data in
@@ -101,4 +106,63 @@ func TestReplicateCommandErrors(t *testing.T) {
 func runStr(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
 	return run(t, []byte(stdin), args...)
+}
+
+// TestJournalReplicateMirrorCommands: kekbit replicate --journal and kekbit mirror
+// --journal copy a journal of many segments into another folder, record
+// for record (payloads and sequence numbers), and the mirror keeps what
+// --keep-segments says.
+func TestJournalReplicateMirrorCommands(t *testing.T) {
+	url := natsServer(t)
+	src, dst, dst2 := t.TempDir(), t.TempDir(), t.TempDir()
+	w, err := journal.OpenWriter(mmap.NewVolume(src), codecs.Raw{}, journal.WithSegmentSize(16<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2000 {
+		if _, err := w.Write(fmt.Appendf(nil, "record %d %s", i, strings.Repeat("x", i%50))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, code := runStr(t, "", "replicate", "--nats", url, "--journal", src); code != 0 {
+		t.Fatalf("replicate --journal: %d %s", code, errs)
+	}
+	stream := jetstream.JournalStreamName(w.JournalID())
+	if _, errs, code := runStr(t, "", "mirror", "--nats", url, "--stream", stream, "--journal", dst); code != 0 {
+		t.Fatalf("mirror --journal: %d %s", code, errs)
+	}
+	read := func(dir string) []string {
+		r, err := journal.OpenReader(mmap.NewVolume(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		var out []string
+		for rec := range r.Records() {
+			out = append(out, fmt.Sprintf("%d %s", rec.Seq, rec.Payload))
+		}
+		return out
+	}
+	a, b := read(src), read(dst)
+	if len(a) != 2000 || strings.Join(a, "\n") != strings.Join(b, "\n") {
+		t.Fatalf("source %d records, mirror %d, or they differ", len(a), len(b))
+	}
+	ids, _ := mmap.NewVolume(src).List()
+	if _, errs, code := runStr(t, "", "mirror", "--nats", url, "--stream", stream, "--journal", dst2, "--keep-segments", "2"); code != 0 {
+		t.Fatalf("mirror --journal --keep-segments: %d %s", code, errs)
+	}
+	if kept, _ := mmap.NewVolume(dst2).List(); len(ids) < 4 || fmt.Sprint(kept) != fmt.Sprint(ids[len(ids)-2:]) {
+		t.Fatalf("the mirror keeps %v of %v", kept, ids)
+	}
+	for _, args := range [][]string{
+		{"replicate", "--nats", url, "--journal", src, "--channel", "1"},
+		{"mirror", "--nats", url, "--stream", stream, "--journal", dst, "x.kekbit"},
+	} {
+		if _, errs, code := runStr(t, "", args...); code != 2 || !strings.Contains(errs, "name no channel") {
+			t.Errorf("%v: exit %d, %s", args, code, errs)
+		}
+	}
 }

@@ -21,8 +21,8 @@ import (
 // 72 bytes, written to a channel beforehand, replicated until the end
 // marker is acknowledged. It reports records/s; MB/s counts payload bytes.
 func BenchmarkReplicate(b *testing.B) {
-	for _, window := range []int{256, 1024, jetstream.DefaultWindow} {
-		b.Run(fmt.Sprintf("window=%d", window), func(b *testing.B) {
+	for _, batch := range []int{4 << 10, 16 << 10, jetstream.DefaultBatchBytes} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			_, url := startServer(b)
 			root := shmDir(b)
 			const id = 0xBE
@@ -43,7 +43,7 @@ func BenchmarkReplicate(b *testing.B) {
 			b.SetBytes(72)
 			b.ResetTimer()
 			start := time.Now()
-			err = jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(root), ChannelID: id, URL: url, Window: window})
+			err = jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(root), ChannelID: id, URL: url, BatchBytes: batch})
 			elapsed := time.Since(start)
 			b.StopTimer()
 			if err != nil {

@@ -13,9 +13,13 @@ import (
 
 // Defaults of the configurations.
 const (
-	// DefaultWindow is the most messages a replicator has published and
-	// not yet seen acknowledged.
+	// DefaultWindow is what ReplicateConfig.Window, now ignored, used to
+	// default to.
+	//
+	// Deprecated: one batch is in flight at a time.
 	DefaultWindow = 4096
+	// DefaultBatchBytes is the most payload bytes of a batch message.
+	DefaultBatchBytes = 64 << 10
 	// DefaultAckTimeout is how long an acknowledgement may take.
 	DefaultAckTimeout = 10 * time.Second
 	// DefaultStallTimeout is how long an acknowledgement may be late

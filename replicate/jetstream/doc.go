@@ -17,22 +17,37 @@
 // Each channel has a stream of its own (StreamName(id), subject
 // Subject(id) by default), which Replicate creates if needed. It holds a
 // chain: a header marker (the channel's 128-byte header as payload, its
-// fields in headers), then one message per record and per heartbeat in
-// channel order, and an end marker (Kekbit-End: closed or full, at the
-// channel's final position). A record's message has the payload as is and
-// headers Kekbit-Channel and Kekbit-Pos; a heartbeat's is an idle marker
-// at the position right after the heartbeat, with Kekbit-Gap 8 (streams
-// made by earlier versions also hold records with a Kekbit-Gap, for the
-// heartbeats before them, and idle markers covering several heartbeats:
-// a mirror reads both). Every message has a Nats-Msg-Id derived from the
-// channel id and the position (MsgID), so JetStream's duplicate window
-// drops a re-send.
+// fields in headers), then batches, each of the channel's records and
+// heartbeats from where the one before ended, in channel order, and an
+// end marker (Kekbit-End: closed or full, at the channel's final
+// position). Every message has the header Kekbit-Channel.
 //
-// The chain is thus a function of the channel alone: its k-th message is
-// the channel's k-th record or heartbeat, whoever publishes it and
-// whenever (earlier versions published one idle marker for the
-// heartbeats of a while, at moments of the replicator's own, so two
-// replicators built different chains).
+// # The batch format (version 1)
+//
+// A batch has the headers Kekbit-Marker "batch", Kekbit-Pos (the channel
+// position of its first element: where the message before it ended) and
+// Kekbit-Next (the position right after its last), and Nats-Msg-Id
+// BatchMsgID: "<channel id in hex>:<pos>-<next>". Its payload is one byte,
+// the format version (BatchVersion, 1), then its elements back to back:
+//
+//	record:           uvarint(n), n > 0, then the record's n payload bytes
+//	heartbeats:       0, then uvarint(c), c > 0: c heartbeats in a row
+//
+// (uvarint as encoding/binary writes it). A record of n bytes takes
+// domain.RecordSize(n) bytes of the channel, a heartbeat 8, so each
+// element's position is the batch's Kekbit-Pos plus what the elements
+// before it take, and the last ends at Kekbit-Next, which the reader
+// checks. A batch holds at most ReplicateConfig.BatchBytes of payload
+// (64 KiB by default) and 8,192 elements; a record larger than that goes
+// alone. A version other than 1 is refused with ErrBadMessage, naming it.
+//
+// Streams of earlier versions hold one message per record (the payload
+// as is, Kekbit-Pos its position, Nats-Msg-Id MsgID, and Kekbit-Gap for
+// the heartbeats before it, if any) and idle markers (Kekbit-Marker
+// "idle", at the position after the heartbeats they carry, Kekbit-Gap
+// their bytes). Mirror reads them and Replicate carries such a stream on
+// with batches: a stream may hold both, old messages first. (Mirrors of
+// earlier versions refuse a batch: "Kekbit-Marker batch".)
 //
 // The stream must keep every message: Replicate refuses one whose limits
 // drop messages (ErrStreamLimits, naming them: max_age; max_msgs or
@@ -44,19 +59,30 @@
 //
 // # Exactly once, in order
 //
-// The replicator publishes asynchronously, up to Window messages waiting
-// for their acknowledgements, and every message says where it must land:
-// Nats-Expected-Last-Sequence is the stream sequence of the message before
-// it in the chain. The stream leader stores a message only if the stream's
-// last message is its predecessor, so a message lost on the way (a broken
-// connection, a leader change, a timeout) cannot be followed by a later
-// one: everything after it is refused. Since the chain depends on the
-// channel alone, the message at a sequence is the same whichever
-// replicator put it there, so two replicators of one channel (two
-// machines sharing it) cannot build one chain out of two histories either.
-// (Nats-Expected-Last-Msg-Id, which would check the predecessor's id, is
-// not used: nats-server 2.15.2 checks it on every replica against the last
-// id that replica stored, which a restarted replica that caught up from a
+// Every message says where it must land: Nats-Expected-Last-Sequence is
+// the stream sequence of the message before it in the chain. The stream
+// leader stores a message only if the stream's last message is at that
+// sequence, so a message lost on the way (a broken connection, a leader
+// change, a timeout) cannot be followed by a later one.
+//
+// Where a batch ends depends on when the replicator read the channel, so
+// the chain is not a function of the channel alone, and a sequence says
+// nothing of which message is there. The replicator therefore has one
+// message in flight at a time: it publishes a message only once the one
+// before it is acknowledged at the very sequence expected, as the
+// replicator's own message (a duplicate there is its own too: the ids
+// name the channel bytes a batch holds, and those bytes never change).
+// Every message thus names as its predecessor a message that is in the
+// stream for good and ends where it begins. A message that lands later
+// than its publisher expected (an answer lost, a second replicator of the
+// channel, an earlier run's message still on its way) lands either right
+// after the message it was built on, or not at all. Throughput comes from
+// the batches: while one waits for its acknowledgement the writer goes on,
+// and the next batch takes all it wrote, up to BatchBytes.
+// (Nats-Expected-Last-Msg-Id, which would let the stream check the
+// predecessor's id itself and allow several batches in flight, is not
+// used: nats-server 2.15.2 checks it on every replica against the last id
+// that replica stored, which a restarted replica that caught up from a
 // snapshot does not update, so that replica refuses every later message
 // while the others store them: TestClusterServerStopped found a replica
 // stuck at 24,538 of 300,153 messages.)
@@ -66,15 +92,11 @@
 // of the channel into the same stream stops at once with
 // ErrReplicatorRunning.
 //
-// The replicator checks each acknowledgement in publish order (stored at
-// the very sequence expected; a duplicate there is this very message,
-// stored by an earlier attempt); at the first failure it stops publishing,
-// drops the answers still awaited (a message of the chain that lands
-// meanwhile is the one the chain has there), asks the stream leader for
-// its last message on the subject, moves its reader right after that
-// record (checking that the channel holds the same bytes there) and
-// carries on. Starting again after
-// a crash is the same re-sync. Since the check is made by the stream's
+// At a failure the replicator drops the answer it awaits, asks the stream
+// leader for its last message on the subject, moves its reader right
+// after that message's last element (checking that the channel holds the
+// same bytes there, for a record) and carries on. Starting again after a
+// crash is the same re-sync. Since the check is made by the stream's
 // leader against the stream itself, the stream holds each record exactly
 // once and in order whenever the replicator process, its connection or a
 // server of the cluster fails. (What JetStream itself keeps after losing a
@@ -83,9 +105,9 @@
 // Failures are retried with exponential back-off (MinBackoff to
 // MaxBackoff) for as long as the context allows, cut short when a lost
 // connection comes back; nothing is dropped or reordered. An
-// acknowledgement that has not come StallTimeout (500ms) after the one
-// before it is taken for lost (its message went to a leader that stepped
-// down): the replicator drops the answers still awaited and re-syncs at
+// acknowledgement that has not come StallTimeout (500ms) after its
+// message went out is taken for lost (its message went to a leader that
+// stepped down): the replicator drops the answer and re-syncs at
 // once instead of waiting AckTimeout (10s). Both log when their
 // connection goes away and when it comes back. The replicator is just
 // another reader of the channel: the writer is never slowed, and a
@@ -94,24 +116,26 @@
 //
 // # The mirror
 //
-// Mirror reads the stream with an ordered consumer, checks every message
-// against the chain (its position minus its gap must be where the last
-// one ended: a lost or repeated record stops the mirror with
-// ErrMismatch), writes heartbeats for the gap and then the record, and
-// checks that the mirror channel's write position is the record's
-// position in the source. Idle markers become heartbeats, so readers of
-// the mirror do not time out while the source's writer idles; the end
-// marker closes the mirror channel.
+// Mirror reads the stream with an ordered consumer, checks every element
+// against the chain (a batch must begin where the last element ended, an
+// old record message's position minus its gap too: a lost or repeated
+// record stops the mirror with ErrMismatch), writes the heartbeats and
+// records, and checks that the mirror channel's write position is each
+// record's position in the source. Heartbeats are written as they come,
+// so readers of the mirror do not time out while the source's writer
+// idles; the end marker closes the mirror channel.
 //
 // A mirror that stops (its context, an error, a crash) leaves its channel
 // open and writerless; started again, it resumes it: it reads the channel
 // to its end, checks its last record against the stream, takes the
 // channel over with mmap.OpenForWrite and domain.Resume (refused while
-// another mirror holds it), finds the next message by bisecting the
-// stream on positions, and carries on. An idle marker may share its
-// position with the record (or end marker) after it: the bisection orders
-// the elements of one position idle marker, record, end marker, so it
-// finds the mirror's last record itself and not the marker before it.
+// another mirror holds it), finds the next element by bisecting the
+// stream on the last position of each message, and carries on from the
+// message that holds it, skipping what of it the channel has. A
+// heartbeat's element is at the position after it, which it may share
+// with the record (or end marker) after it: the bisection orders the
+// elements of one position heartbeat, record, end marker, so it finds the
+// mirror's last record itself and not the heartbeat before it.
 //
 // A mirror killed while it created its channel leaves the channel's lock
 // file, which its creator's lock no longer holds, and the channel file as
@@ -120,6 +144,24 @@
 // file first) and creates the channel afresh; it waits, retrying, while a
 // live creator holds the lock. A kill at any moment thus leaves nothing,
 // a channel to create again, or a channel to resume.
+//
+// # Journals
+//
+// ReplicateJournal replicates a journal (package journal) into one stream
+// (JournalStreamName, JournalSubject): its segments, channels 0, 1, ...,
+// one after the other, each from its header marker to its end marker as
+// above, following the writer's rolls. The end marker of a segment that
+// carries the journal end mark has Kekbit-Journal-End: true. A
+// segment's header marker follows the end marker of the one before (the
+// chain goes on across segments, each message checked against its
+// predecessor as above); positions start again at 0 in each segment. A
+// replicator started again goes on with the stream's last segment if it
+// has no end marker yet, else with the next. MirrorJournal makes the
+// segments in a local folder with the source's headers and records
+// (so the same sequence numbers), resuming its last segment if it is not
+// complete (as Mirror resumes a channel), and applies a retention of its
+// own. Bisections on a journal's stream order messages by segment, then
+// position.
 //
 // See README.md next to this file for running against a JetStream cluster
 // and the exact guarantees.

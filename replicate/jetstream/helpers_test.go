@@ -199,11 +199,13 @@ type element struct {
 	pos    uint64
 	gap    uint64
 	data   []byte
-	msgID  string
+	msgID  string // of its message
+	batch  bool   // it is in a batch
 }
 
 // readStream reads every message on subject of the stream at url, in
-// order, until it has read the stream's last one.
+// order, until it has read the stream's last one, and returns their
+// elements (a batch's records and heartbeats one by one).
 func readStream(t testing.TB, url, stream, subject string) []element {
 	t.Helper()
 	nc, err := nats.Connect(url, nats.MaxReconnects(-1))
@@ -246,11 +248,14 @@ func readStream(t testing.TB, url, stream, subject string) []element {
 			t.Fatal(err)
 		}
 		h := msg.Headers()
-		e := element{seq: md.Sequence.Stream, marker: h.Get(jetstream.HeaderMarker), end: h.Get(jetstream.HeaderEnd),
-			data: bytes.Clone(msg.Data()), msgID: h.Get(natsjs.MsgIDHeader)}
-		e.pos, _ = strconv.ParseUint(h.Get(jetstream.HeaderPos), 10, 64)
-		e.gap, _ = strconv.ParseUint(h.Get(jetstream.HeaderGap), 10, 64)
-		out = append(out, e)
+		els, err := jetstream.Elements(md.Sequence.Stream, h, bytes.Clone(msg.Data()))
+		if err != nil {
+			t.Fatalf("stream sequence %d: %v", md.Sequence.Stream, err)
+		}
+		for _, x := range els {
+			out = append(out, element{seq: md.Sequence.Stream, marker: x.Marker, end: x.End, pos: x.Pos, gap: x.Gap,
+				data: x.Data, msgID: h.Get(natsjs.MsgIDHeader), batch: h.Get(jetstream.HeaderMarker) == jetstream.MarkerBatch})
+		}
 	}
 	return out
 }
@@ -280,14 +285,14 @@ func verifyStream(t testing.TB, url, stream, subject, path string) (int, error) 
 	if hb, _ := h.MarshalBinary(); !bytes.Equal(els[0].data, hb) {
 		return 0, errors.New("the header marker does not carry the channel's header")
 	}
-	seen := map[string]bool{}
+	seen := map[string]uint64{}
 	var prevEnd uint64
 	i := 0
 	for k, e := range els[1:] {
-		if seen[e.msgID] {
+		if s, ok := seen[e.msgID]; ok && s != e.seq {
 			return i, fmt.Errorf("message id %s twice", e.msgID)
 		}
-		seen[e.msgID] = true
+		seen[e.msgID] = e.seq
 		if e.pos-e.gap != prevEnd {
 			return i, fmt.Errorf("message %d (seq %d) at %d with gap %d does not follow %d", k+1, e.seq, e.pos, e.gap, prevEnd)
 		}
@@ -299,7 +304,7 @@ func verifyStream(t testing.TB, url, stream, subject, path string) (int, error) 
 			if e.pos != recs[i].pos || !bytes.Equal(e.data, recs[i].data) {
 				return i, fmt.Errorf("stream record %d (seq %d) at %d, channel's at %d", i, e.seq, e.pos, recs[i].pos)
 			}
-			if e.msgID != jetstream.MsgID(h.ChannelID, e.pos) {
+			if !e.batch && e.msgID != jetstream.MsgID(h.ChannelID, e.pos) {
 				return i, fmt.Errorf("message id %q at %d", e.msgID, e.pos)
 			}
 			prevEnd = e.pos + domain.RecordSize(uint64(len(e.data)))

@@ -28,6 +28,8 @@ const (
 	childURL  = "KEKBIT_JS_URL"
 	childRoot = "KEKBIT_JS_ROOT"
 	childID   = "KEKBIT_JS_ID"
+	// childStream names the stream of "mirror-journal".
+	childStream = "KEKBIT_JS_STREAM"
 )
 
 // TestChildProcess is not a test: it is the body of the processes the
@@ -44,9 +46,13 @@ func TestChildProcess(t *testing.T) {
 	var err error
 	switch mode {
 	case "replicate":
-		err = jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(os.Getenv(childRoot)), ChannelID: id, URL: os.Getenv(childURL), Window: 1024})
+		err = jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(os.Getenv(childRoot)), ChannelID: id, URL: os.Getenv(childURL)})
 	case "mirror":
 		err = jetstream.Mirror(ctx, jetstream.MirrorConfig{Volume: mmap.NewVolume(os.Getenv(childRoot)), Stream: jetstream.StreamName(id), URL: os.Getenv(childURL)})
+	case "replicate-journal":
+		err = jetstream.ReplicateJournal(ctx, jetstream.ReplicateJournalConfig{Volume: mmap.NewVolume(os.Getenv(childRoot)), URL: os.Getenv(childURL)})
+	case "mirror-journal":
+		err = jetstream.MirrorJournal(ctx, jetstream.MirrorJournalConfig{Volume: mmap.NewVolume(os.Getenv(childRoot)), Stream: os.Getenv(childStream), URL: os.Getenv(childURL)})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
@@ -56,38 +62,64 @@ func TestChildProcess(t *testing.T) {
 }
 
 // startChild starts the test binary as a replicator or mirror process.
-func startChild(t *testing.T, mode, url, root string, id uint64) *exec.Cmd {
+func startChild(t *testing.T, mode, url, root string, id uint64, env ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestChildProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), childMode+"="+mode, childURL+"="+url, childRoot+"="+root, childID+"="+strconv.FormatUint(id, 10), "KEKBIT_LONG=")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	cmd, err := startChildProcess(mode, url, root, id, env...)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return cmd
 }
 
+func startChildProcess(mode, url, root string, id uint64, env ...string) (*exec.Cmd, error) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestChildProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), childMode+"="+mode, childURL+"="+url, childRoot+"="+root, childID+"="+strconv.FormatUint(id, 10), "KEKBIT_LONG=")
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stderr = os.Stderr
+	return cmd, cmd.Start()
+}
+
+// killRounds starts kills child processes one after the other, each
+// SIGKILLed after a random time; one that ends on its own is an error.
+// It may run on a goroutine of its own: it reports through logf and its
+// error.
+func killRounds(kills int, maxLife time.Duration, mode, url, root string, id uint64, rng *rand.Rand, logf func(string, ...any), progress func() string, env ...string) error {
+	for k := range kills {
+		life := time.Duration(rng.Int64N(int64(maxLife)))
+		cmd, err := startChildProcess(mode, url, root, id, env...)
+		if err != nil {
+			return err
+		}
+		time.Sleep(life)
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			return err
+		}
+		err = cmd.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != -1 {
+			return fmt.Errorf("%s kill %d: the child ended on its own: %v", mode, k, err)
+		}
+		logf("%s kill %d after %v: %s", mode, k, life.Round(time.Millisecond), progress())
+	}
+	return nil
+}
+
 // killAtRandom starts kills child processes one after the other, each
 // SIGKILLed after a random time (none may end on its own), then calls
 // finish and starts one that must run to its end.
-func killAtRandom(t *testing.T, kills int, maxLife time.Duration, mode, url, root string, id uint64, rng *rand.Rand, finish func(), progress func() string) {
+func killAtRandom(t *testing.T, kills int, maxLife time.Duration, mode, url, root string, id uint64, rng *rand.Rand, finish func(), progress func() string, env ...string) {
 	t.Helper()
-	for k := range kills {
-		life := time.Duration(rng.Int64N(int64(maxLife)))
-		cmd := startChild(t, mode, url, root, id)
-		time.Sleep(life)
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			t.Fatal(err)
-		}
-		err := cmd.Wait()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != -1 {
-			t.Fatalf("kill %d: the child ended on its own: %v", k, err)
-		}
-		t.Logf("kill %d after %v: %s", k, life.Round(time.Millisecond), progress())
+	if err := killRounds(kills, maxLife, mode, url, root, id, rng, t.Logf, progress, env...); err != nil {
+		t.Fatal(err)
 	}
 	finish()
-	cmd := startChild(t, mode, url, root, id)
+	runChild(t, mode, url, root, id, env...)
+}
+
+// runChild starts a child process that must run to its end.
+func runChild(t *testing.T, mode, url, root string, id uint64, env ...string) {
+	t.Helper()
+	cmd := startChild(t, mode, url, root, id, env...)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {

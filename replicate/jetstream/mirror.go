@@ -43,6 +43,13 @@ type MirrorConfig struct {
 
 	// Logf, if set, is told about failures and retries.
 	Logf func(format string, args ...any)
+
+	// journal: the stream holds a journal's segments one after the
+	// other (see MirrorJournal); this mirror makes segment ChannelID,
+	// whose header marker is at stream sequence headerSeq, and stops at
+	// its end marker.
+	journal   bool
+	headerSeq uint64
 }
 
 // MirrorStats is what a Mirrorer has done so far in this run.
@@ -79,6 +86,7 @@ type Mirrorer struct {
 	// write position).
 	resumed            bool
 	resumeLo, resumeHi uint64
+	jended             bool // journal mode: the segment's end marker says the journal ended
 }
 
 // NewMirrorer checks cfg and returns a mirrorer; Run starts it.
@@ -239,6 +247,20 @@ func (m *Mirrorer) findSubject(ctx context.Context, js jetstream.JetStream) erro
 // open creates the mirror channel, or resumes it if it exists. It reports
 // done if the mirror channel is complete already.
 func (m *Mirrorer) open(ctx context.Context, api *streamAPI) (done bool, err error) {
+	if m.cfg.journal {
+		first, err := api.get(ctx, m.cfg.headerSeq, m.subject, false)
+		if err != nil {
+			return false, err
+		}
+		e, err := api.element(first, m.subject)
+		if err != nil {
+			return false, stop(err)
+		}
+		if e.seq != m.cfg.headerSeq || e.marker != MarkerHeader || e.channel != m.cfg.ChannelID {
+			return false, stop(fmt.Errorf("%w: stream %s: sequence %d is not the header marker of segment %d", ErrMismatch, m.cfg.Stream, m.cfg.headerSeq, m.cfg.ChannelID))
+		}
+		return m.openAt(ctx, api, e)
+	}
 	first, err := api.get(ctx, 1, m.subject, false)
 	if errors.Is(err, errNoMessage) {
 		lastSeq, msgs, err := api.state(ctx)
@@ -275,6 +297,11 @@ func (m *Mirrorer) open(ctx context.Context, api *streamAPI) (done bool, err err
 		}
 		return false, stop(fmt.Errorf("%w: the first message on %s (sequence %d) is not a header marker", ErrMismatch, m.subject, e.seq))
 	}
+	return m.openAt(ctx, api, e)
+}
+
+// openAt creates or resumes the mirror channel of the header marker e.
+func (m *Mirrorer) openAt(ctx context.Context, api *streamAPI, e *element) (done bool, err error) {
 	h, err := e.header()
 	if err != nil {
 		return false, stop(err)
@@ -367,7 +394,7 @@ func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, 
 		return false, err
 	}
 	if records > 0 {
-		e, err := m.seek(ctx, api, lastPos, rankRecord, headerSeq, last.seq)
+		e, err := m.seek(ctx, api, h, lastPos, rankRecord, headerSeq, last.seq)
 		if err != nil {
 			return false, err
 		}
@@ -380,6 +407,21 @@ func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, 
 		le, err := api.element(last, m.subject)
 		if err != nil {
 			return false, stop(err)
+		}
+		if m.cfg.journal {
+			// Later segments may follow: the end marker of this one.
+			if le, err = m.seek(ctx, api, h, at, rankEnd, headerSeq, last.seq); err != nil {
+				return false, err
+			}
+			if le == nil {
+				return false, fmt.Errorf("kekbit: mirror: %s ended at %d: waiting for its end marker in stream %s", path, at, m.cfg.Stream)
+			}
+			if le.marker == MarkerEnd && le.jend && le.pos == at {
+				if err := m.writeJournalEnd(h.ChannelID); err != nil {
+					return false, err
+				}
+				m.jended = true
+			}
 		}
 		full := errors.Is(end, domain.ErrChannelFull)
 		if full && le.marker != MarkerEnd {
@@ -421,7 +463,7 @@ func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, 
 		w.Release()
 		return false, stop(fmt.Errorf("kekbit: mirror: %s changed while being resumed", path))
 	}
-	next, err := m.seek(ctx, api, at, rankIdle, headerSeq, last.seq)
+	next, err := m.seek(ctx, api, h, at, rankIdle, headerSeq, last.seq)
 	if err != nil {
 		w.Release()
 		return false, err
@@ -448,19 +490,29 @@ func (m *Mirrorer) closeFull(h domain.Header, at uint64, path string) error {
 		m.logf("kekbit mirror: %s is full at %d; its close mark is not written (a channel with an envelope)", path, at)
 		return nil
 	}
+	return m.update(h.ChannelID, "close "+path, func(st ports.Storage) error {
+		off := int64(domain.DataOffset + at)
+		word, err := st.LoadUint64(off)
+		if err == nil && word != domain.CloseMark {
+			err = st.StoreUint64(off, domain.CloseMark)
+		}
+		return err
+	})
+}
+
+// update opens channel id of the mirror's volume for writing, which no
+// writer holds, has write change it, flushes and closes it; what says
+// what is done, for errors.
+func (m *Mirrorer) update(id uint64, what string, write func(ports.Storage) error) error {
 	wo, ok := m.cfg.Volume.(ports.WriteOpener)
 	if !ok {
-		return stop(fmt.Errorf("kekbit: mirror: %s: %T cannot open a channel for writing, so the mirror cannot close it", path, m.cfg.Volume))
+		return stop(fmt.Errorf("kekbit: mirror: %T cannot open a channel for writing, so the mirror cannot %s", m.cfg.Volume, what))
 	}
-	st, err := wo.OpenForWrite(h.ChannelID)
+	st, err := wo.OpenForWrite(id)
 	if err != nil {
-		return stop(fmt.Errorf("kekbit: mirror: %w", err))
+		return stop(fmt.Errorf("kekbit: mirror: %s: %w", what, err))
 	}
-	off := int64(domain.DataOffset + at)
-	word, err := st.LoadUint64(off)
-	if err == nil && word != domain.CloseMark {
-		err = st.StoreUint64(off, domain.CloseMark)
-	}
+	err = write(st)
 	if err == nil {
 		err = st.Flush()
 	}
@@ -468,9 +520,15 @@ func (m *Mirrorer) closeFull(h domain.Header, at uint64, path string) error {
 		err = cerr
 	}
 	if err != nil {
-		return stop(fmt.Errorf("kekbit: mirror: closing %s: %w", path, err))
+		return stop(fmt.Errorf("kekbit: mirror: %s: %w", what, err))
 	}
 	return nil
+}
+
+// writeJournalEnd writes the journal end mark into segment id of the
+// mirror journal.
+func (m *Mirrorer) writeJournalEnd(id uint64) error {
+	return m.update(id, fmt.Sprintf("end the journal in segment %d", id), domain.WriteJournalEnd)
 }
 
 // The order of elements at one position: an idle marker may share its
@@ -493,17 +551,24 @@ func (e *element) rank() int {
 }
 
 // before reports whether e comes before the element of the given rank at
-// pos in the chain.
-func (e *element) before(pos uint64, rank int) bool {
+// pos of channel ch in the chain (a journal's stream holds its segments,
+// channels 0, 1, ..., one after the other).
+func (e *element) before(ch, pos uint64, rank int) bool {
+	if e.channel != ch {
+		return e.channel < ch
+	}
 	return e.pos < pos || e.pos == pos && e.rank() < rank
 }
 
 // seek returns the first element after the header marker (at headerSeq)
 // that does not come before the element of rank rank at position target
 // (for rankIdle: whose position is at least target), nil if there is none
-// up to lastSeq. Along the chain, positions and, at one position, ranks
-// grow with stream sequences, so it bisects: about log2(n) requests.
-func (m *Mirrorer) seek(ctx context.Context, api *streamAPI, target uint64, rank int, headerSeq, lastSeq uint64) (*element, error) {
+// up to lastSeq; its seq is the message it is in (a batch, or itself).
+// Along the chain, positions and, at one position, ranks grow with stream
+// sequences, so it bisects on the last element of each message: about
+// log2(n) requests.
+func (m *Mirrorer) seek(ctx context.Context, api *streamAPI, h domain.Header, target uint64, rank int, headerSeq, lastSeq uint64) (*element, error) {
+	ch, env := h.ChannelID, h.Envelope.Len()
 	next := func(seq uint64) (*element, error) {
 		raw, err := api.get(ctx, seq, m.subject, false)
 		if err != nil {
@@ -513,7 +578,7 @@ func (m *Mirrorer) seek(ctx context.Context, api *streamAPI, target uint64, rank
 		if err != nil {
 			return nil, stop(err)
 		}
-		if e.marker == MarkerHeader {
+		if e.marker == MarkerHeader && (!m.cfg.journal || e.channel == ch) {
 			return nil, stop(fmt.Errorf("%w: a second header marker on %s at sequence %d", ErrMismatch, m.subject, e.seq))
 		}
 		return e, nil
@@ -522,12 +587,18 @@ func (m *Mirrorer) seek(ctx context.Context, api *streamAPI, target uint64, rank
 	for lo < hi {
 		mid := lo + (hi-lo)/2
 		e, err := next(mid)
+		if err == nil {
+			e, err = e.last(env)
+			if err != nil {
+				err = stop(err)
+			}
+		}
 		switch {
 		case errors.Is(err, errNoMessage):
 			hi = mid
 		case err != nil:
 			return nil, err
-		case !e.before(target, rank):
+		case !e.before(ch, target, rank):
 			hi = mid
 		default:
 			lo = e.seq + 1
@@ -540,7 +611,26 @@ func (m *Mirrorer) seek(ctx context.Context, api *streamAPI, target uint64, rank
 	if errors.Is(err, errNoMessage) {
 		return nil, nil
 	}
-	return e, err
+	if err != nil {
+		return nil, err
+	}
+	var found *element
+	errFound := errors.New("found")
+	err = e.each(env, func(el *element) error {
+		if !el.before(ch, target, rank) {
+			c := *el
+			found = &c
+			return errFound
+		}
+		return nil
+	})
+	switch {
+	case err == errFound:
+		return found, nil
+	case err != nil:
+		return nil, stop(err)
+	}
+	return nil, stop(fmt.Errorf("%w: stream %s: sequence %d has no element at or after position %d though its last has", ErrMismatch, m.cfg.Stream, e.seq, target))
 }
 
 // apply writes one message of the stream into the mirror channel. It
@@ -575,6 +665,34 @@ func (m *Mirrorer) apply(msg jetstream.Msg) (done bool, err error) {
 	}
 	if e.channel != m.hdr.ChannelID {
 		return false, stop(fmt.Errorf("%w: sequence %d is of channel %s, the mirror's is %s", ErrMismatch, seq, hexID(e.channel), hexID(m.hdr.ChannelID)))
+	}
+	if err := e.each(m.hdr.Envelope.Len(), func(el *element) error {
+		if done {
+			return stop(fmt.Errorf("%w: sequence %d holds elements after the end marker", ErrMismatch, seq))
+		}
+		done, err = m.applyElement(el)
+		return err
+	}); err != nil {
+		if !isPermanent(err) {
+			err = stop(err)
+		}
+		return false, err
+	}
+	m.nextSeq = seq + 1
+	m.position.Store(uint64(m.w.WriteOffset()))
+	m.behind.Store(md.NumPending)
+	return done, nil
+}
+
+// applyElement writes one element (a record, heartbeat or end marker)
+// into the mirror channel. It reports done when the end marker closed the
+// channel.
+func (m *Mirrorer) applyElement(e *element) (done bool, err error) {
+	seq := e.seq
+	if m.resumed && e.before(m.hdr.ChannelID, m.resumeHi, rankIdle) {
+		// An element of the batch the mirror's last one is in, before
+		// where the mirror channel stands: there already.
+		return false, nil
 	}
 	// The chain: this element must follow the last one applied exactly,
 	// with only heartbeats (the gap) between them.
@@ -612,11 +730,18 @@ func (m *Mirrorer) apply(msg jetstream.Msg) (done bool, err error) {
 		if err := w.Close(); err != nil {
 			return false, stop(fmt.Errorf("kekbit: mirror: closing: %w", err))
 		}
+		if m.cfg.journal && e.jend {
+			// The journal end mark, once the writer let the segment go
+			// (a reader at its close mark looks for the next segment
+			// until it sees the mark; a mirror stopped in between writes
+			// it when it resumes).
+			if err := m.writeJournalEnd(m.hdr.ChannelID); err != nil {
+				return false, err
+			}
+			m.jended = true
+		}
 		m.done.Store(true)
 	}
 	m.lastEnd = e.endPos()
-	m.nextSeq = seq + 1
-	m.position.Store(uint64(w.WriteOffset()))
-	m.behind.Store(md.NumPending)
 	return e.marker == MarkerEnd, nil
 }

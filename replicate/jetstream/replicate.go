@@ -3,10 +3,10 @@ package jetstream
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,11 +56,21 @@ type ReplicateConfig struct {
 	// (ErrStreamLost): the channel is never published into it again.
 	AcceptLimits bool
 
-	// Window is the most messages published and not yet acknowledged
-	// (DefaultWindow if 0). AckTimeout is how long an acknowledgement may
-	// take before the message counts as failed (DefaultAckTimeout if 0).
-	Window     int
+	// BatchBytes is the most payload bytes of a batch message
+	// (DefaultBatchBytes if 0; never more than the server's max_payload
+	// less 512 bytes for headers; a record larger than it goes alone).
+	// AckTimeout is how long an acknowledgement may take before the
+	// message counts as failed (DefaultAckTimeout if 0).
+	BatchBytes int
 	AckTimeout time.Duration
+
+	// Window is ignored: one batch is in flight at a time, so that every
+	// message is published once the one it follows is known (see the
+	// package documentation).
+	//
+	// Deprecated: it used to bound the messages (one per record)
+	// published and not yet acknowledged.
+	Window int
 
 	// StallTimeout: an acknowledgement that has not come this long after
 	// the one before it is taken for one that will never come (its
@@ -90,6 +100,11 @@ type ReplicateConfig struct {
 	Logf func(format string, args ...any)
 
 	skipLock bool // for tests: no lock file (SkipLock)
+
+	// journal: the channel is a segment of a journal whose segments share
+	// the stream (see ReplicateJournal); the segment before it may end
+	// the stream's chain, and its header marker is found by bisection.
+	journal bool
 }
 
 // ReplicateStats is what a Replicator has done so far in this run.
@@ -118,6 +133,7 @@ type Replicator struct {
 	start, position, acked, published, rsn atomic.Uint64
 
 	headerChecked bool // the stream's header marker is this channel's
+	journalEnded  bool // journal mode: the end marker published says the journal ended
 }
 
 // NewReplicator checks cfg and returns a replicator; Run starts it.
@@ -125,8 +141,8 @@ func NewReplicator(cfg ReplicateConfig) (*Replicator, error) {
 	if cfg.Volume == nil {
 		return nil, errors.New("kekbit: jetstream: name the channel: Volume and ChannelID")
 	}
-	if cfg.Window <= 0 {
-		cfg.Window = DefaultWindow
+	if cfg.BatchBytes <= 0 {
+		cfg.BatchBytes = DefaultBatchBytes
 	}
 	if cfg.AckTimeout <= 0 {
 		cfg.AckTimeout = DefaultAckTimeout
@@ -203,10 +219,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 	}
 	defer closeConn()
 	defer watchConn(nc, r.cfg.Logf, "kekbit replicate")()
-	// The window is kept by the session (its queue); the client's own
-	// limit only needs to be above it.
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(r.cfg.AckTimeout),
-		jetstream.WithPublishAsyncMaxPending(r.cfg.Window+8))
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(r.cfg.AckTimeout))
 	if err != nil {
 		return err
 	}
@@ -217,6 +230,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 	for {
 		before := r.acked.Load()
 		s := &session{r: r, rd: rd, nc: nc, js: js, api: api, hdr: h, channel: hexID(h.ChannelID)}
+		s.b.env = h.Envelope.Len()
 		err := s.run(ctx)
 		switch {
 		case err == nil:
@@ -251,104 +265,76 @@ type session struct {
 	hdr     domain.Header
 	channel string // hexID of the channel id
 
-	last    uint64 // the stream sequence the last message published must get
+	last    uint64 // the stream sequence of the last message, acknowledged
 	prevEnd uint64 // the channel position after the last element published
 
-	queue   chan pending
-	failed  atomic.Bool
-	failMu  sync.Mutex
-	failErr error
+	b      batch // the batch being filled; its buffer is the session's own
+	timer  *time.Timer
+	failed bool
+	err    error
 }
 
-// headroom is what a record message's headers take, at most.
+// headroom is what a batch message's headers take, at most.
 const headroom = 512
 
 // pending is a message published and not yet acknowledged.
 type pending struct {
 	f       jetstream.PubAckFuture
 	seq     uint64 // the stream sequence it must get
-	records uint64 // 1 for a record
+	records uint64 // the records it carries
 	end     uint64 // the channel position after it
-	final   bool   // the end marker
 }
 
 func (s *session) fail(err error) {
-	s.failMu.Lock()
-	if s.failErr == nil {
-		s.failErr = err
+	if !s.failed {
+		s.failed, s.err = true, err
 	}
-	s.failMu.Unlock()
-	s.failed.Store(true)
 }
 
 func (s *session) run(ctx context.Context) error {
+	s.timer = time.NewTimer(time.Hour)
+	s.timer.Stop()
 	done, err := s.resync(ctx)
 	if err != nil || done {
 		return err
 	}
-	s.queue = make(chan pending, s.r.cfg.Window)
-	ackerDone := make(chan struct{})
-	var finalAcked atomic.Bool
-	go func() {
-		defer close(ackerDone)
-		t := time.NewTimer(time.Hour)
-		t.Stop()
-		for p := range s.queue {
-			// Once failed, the answers still to come do not matter: the
-			// re-sync reads where the stream stands, and a message that
-			// lands meanwhile is the one the chain has there.
-			if !s.failed.Load() && s.await(p, t) && p.final {
-				finalAcked.Store(true)
-			}
-		}
-	}()
 	stopErr := s.follow(ctx)
-	if s.failed.Load() {
-		// Drop the answers still awaited, so that the acker is not held
-		// up by them and the next session's publishes not by the
-		// client's limit of messages in flight.
-		s.js.CleanupPublisher()
-	}
-	close(s.queue)
-	<-ackerDone // every message published has its answer, or the session failed
-	if s.failed.Load() {
-		s.js.CleanupPublisher()
-	}
 	switch {
-	case s.failed.Load():
-		return s.failErr
+	case s.failed:
+		// Drop the answer still awaited, if any: the re-sync reads where
+		// the stream stands.
+		s.js.CleanupPublisher()
+		return s.err
 	case stopErr != nil:
 		return stopErr
-	case finalAcked.Load():
-		s.r.done.Store(true)
+	case s.r.done.Load():
 		return nil
 	}
 	return ctx.Err()
 }
 
 // await waits for the answer to p and checks it: stored at the very
-// sequence expected, not as a duplicate. It reports whether it was. An
-// answer that takes more than StallTimeout fails the session (see
-// ReplicateConfig.StallTimeout); t is the acker's timer.
-func (s *session) await(p pending, t *time.Timer) bool {
+// sequence expected, or a duplicate there (this very message, stored by an
+// earlier attempt: a batch's id names the channel bytes it holds). It
+// reports whether it was. An answer that takes more than StallTimeout
+// fails the session (see ReplicateConfig.StallTimeout).
+func (s *session) await(p pending) bool {
 	var stalled <-chan time.Time
 	if d := s.r.cfg.StallTimeout; d > 0 {
-		t.Reset(d)
-		defer t.Stop()
-		stalled = t.C
+		s.timer.Reset(d)
+		defer s.timer.Stop()
+		stalled = s.timer.C
 	}
 	select {
 	case <-stalled:
 		s.fail(fmt.Errorf("kekbit: jetstream: no acknowledgement for stream sequence %d (channel position %d) within %v: the stream's leader changed or is gone", p.seq, p.end, s.r.cfg.StallTimeout))
 		return false
 	case ack := <-p.f.Ok():
-		// A duplicate at the very sequence expected is this message,
-		// stored by an earlier session whose answer was dropped: the
-		// chain has one message per id.
 		if ack.Sequence != p.seq {
-			s.fail(fmt.Errorf("kekbit: jetstream: message for position %d: stream %s answered sequence %d (duplicate %v), expected %d", p.end, ack.Stream, ack.Sequence, ack.Duplicate, p.seq))
+			s.fail(fmt.Errorf("kekbit: jetstream: message up to position %d: stream %s answered sequence %d (duplicate %v), expected %d", p.end, ack.Stream, ack.Sequence, ack.Duplicate, p.seq))
 			return false
 		}
+		s.last = p.seq
 		s.r.acked.Add(p.records)
 		s.r.position.Store(p.end)
 		return true
@@ -358,14 +344,15 @@ func (s *session) await(p pending, t *time.Timer) bool {
 	}
 }
 
-// publish sends m as the next message of the chain: it must land right
-// after the last one (Nats-Expected-Last-Sequence), so the stream refuses
-// it if anything was lost before it. Since the chain is a function of the
-// channel alone (see publishHeartbeats), a message of another replicator
-// of the channel that took a place is the one this replicator would have
-// put there. It reports false once the session failed.
-func (s *session) publish(m *nats.Msg, records, end uint64, final bool) bool {
-	if s.failed.Load() {
+// publish sends m as the next message of the chain and waits for its
+// acknowledgement: it must land right after the last one, acknowledged
+// (Nats-Expected-Last-Sequence), so the stream refuses it if anything
+// else landed there. One message at a time: every message is published
+// only once the one it follows is known to be the replicator's own, at
+// the sequence it names; see the package documentation. It reports false
+// once the session failed.
+func (s *session) publish(m *nats.Msg, records, end uint64) bool {
+	if s.failed {
 		return false
 	}
 	m.Header[jetstream.ExpectedLastSeqHeader] = []string{strconv.FormatUint(s.last, 10)}
@@ -374,9 +361,20 @@ func (s *session) publish(m *nats.Msg, records, end uint64, final bool) bool {
 		s.fail(fmt.Errorf("kekbit: jetstream: publishing: %w", err))
 		return false
 	}
-	s.last++
 	s.r.published.Add(1)
-	s.queue <- pending{f: f, seq: s.last, records: records, end: end, final: final}
+	return s.await(pending{f: f, seq: s.last + 1, records: records, end: end})
+}
+
+// flush publishes the batch, if it holds anything, and starts the next.
+func (s *session) flush() bool {
+	if s.b.empty() {
+		return !s.failed
+	}
+	if !s.publish(s.b.message(s.r.cfg.Subject, s.channel), s.b.records, s.b.end) {
+		return false
+	}
+	s.prevEnd = s.b.end
+	s.b.reset(s.prevEnd)
 	return true
 }
 
@@ -411,14 +409,7 @@ func (s *session) resync(ctx context.Context) (done bool, err error) {
 			return false, stop(lostError(scfg, subject, lastSeq+1, fmt.Sprintf("is empty but has held %d messages", lastSeq-firstSeq(scfg)+1)))
 		}
 		// A new replication: the header marker first.
-		s.last = lastSeq
-		s.prevEnd = 0
-		if err := s.rd.MoveTo(0); err != nil {
-			return false, stop(err)
-		}
-		r.headerChecked = true
-		r.markStarted(0)
-		return false, s.publishHeader()
+		return false, s.startChain(lastSeq)
 	case err != nil:
 		return false, err
 	case m.seq < lastSeq:
@@ -433,9 +424,21 @@ func (s *session) resync(ctx context.Context) (done bool, err error) {
 	case m.seq > lastSeq:
 		return false, fmt.Errorf("kekbit: jetstream: stream %s moved on while re-syncing (messages of an earlier attempt still landing, or another replicator of the channel)", r.cfg.Stream)
 	}
-	last, err := s.api.element(m, subject)
+	lastMsg, err := s.api.element(m, subject)
 	if err != nil {
 		return false, stop(err)
+	}
+	last, err := lastMsg.last(s.hdr.Envelope.Len())
+	if err != nil {
+		return false, stop(err)
+	}
+	if r.cfg.journal && last.channel < s.hdr.ChannelID && last.marker == MarkerEnd {
+		// The segment before ends the chain: this one starts after it,
+		// if that one is of the same journal.
+		if err := s.checkJournal(ctx, last.channel, m.seq); err != nil {
+			return false, err
+		}
+		return false, s.startChain(m.seq)
 	}
 	if last.channel != s.hdr.ChannelID {
 		return false, stop(fmt.Errorf("%w: stream %s holds channel %s on %s, this is channel %s", ErrMismatch, r.cfg.Stream, hexID(last.channel), subject, s.channel))
@@ -467,8 +470,23 @@ func (s *session) resync(ctx context.Context) (done bool, err error) {
 		return false, stop(fmt.Errorf("%w: the stream's last message (sequence %d) is at position %d: %w", ErrMismatch, m.seq, last.pos, err))
 	}
 	s.prevEnd = last.endPos()
+	s.b.reset(s.prevEnd)
 	r.markStarted(s.prevEnd)
 	return false, nil
+}
+
+// startChain publishes the channel from its start after the stream's
+// message at sequence last (0: none): the header marker first.
+func (s *session) startChain(last uint64) error {
+	s.last = last
+	s.prevEnd = 0
+	s.b.reset(0)
+	if err := s.rd.MoveTo(0); err != nil {
+		return stop(err)
+	}
+	s.r.headerChecked = true
+	s.r.markStarted(0)
+	return s.publishHeader()
 }
 
 func (r *Replicator) markStarted(pos uint64) {
@@ -499,13 +517,28 @@ func (s *session) skipRecord(e *element) error {
 // A stream whose first messages were dropped has none any more: refused
 // unless AcceptLimits.
 func (s *session) checkHeader(ctx context.Context, cfg jetstream.StreamConfig) error {
-	m, err := s.api.get(ctx, 1, s.r.cfg.Subject, false)
-	if err != nil {
-		return err
-	}
-	e, err := s.api.element(m, s.r.cfg.Subject)
-	if err != nil {
-		return stop(err)
+	var e *element
+	if s.r.cfg.journal {
+		// The segment's first message, after those of the segments
+		// before it.
+		lastSeq, _, err := s.api.state(ctx)
+		if err != nil {
+			return err
+		}
+		if e, err = firstOfChannel(ctx, s.api, s.r.cfg.Subject, s.hdr.ChannelID, lastSeq); err != nil {
+			return err
+		}
+		if e == nil || e.channel != s.hdr.ChannelID {
+			return stop(fmt.Errorf("%w: stream %s holds no message of segment %d though its last is", ErrMismatch, s.r.cfg.Stream, s.hdr.ChannelID))
+		}
+	} else {
+		m, err := s.api.get(ctx, 1, s.r.cfg.Subject, false)
+		if err != nil {
+			return err
+		}
+		if e, err = s.api.element(m, s.r.cfg.Subject); err != nil {
+			return stop(err)
+		}
 	}
 	if e.marker != MarkerHeader && e.seq > firstSeq(cfg) {
 		if s.r.cfg.AcceptLimits {
@@ -529,42 +562,48 @@ func (s *session) checkHeader(ctx context.Context, cfg jetstream.StreamConfig) e
 }
 
 func (s *session) publishHeader() error {
-	s.queue = make(chan pending, 1)
-	if !s.publish(headerMessage(s.r.cfg.Subject, s.hdr), 0, 0, false) {
-		return s.failErr
-	}
-	p := <-s.queue
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	if !s.await(p, t) {
+	if !s.publish(headerMessage(s.r.cfg.Subject, s.hdr), 0, 0) {
 		s.js.CleanupPublisher()
-		return s.failErr
+		return s.err
 	}
 	return nil
 }
 
-// follow reads the channel and publishes each record until the channel
-// ends (the end marker is published), ctx is done, or the session fails.
-// It returns an error that stops the replication: the channel is corrupt,
-// truncated, or its writer is gone.
+// follow reads the channel and publishes its records and heartbeats in
+// batches until the channel ends (the end marker is published), ctx is
+// done, or the session fails. A batch goes out when it is full or the
+// replicator has caught up with the writer; while one waits for its
+// acknowledgement the next fills in the channel. It returns an error that
+// stops the replication: the channel is corrupt, truncated, or its writer
+// is gone.
 func (s *session) follow(ctx context.Context) error {
-	rd, subject, ch := s.rd, s.r.cfg.Subject, s.channel
+	rd := s.rd
 	idle := newIdler()
 	defer idle.stop()
+	limit := s.r.cfg.BatchBytes
 	writerGone := false // found gone: one more look, then stop
-	for !s.failed.Load() && ctx.Err() == nil {
+	for !s.failed && ctx.Err() == nil {
 		before, records := rd.Position(), 0
-		limit := s.nc.MaxPayload() // the server's, once connected
+		room := s.nc.MaxPayload() - headroom // the server's, once connected
+		lim := limit
+		if room > 0 {
+			lim = min(lim, int(room))
+		}
 		for rec := range rd.Records() {
 			pos, p := rec.Position, rec.Payload
-			if limit > 0 && int64(len(p))+headroom > limit {
-				return stop(fmt.Errorf("kekbit: replicate: the record at position %d has %d bytes, more than the NATS server takes (max_payload %d, less %d for headers)", pos, len(p), limit, headroom))
+			if room > 0 && int64(len(p))+binary.MaxVarintLen64+1 > room {
+				return stop(fmt.Errorf("kekbit: replicate: the record at position %d has %d bytes, more than the NATS server takes (max_payload %d, less %d for headers)", pos, len(p), room+headroom, headroom))
 			}
-			end := pos + domain.RecordSize(uint64(len(p)))
-			if !s.publishHeartbeats(pos) || !s.publish(recordMessage(subject, ch, pos, 0, p), 1, end, false) {
+			if !s.b.empty() && (len(s.b.buf)+len(p)+2*binary.MaxVarintLen64 > lim || s.b.elements >= maxBatchElements) {
+				if !s.flush() {
+					return nil
+				}
+			}
+			s.b.heartbeatsTo(pos)
+			s.b.record(p)
+			if len(s.b.buf) >= lim && !s.flush() {
 				return nil
 			}
-			s.prevEnd = end
 			if records++; records&1023 == 0 && ctx.Err() != nil {
 				return nil
 			}
@@ -580,8 +619,15 @@ func (s *session) follow(ctx context.Context) error {
 			if re.Err == domain.ErrChannelFull {
 				how = EndFull
 			}
-			if s.publishHeartbeats(re.Position) {
-				s.publish(markerMessage(subject, ch, MarkerEnd, how, re.Position, 0), 0, re.Position, true)
+			end := markerMessage(s.r.cfg.Subject, s.channel, MarkerEnd, how, re.Position, 0)
+			if s.r.cfg.journal && s.journalEnded() {
+				end.Header[HeaderJournalEnd] = []string{"true"}
+			}
+			if s.heartbeatsTo(re.Position) && s.flush() {
+				if s.publish(end, 0, re.Position) {
+					s.r.journalEnded = end.Header.Get(HeaderJournalEnd) != ""
+					s.r.done.Store(true)
+				}
 			}
 			return nil
 		case errors.Is(err, domain.ErrTimeout):
@@ -593,7 +639,8 @@ func (s *session) follow(ctx context.Context) error {
 		default:
 			return stop(fmt.Errorf("kekbit: replicate: %w", err))
 		}
-		if !s.publishHeartbeats(rd.Position()) {
+		// Caught up: what is read goes out now.
+		if !s.heartbeatsTo(rd.Position()) || !s.flush() {
 			return nil
 		}
 		if rd.Position() != before {
@@ -617,21 +664,22 @@ func (s *session) follow(ctx context.Context) error {
 	return nil
 }
 
-// publishHeartbeats publishes an idle marker for each heartbeat between
-// the last element published and pos (the channel holds only heartbeats
-// there), each at the position right after its heartbeat: so the chain is
-// a function of the channel alone, one message per record or heartbeat,
-// whoever publishes it and whenever. It reports false once the session
-// failed.
-func (s *session) publishHeartbeats(pos uint64) bool {
-	for s.prevEnd < pos {
-		next := s.prevEnd + domain.RecordHeaderLen
-		if !s.publish(markerMessage(s.r.cfg.Subject, s.channel, MarkerIdle, "", next, domain.RecordHeaderLen), 0, next, false) {
+// maxBatchElements bounds the elements of one batch (heartbeats take
+// little room in it but are one element each for the mirror).
+const maxBatchElements = 8192
+
+// heartbeatsTo adds to the batch the heartbeats between its end and pos
+// (the channel holds only heartbeats there), publishing it whenever it is
+// full. It reports false once the session failed.
+func (s *session) heartbeatsTo(pos uint64) bool {
+	for s.b.end < pos {
+		n := min((pos-s.b.end)/domain.RecordHeaderLen, uint64(maxBatchElements-s.b.elements))
+		s.b.heartbeatsTo(s.b.end + n*domain.RecordHeaderLen)
+		if s.b.elements >= maxBatchElements && !s.flush() {
 			return false
 		}
-		s.prevEnd = next
 	}
-	return true
+	return !s.failed
 }
 
 // idler paces a caught-up replicator: it sleeps from 20µs doubling to

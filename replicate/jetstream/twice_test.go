@@ -34,9 +34,9 @@ func idleWriter(w *domain.Writer[[]byte], n int) error {
 // checks each stream: every record once, in order, nothing lost. The two
 // skip the machine's lock file, as two replicators on two machines that
 // share the channel would: what keeps them from building one chain out of
-// two histories is that the chain depends on the channel alone (a message
-// per record and per heartbeat), so the stream's check of the sequence
-// before each message is enough.
+// two histories, though their batches end where each happened to read, is
+// that each publishes a message only once the one before it is known to
+// be its own, at the sequence the new one names.
 func TestTwoReplicatorsIdleMarkers(t *testing.T) {
 	_, url := startServer(t)
 	twoReplicatorRounds(t, url, 1, 20, 0x1500)

@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +35,13 @@ const (
 	// HeaderEnd, on the end marker, says how the channel ended: "closed"
 	// or "full".
 	HeaderEnd = "Kekbit-End"
+	// HeaderJournalEnd, "true" on the end marker of a journal's segment
+	// that carries the journal end mark (the journal's writer closed it
+	// there; see ReplicateJournal).
+	HeaderJournalEnd = "Kekbit-Journal-End"
+	// HeaderNext, on a batch, is the channel position right after its
+	// last element (decimal); HeaderPos is the position of its first.
+	HeaderNext = "Kekbit-Next"
 
 	// The channel's header fields, on the header marker, for people and
 	// tools (the marker's payload, the encoded 128-byte header, is what a
@@ -69,7 +77,16 @@ const (
 	// MarkerEnd is the last message: the channel was closed or is full at
 	// HeaderPos (HeaderEnd says which).
 	MarkerEnd = "end"
+	// MarkerBatch is a message of several elements (records and
+	// heartbeats) from HeaderPos to HeaderNext, in the batch format (see
+	// the package documentation). Replicate publishes every record and
+	// heartbeat in batches.
+	MarkerBatch = "batch"
 )
+
+// BatchVersion is the first byte of a batch's payload: the version of
+// the batch format this package writes (and the only one it reads).
+const BatchVersion = 1
 
 // Ends of a channel, the values of HeaderEnd.
 const (
@@ -89,10 +106,21 @@ func StreamName(id uint64) string { return "KEKBIT_" + hexID(id) }
 
 func hexID(id uint64) string { return fmt.Sprintf("%016x", id) }
 
-// MsgID returns the JetStream message id (Nats-Msg-Id) of the record at
-// position pos of channel id: "<id in hex>:<pos>". Markers have
-// "<id>:header", "<id>:idle:<pos>" and "<id>:end".
+// MsgID returns the JetStream message id (Nats-Msg-Id) that streams of
+// earlier versions gave the record at position pos of channel id:
+// "<id in hex>:<pos>". Markers have "<id>:header", "<id>:idle:<pos>" and
+// "<id>:end"; a batch from pos to next has BatchMsgID.
 func MsgID(id, pos uint64) string { return hexID(id) + ":" + strconv.FormatUint(pos, 10) }
+
+// BatchMsgID returns the message id of the batch of channel id that holds
+// the channel from position pos to next: "<id in hex>:<pos>-<next>". The
+// channel's bytes there are fixed, so two batches with one id hold the
+// same elements.
+func BatchMsgID(id, pos, next uint64) string { return batchMsgID(hexID(id), pos, next) }
+
+func batchMsgID(channel string, pos, next uint64) string {
+	return channel + ":" + strconv.FormatUint(pos, 10) + "-" + strconv.FormatUint(next, 10)
+}
 
 // Errors of the package; test them with errors.Is.
 var (
@@ -129,17 +157,24 @@ type element struct {
 	channel uint64
 	marker  string // "" for a record
 	end     string // for MarkerEnd
-	pos     uint64 // position (not for MarkerHeader)
+	jend    bool   // for MarkerEnd: the journal ended (HeaderJournalEnd)
+	pos     uint64 // position (not for MarkerHeader); a batch's first
+	next    uint64 // a batch's end
 	gap     uint64
+	env     uint64 // the channel's envelope length: a record takes RecordSize(env+len(data))
 	data    []byte
 	hdr     nats.Header
 }
 
 // endPos returns the position right after the element: after its record,
-// or its position for a marker (0 for the header marker).
+// or its position for a marker (0 for the header marker), or after a
+// batch.
 func (e *element) endPos() uint64 {
+	if e.marker == MarkerBatch {
+		return e.next
+	}
 	if e.marker == "" {
-		return e.pos + domain.RecordSize(uint64(len(e.data)))
+		return e.pos + domain.RecordSize(e.env+uint64(len(e.data)))
 	}
 	return e.pos
 }
@@ -160,7 +195,7 @@ func parseElement(seq uint64, h nats.Header, data []byte) (*element, error) {
 	switch e.marker {
 	case MarkerHeader:
 		return e, nil
-	case "", MarkerIdle, MarkerEnd:
+	case "", MarkerIdle, MarkerEnd, MarkerBatch:
 	default:
 		return nil, bad("%s %q", HeaderMarker, e.marker)
 	}
@@ -172,10 +207,29 @@ func parseElement(seq uint64, h nats.Header, data []byte) (*element, error) {
 			return nil, bad("%s %q", HeaderGap, g)
 		}
 	}
+	if e.marker == MarkerBatch {
+		if e.next, err = strconv.ParseUint(h.Get(HeaderNext), 10, 64); err != nil || e.next%8 != 0 || e.next <= e.pos || e.gap != 0 {
+			return nil, bad("batch from %s to %s %q", HeaderPos, HeaderNext, h.Get(HeaderNext))
+		}
+		if len(data) == 0 || data[0] != BatchVersion {
+			v := -1
+			if len(data) > 0 {
+				v = int(data[0])
+			}
+			return nil, bad("batch format version %d (this package reads version %d)", v, BatchVersion)
+		}
+		return e, nil
+	}
 	if e.marker == MarkerEnd {
 		e.end = h.Get(HeaderEnd)
 		if e.end != EndClosed && e.end != EndFull {
 			return nil, bad("%s %q", HeaderEnd, e.end)
+		}
+		switch j := h.Get(HeaderJournalEnd); j {
+		case "", "true":
+			e.jend = j != ""
+		default:
+			return nil, bad("%s %q", HeaderJournalEnd, j)
 		}
 	}
 	if e.marker == "" && len(data) == 0 {
@@ -196,6 +250,132 @@ func (e *element) header() (domain.Header, error) {
 	return h, nil
 }
 
+// each calls fn with every element of the message e, in chain order: e
+// itself, or each record and heartbeat of a batch (a record as an element
+// with no marker, a heartbeat as an idle marker at the position after it,
+// gap 8, as streams of earlier versions had them), for a channel whose
+// records carry an envelope of env bytes (domain.Envelope.Len: a record's
+// payload goes without it, and takes RecordSize(env+len) of the channel). The element fn gets is
+// reused from one call to the next; its data points into e's. A batch
+// that does not decode, or does not end at its HeaderNext, is
+// ErrBadMessage; an error of fn stops the walk and is returned.
+func (e *element) each(env uint64, fn func(*element) error) error {
+	e.env = env
+	if e.marker != MarkerBatch {
+		return fn(e)
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: stream sequence %d: batch: %s", ErrBadMessage, e.seq, fmt.Sprintf(format, args...))
+	}
+	el := element{seq: e.seq, channel: e.channel}
+	pos, b := e.pos, e.data[1:]
+	for len(b) > 0 {
+		n, k := binary.Uvarint(b)
+		if k <= 0 {
+			return bad("a bad length at position %d", pos)
+		}
+		b = b[k:]
+		if n == 0 {
+			c, k := binary.Uvarint(b)
+			if k <= 0 || c == 0 || c > (e.next-pos)/domain.RecordHeaderLen {
+				return bad("a bad count of heartbeats at position %d", pos)
+			}
+			b = b[k:]
+			for range c {
+				pos += domain.RecordHeaderLen
+				el = element{seq: e.seq, channel: e.channel, marker: MarkerIdle, pos: pos, gap: domain.RecordHeaderLen}
+				if err := fn(&el); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if n > uint64(len(b)) || pos+domain.RecordSize(env+n) > e.next {
+			return bad("a record of %d bytes at position %d overruns the batch", n, pos)
+		}
+		el = element{seq: e.seq, channel: e.channel, pos: pos, env: env, data: b[:n:n]}
+		if err := fn(&el); err != nil {
+			return err
+		}
+		pos += domain.RecordSize(env + n)
+		b = b[n:]
+	}
+	if pos != e.next {
+		return bad("its elements end at %d, not at %s %d", pos, HeaderNext, e.next)
+	}
+	return nil
+}
+
+// last returns the last element of the message e (e itself if it is not
+// a batch), a copy; env as for each.
+func (e *element) last(env uint64) (*element, error) {
+	var l element
+	if err := e.each(env, func(el *element) error { l = *el; return nil }); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// batch builds the payload of a batch message: BatchVersion, then each
+// element: a record as its length (uvarint, never 0) and its bytes, a run
+// of heartbeats as 0 and their count (uvarint).
+type batch struct {
+	env        uint64 // the channel's envelope length
+	buf        []byte
+	start, end uint64 // the channel positions it covers
+	beats      uint64 // heartbeats at its end not yet in buf
+	elements   int
+	records    uint64
+}
+
+func (b *batch) reset(start uint64) {
+	b.buf = append(b.buf[:0], BatchVersion)
+	b.start, b.end, b.beats, b.elements, b.records = start, start, 0, 0, 0
+}
+
+func (b *batch) empty() bool { return b.end == b.start }
+
+// heartbeatsTo adds the heartbeats from the batch's end to pos.
+func (b *batch) heartbeatsTo(pos uint64) {
+	if pos > b.end {
+		n := (pos - b.end) / domain.RecordHeaderLen
+		b.beats += n
+		b.elements += int(n)
+		b.end = pos
+	}
+}
+
+func (b *batch) flushBeats() {
+	if b.beats > 0 {
+		b.buf = append(b.buf, 0)
+		b.buf = binary.AppendUvarint(b.buf, b.beats)
+		b.beats = 0
+	}
+}
+
+// record adds the record p, which must be at the batch's end.
+func (b *batch) record(p []byte) {
+	b.flushBeats()
+	b.buf = binary.AppendUvarint(b.buf, uint64(len(p)))
+	b.buf = append(b.buf, p...)
+	b.end += domain.RecordSize(b.env + uint64(len(p)))
+	b.elements++
+	b.records++
+}
+
+// message returns the batch's message; its data is the batch's buffer,
+// which must not change until the message is acknowledged or dropped.
+func (b *batch) message(subject, channel string) *nats.Msg {
+	b.flushBeats()
+	m := &nats.Msg{Subject: subject, Data: b.buf, Header: make(nats.Header, 6)}
+	m.Header[HeaderChannel] = []string{channel}
+	m.Header[HeaderMarker] = []string{MarkerBatch}
+	m.Header[HeaderPos] = []string{strconv.FormatUint(b.start, 10)}
+	m.Header[HeaderNext] = []string{strconv.FormatUint(b.end, 10)}
+	m.Header[jetstream.MsgIDHeader] = []string{batchMsgID(channel, b.start, b.end)}
+	return m
+}
+
 // headerMessage builds the header marker of a channel.
 func headerMessage(subject string, h domain.Header) *nats.Msg {
 	b, _ := h.MarshalBinary()
@@ -211,20 +391,6 @@ func headerMessage(subject string, h domain.Header) *nats.Msg {
 	m.Header[HeaderTickUnit] = []string{strings.ToLower(h.TickUnit.String())}
 	m.Header[HeaderCreationTime] = []string{strconv.FormatUint(h.CreationTime, 10)}
 	m.Header[jetstream.MsgIDHeader] = []string{hexID(h.ChannelID) + ":header"}
-	return m
-}
-
-// recordMessage builds the message of the record at pos, which follows
-// gap bytes of heartbeats. It copies payload.
-func recordMessage(subject, channel string, pos, gap uint64, payload []byte) *nats.Msg {
-	m := &nats.Msg{Subject: subject, Data: append([]byte(nil), payload...), Header: make(nats.Header, 5)}
-	p := strconv.FormatUint(pos, 10)
-	m.Header[HeaderChannel] = []string{channel}
-	m.Header[HeaderPos] = []string{p}
-	if gap != 0 {
-		m.Header[HeaderGap] = []string{strconv.FormatUint(gap, 10)}
-	}
-	m.Header[jetstream.MsgIDHeader] = []string{channel + ":" + p}
 	return m
 }
 

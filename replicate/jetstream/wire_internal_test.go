@@ -2,9 +2,14 @@ package jetstream
 
 import (
 	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kekbit-go/kekbit/domain"
 )
@@ -88,5 +93,134 @@ func TestMessagesRoundTrip(t *testing.T) {
 	e, _ = parseElement(1, hm.Header, hm.Data)
 	if _, err := e.header(); !errors.Is(err, ErrBadMessage) {
 		t.Errorf("header marker of another channel: %v", err)
+	}
+}
+
+// recordMessage builds the message that streams of earlier versions
+// (one message per record) held for the record at pos, which follows
+// gap bytes of heartbeats. It copies payload.
+func recordMessage(subject, channel string, pos, gap uint64, payload []byte) *nats.Msg {
+	m := &nats.Msg{Subject: subject, Data: append([]byte(nil), payload...), Header: make(nats.Header, 5)}
+	p := strconv.FormatUint(pos, 10)
+	m.Header[HeaderChannel] = []string{channel}
+	m.Header[HeaderPos] = []string{p}
+	if gap != 0 {
+		m.Header[HeaderGap] = []string{strconv.FormatUint(gap, 10)}
+	}
+	m.Header[jetstream.MsgIDHeader] = []string{channel + ":" + p}
+	return m
+}
+
+// TestBatchRoundTrip: a batch of records and runs of heartbeats decodes
+// to its elements at their positions; a batch that lies about its end,
+// has another version or is cut short is refused.
+func TestBatchRoundTrip(t *testing.T) {
+	var b batch
+	b.reset(64)
+	b.heartbeatsTo(80) // two heartbeats
+	b.record([]byte("one"))
+	b.record(make([]byte, 300))
+	b.heartbeatsTo(b.end + 8)
+	m := b.message("s", hexID(0xabc))
+	wantEnd := uint64(80 + domain.RecordSize(3) + domain.RecordSize(300) + 8)
+	if b.end != wantEnd || b.records != 2 || b.elements != 5 {
+		t.Fatalf("end %d records %d elements %d", b.end, b.records, b.elements)
+	}
+	if m.Header.Get(HeaderPos) != "64" || m.Header.Get(HeaderNext) != strconv.FormatUint(wantEnd, 10) ||
+		m.Header.Get(jetstream.MsgIDHeader) != BatchMsgID(0xabc, 64, wantEnd) || m.Data[0] != BatchVersion {
+		t.Fatal(m.Header, m.Data[:1])
+	}
+	e, err := parseElement(7, m.Header, m.Data)
+	if err != nil || e.marker != MarkerBatch || e.endPos() != wantEnd {
+		t.Fatal(e, err)
+	}
+	type got struct {
+		marker string
+		pos    uint64
+		gap    uint64
+		n      int
+	}
+	var els []got
+	if err := e.each(0, func(el *element) error {
+		if el.seq != 7 || el.channel != 0xabc {
+			t.Errorf("element %+v", el)
+		}
+		els = append(els, got{el.marker, el.pos, el.gap, len(el.data)})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []got{{MarkerIdle, 72, 8, 0}, {MarkerIdle, 80, 8, 0}, {"", 80, 0, 3}, {"", 80 + domain.RecordSize(3), 0, 300},
+		{MarkerIdle, wantEnd, 8, 0}}
+	if fmt.Sprint(els) != fmt.Sprint(want) {
+		t.Fatalf("elements\n got %v\nwant %v", els, want)
+	}
+	if l, err := e.last(0); err != nil || l.marker != MarkerIdle || l.pos != wantEnd {
+		t.Fatal(l, err)
+	}
+
+	// With an envelope of 24 bytes, records take 24 more bytes each.
+	var be batch
+	be.env = 24
+	be.reset(0)
+	be.record([]byte("one"))
+	be.record([]byte("two"))
+	eb, err := parseElement(8, be.message("s", hexID(1)).Header, be.buf)
+	if err != nil || be.end != 2*domain.RecordSize(27) {
+		t.Fatal(be.end, err)
+	}
+	var at []uint64
+	if err := eb.each(24, func(el *element) error { at = append(at, el.pos, el.endPos()); return nil }); err != nil ||
+		fmt.Sprint(at) != fmt.Sprint([]uint64{0, domain.RecordSize(27), domain.RecordSize(27), 2 * domain.RecordSize(27)}) {
+		t.Fatal(at, err)
+	}
+	if err := eb.each(0, func(*element) error { return nil }); !errors.Is(err, ErrBadMessage) {
+		t.Fatalf("read without its envelope: %v", err)
+	}
+
+	bad := func(what string, h nats.Header, data []byte) {
+		t.Helper()
+		e, err := parseElement(7, h, data)
+		if err == nil {
+			err = e.each(0, func(*element) error { return nil })
+		}
+		if !errors.Is(err, ErrBadMessage) {
+			t.Errorf("%s: %v", what, err)
+		}
+	}
+	short := nats.Header(http.Header(m.Header).Clone())
+	short[HeaderNext] = []string{strconv.FormatUint(wantEnd+8, 10)}
+	bad("an end past its elements", short, m.Data)
+	long := nats.Header(http.Header(m.Header).Clone())
+	long[HeaderNext] = []string{strconv.FormatUint(wantEnd-8, 10)}
+	bad("an end before its elements", long, m.Data)
+	v2 := append([]byte{2}, m.Data[1:]...)
+	bad("version 2", m.Header, v2)
+	bad("no payload", m.Header, nil)
+	bad("cut short", m.Header, m.Data[:len(m.Data)-20])
+	empty := nats.Header(http.Header(m.Header).Clone())
+	empty[HeaderNext] = []string{"64"}
+	bad("empty", empty, []byte{BatchVersion})
+	if _, err := parseElement(7, m.Header, v2); err == nil || !strings.Contains(err.Error(), "version 2") {
+		t.Errorf("version 2 is refused with %v", err)
+	}
+}
+
+// TestBatchAllocs: adding records and heartbeats to a batch allocates
+// nothing once its buffer has grown.
+func TestBatchAllocs(t *testing.T) {
+	var b batch
+	p := make([]byte, 72)
+	fill := func() {
+		b.reset(0)
+		for range 500 {
+			b.heartbeatsTo(b.end + 8)
+			b.record(p)
+		}
+		b.flushBeats()
+	}
+	fill()
+	if n := testing.AllocsPerRun(100, fill); n != 0 {
+		t.Fatalf("%v allocations", n)
 	}
 }
