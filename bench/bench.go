@@ -50,6 +50,10 @@ type Options struct {
 	// clock of this resolution (domain.WithCoarseClock) instead of
 	// time.Now per record.
 	CoarseClock time.Duration
+	// JournalKeep, if not 0, gives the journal a retention of this many
+	// segments, whose dropped segments' files it recycles
+	// (journal.WithRecycle).
+	JournalKeep int
 	Progress    io.Writer // if not nil, one line per run
 }
 
@@ -78,6 +82,9 @@ type Report struct {
 	Warm     Mode  // channel pretouched by writer and readers before timing
 	Baseline *Mode // the same as Warm without the library
 	Journal  *Mode // through a journal of Options.Journal-byte segments, rolls included
+	// JournalRolls and JournalRecycled count the journal writer's rolls
+	// over all runs, and those into a recycled segment (JournalKeep).
+	JournalRolls, JournalRecycled int
 }
 
 // MarshalJSON prints the report for machines: medians in records per
@@ -138,6 +145,11 @@ func (r Report) WriteText(w io.Writer) {
 		line("journal writer", j.Writer)
 		line("journal reader", j.Reader)
 		fmt.Fprintf(w, "  journal (%d-byte segments)/warm channel: writer %.2f, reader %.2f\n", o.Journal, j.Writer.Median/r.Warm.Writer.Median, j.Reader.Median/r.Warm.Reader.Median)
+		keep := "no retention"
+		if o.JournalKeep > 0 {
+			keep = fmt.Sprintf("retention keeps %d segments", o.JournalKeep)
+		}
+		fmt.Fprintf(w, "  journal rolls over all runs: %d, into recycled segments: %d (%s)\n", r.JournalRolls, r.JournalRecycled, keep)
 	}
 }
 
@@ -221,11 +233,15 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			}
 			j := job{N: o.N, Size: o.Size, Capacity: capacity, Warm: m.warm, Pause: o.Pause, Envelope: o.Envelope, CoarseClock: o.CoarseClock}
 			if m.name == "journal" {
-				j.Capacity = o.Journal
+				j.Capacity, j.JournalKeep = o.Journal, o.JournalKeep
 			}
-			w, r, err := runOnce(ctx, o, j, m.writer, m.reader)
+			w, r, wrep, err := runOnce(ctx, o, j, m.writer, m.reader)
 			if err != nil {
 				return rep, fmt.Errorf("bench: %s run %d: %w", m.name, run, err)
+			}
+			if m.name == "journal" {
+				rep.JournalRolls += wrep.Rolls
+				rep.JournalRecycled += wrep.Recycled
 			}
 			ws, rs = append(ws, w), append(rs, r)
 		}
@@ -338,13 +354,14 @@ func (w *worker) kill() {
 }
 
 // runOnce runs one writer and o.Readers readers on a fresh channel and
-// returns the writer's rate and the slowest reader's.
-func runOnce(ctx context.Context, o Options, j job, writerRole, readerRole string) (wrps, rrps float64, err error) {
+// returns the writer's rate and the slowest reader's, and the writer's
+// report.
+func runOnce(ctx context.Context, o Options, j job, writerRole, readerRole string) (wrps, rrps float64, wrep report, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	var cleanup func()
 	if j.Dir, cleanup, err = dirFor(o.Root); err != nil {
-		return 0, 0, err
+		return 0, 0, wrep, err
 	}
 	defer cleanup()
 
@@ -366,46 +383,46 @@ func runOnce(ctx context.Context, o Options, j job, writerRole, readerRole strin
 	readers := make([]*worker, o.Readers)
 	for i := range readers {
 		if readers[i], err = startRole(readerRole); err != nil {
-			return 0, 0, err
+			return 0, 0, wrep, err
 		}
 		if err := readers[i].expect(ctx, sigWaiting); err != nil {
-			return 0, 0, err
+			return 0, 0, wrep, err
 		}
 	}
 	wr, err := startRole(writerRole)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, wrep, err
 	}
 	if j.Warm {
 		if err := wr.expect(ctx, sigReady); err != nil {
-			return 0, 0, err
+			return 0, 0, wrep, err
 		}
 		for _, r := range readers {
 			if err := r.expect(ctx, sigReady); err != nil {
-				return 0, 0, err
+				return 0, 0, wrep, err
 			}
 		}
 		if _, err := fmt.Fprintln(wr.stdin, sigGo); err != nil {
-			return 0, 0, err
+			return 0, 0, wrep, err
 		}
 	}
-	wrep, err := wr.finish()
+	wrep, err = wr.finish()
 	if err != nil {
-		return 0, 0, fmt.Errorf("writer: %w", err)
+		return 0, 0, wrep, fmt.Errorf("writer: %w", err)
 	}
 	wrps = float64(j.N) / time.Duration(wrep.End-wrep.Start).Seconds()
 	rrps = -1
 	for i, r := range readers {
 		rrep, err := r.finish()
 		if err != nil {
-			return 0, 0, fmt.Errorf("reader %d: %w", i, err)
+			return 0, 0, wrep, fmt.Errorf("reader %d: %w", i, err)
 		}
 		rate := float64(j.N) / time.Duration(rrep.End-wrep.Start).Seconds()
 		if rrps < 0 || rate < rrps {
 			rrps = rate
 		}
 	}
-	return wrps, rrps, nil
+	return wrps, rrps, wrep, nil
 }
 
 // dirFor returns a fresh folder under root, removed by the returned func,

@@ -20,6 +20,9 @@ func (j job) journalWriter(in io.Reader, out io.Writer) (report, error) {
 	if j.CoarseClock != 0 {
 		opts = append(opts, journal.WithCoarseClock(j.CoarseClock))
 	}
+	if j.JournalKeep > 0 {
+		opts = append(opts, journal.WithRetention(journal.Retention{MaxSegments: j.JournalKeep}), journal.WithRecycle(true))
+	}
 	w, err := journal.OpenWriter(mmap.NewVolume(j.Dir), codecs.Raw{}, opts...)
 	if err != nil {
 		return r, err
@@ -34,6 +37,7 @@ func (j job) journalWriter(in io.Reader, out io.Writer) (report, error) {
 		return r, err
 	}
 	r.End, r.Records = time.Now().UnixNano(), j.N
+	r.Rolls, r.Recycled = int(w.Segment()), int(w.Recycled())
 	return r, w.Close()
 }
 

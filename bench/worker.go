@@ -32,6 +32,8 @@ type job struct {
 	Envelope domain.Envelope `json:"envelope,omitempty"`
 	// CoarseClock is Options.CoarseClock.
 	CoarseClock time.Duration `json:"coarse_clock,omitempty"`
+	// JournalKeep is Options.JournalKeep.
+	JournalKeep int `json:"journal_keep,omitempty"`
 }
 
 // report is what a worker prints as its last line.
@@ -41,6 +43,9 @@ type report struct {
 	Records int      `json:"records"`
 	Err     string   `json:"err,omitempty"`
 	RTT     []uint32 `json:"rtt,omitempty"` // round trips, ns (client)
+	// A journal writer's rolls, and those into a recycled segment.
+	Rolls    int `json:"rolls,omitempty"`
+	Recycled int `json:"recycled,omitempty"`
 }
 
 // RunWorker runs this process as a benchmark worker if it was started as

@@ -85,6 +85,27 @@ func (v *Volume) Create(id uint64, size int64, init func(ports.Storage) error) (
 	}))
 }
 
+// Recycle makes channel to, of size bytes, out of channel from's file
+// (ports.Recycler): renamed, not reallocated, its pages resident and its
+// old bytes still there for init to overwrite as far as it needs. It
+// refuses, with ports.ErrChannelInUse and nothing changed, a file that
+// another open file or mapping holds (Linux file leases tell: elsewhere
+// it always refuses), whose writer's lock is held, or of another size;
+// and the two channels must share a folder (ids with the same high 32
+// bits). Its errors are *ports.ChannelError.
+func (v *Volume) Recycle(from, to uint64, size int64, init func(ports.Storage) error) (ports.Storage, error) {
+	return layout.AsStorage(layout.Recycle(v.files(), v.channel(from), v.channel(to), size, func(st *Storage) error {
+		if v.pretouch {
+			if err := st.populate(); err != nil {
+				return err
+			}
+		}
+		return init(st)
+	}))
+}
+
+var _ ports.Recycler = (*Volume)(nil)
+
 // CreateFile makes a channel file at path exactly as Volume.Create does,
 // lock file (path with .lock for .kekbit) included, for a channel kept
 // outside a volume's layout. The folder must exist. Its errors name the
