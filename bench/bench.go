@@ -54,6 +54,9 @@ type Options struct {
 	// segments, whose dropped segments' files it recycles
 	// (journal.WithRecycle).
 	JournalKeep int
+	// JournalHist times every Write of the journal writer (a clock read
+	// each: its rate is then not comparable) into Report.JournalHist.
+	JournalHist bool
 	Progress    io.Writer // if not nil, one line per run
 }
 
@@ -85,6 +88,9 @@ type Report struct {
 	// JournalRolls and JournalRecycled count the journal writer's rolls
 	// over all runs, and those into a recycled segment (JournalKeep).
 	JournalRolls, JournalRecycled int
+	// JournalHist counts the journal writer's Writes by their time, over
+	// all runs (Options.JournalHist): element k those of 2^(k-1)..2^k-1 ns.
+	JournalHist []uint64
 }
 
 // MarshalJSON prints the report for machines: medians in records per
@@ -150,6 +156,9 @@ func (r Report) WriteText(w io.Writer) {
 			keep = fmt.Sprintf("retention keeps %d segments", o.JournalKeep)
 		}
 		fmt.Fprintf(w, "  journal rolls over all runs: %d, into recycled segments: %d (%s)\n", r.JournalRolls, r.JournalRecycled, keep)
+		if len(r.JournalHist) > 0 {
+			writeHist(w, r.JournalHist)
+		}
 	}
 }
 
@@ -233,7 +242,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			}
 			j := job{N: o.N, Size: o.Size, Capacity: capacity, Warm: m.warm, Pause: o.Pause, Envelope: o.Envelope, CoarseClock: o.CoarseClock}
 			if m.name == "journal" {
-				j.Capacity, j.JournalKeep = o.Journal, o.JournalKeep
+				j.Capacity, j.JournalKeep, j.JournalHist = o.Journal, o.JournalKeep, o.JournalHist
 			}
 			w, r, wrep, err := runOnce(ctx, o, j, m.writer, m.reader)
 			if err != nil {
@@ -242,6 +251,12 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			if m.name == "journal" {
 				rep.JournalRolls += wrep.Rolls
 				rep.JournalRecycled += wrep.Recycled
+				for k, c := range wrep.Hist {
+					for len(rep.JournalHist) <= k {
+						rep.JournalHist = append(rep.JournalHist, 0)
+					}
+					rep.JournalHist[k] += c
+				}
 			}
 			ws, rs = append(ws, w), append(rs, r)
 		}
@@ -443,4 +458,36 @@ func dirFor(root string) (string, func(), error) {
 			os.Remove(root) // rmdir: refused if something else is in it
 		}
 	}, nil
+}
+
+// writeHist prints the journal writer's per-Write times: the count in
+// each power-of-two bucket and the quantiles (a bucket's upper bound).
+func writeHist(w io.Writer, hist []uint64) {
+	var total uint64
+	for _, c := range hist {
+		total += c
+	}
+	fmt.Fprintf(w, "  journal writer's time per Write (%d Writes, clock reads included):\n", total)
+	for k, c := range hist {
+		if c != 0 {
+			fmt.Fprintf(w, "    %10d-%10d ns %12d\n", uint64(1)<<k>>1, uint64(1)<<k-1, c)
+		}
+	}
+	for _, q := range []float64{0.5, 0.99, 0.999, 0.9999} {
+		fmt.Fprintf(w, "    p%v < %d ns\n", q*100, histQuantile(hist, total, q))
+	}
+}
+
+// histQuantile returns the upper bound of the bucket that holds quantile q
+// of the total Writes counted in hist.
+func histQuantile(hist []uint64, total uint64, q float64) uint64 {
+	want := uint64(q * float64(total))
+	var seen uint64
+	for k, c := range hist {
+		seen += c
+		if seen > want {
+			return uint64(1) << k
+		}
+	}
+	return uint64(1) << len(hist)
 }

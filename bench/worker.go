@@ -34,6 +34,8 @@ type job struct {
 	CoarseClock time.Duration `json:"coarse_clock,omitempty"`
 	// JournalKeep is Options.JournalKeep.
 	JournalKeep int `json:"journal_keep,omitempty"`
+	// JournalHist is Options.JournalHist.
+	JournalHist bool `json:"journal_hist,omitempty"`
 }
 
 // report is what a worker prints as its last line.
@@ -43,9 +45,11 @@ type report struct {
 	Records int      `json:"records"`
 	Err     string   `json:"err,omitempty"`
 	RTT     []uint32 `json:"rtt,omitempty"` // round trips, ns (client)
-	// A journal writer's rolls, and those into a recycled segment.
-	Rolls    int `json:"rolls,omitempty"`
-	Recycled int `json:"recycled,omitempty"`
+	// A journal writer's rolls, those into a recycled segment, and its
+	// Writes' times (Report.JournalHist).
+	Rolls    int      `json:"rolls,omitempty"`
+	Recycled int      `json:"recycled,omitempty"`
+	Hist     []uint64 `json:"hist,omitempty"`
 }
 
 // RunWorker runs this process as a benchmark worker if it was started as

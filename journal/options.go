@@ -109,7 +109,9 @@ func WithRetention(r Retention) Option { return func(c *config) { c.retention = 
 // opens it meanwhile finds it removed. A reader that opens segment files
 // without this package's checks (the Rust crate's) could, in the instant
 // of the rename, open a segment being recycled: do not use WithRecycle
-// with such readers of a live journal.
+// with such readers of a live journal. An open of the old segment in that
+// instant also sends the writer's process SIGIO (the lease breaking),
+// which Go ignores unless the program asked for it (signal.Notify).
 func WithRecycle(on bool) Option { return func(c *config) { c.recycle = on } }
 
 // WithPositions gives the writer the named readers' positions, so that
