@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"path/filepath"
-	"math/bits"
 	"time"
 
 	"github.com/kekbit-go/kekbit/adapters/mmap"
