@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,8 +33,18 @@ func TestRecycle(t *testing.T) {
 	if w.Recycled() == 0 {
 		t.Fatalf("%d rolls, none into a recycled segment", w.Segment())
 	}
+	// The writer keeps the mappings of passed segments for recycling,
+	// never one of a removed segment.
+	time.Sleep(10 * time.Millisecond) // the last roll's background close
+	w.Flush()
+	if m := removedMappings(t, vol.Root()); m != "" {
+		t.Fatalf("mappings of removed segments while writing:\n%s", m)
+	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if m := removedMappings(t, vol.Root()); m != "" {
+		t.Fatalf("mappings of removed segments after Close:\n%s", m)
 	}
 	ids, err := vol.List()
 	if err != nil || len(ids) > 3 {
@@ -176,6 +187,23 @@ func TestRecycleCrashStates(t *testing.T) {
 }
 
 var errStopTest = errors.New("stop")
+
+// removedMappings returns the lines of /proc/self/maps that map a removed
+// file under dir.
+func removedMappings(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := ""
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, dir) && strings.HasSuffix(l, "(deleted)") {
+			out += l + "\n"
+		}
+	}
+	return out
+}
 
 // TestRecycleSpareHeld: a segment a reader holds (here, in this process)
 // is removed, not recycled: the reader reads it to its end intact while

@@ -36,14 +36,16 @@ func Prune(vol ports.Volume, positions Positions, r Retention) ([]uint64, error)
 	if err != nil {
 		return nil, err
 	}
-	removed, _, _, err := prune(cat, positions, r, s.hdr.JournalID, time.Now(), false)
+	removed, _, _, err := prune(cat, positions, r, s.hdr.JournalID, time.Now(), false, nil)
 	return removed, err
 }
 
 // prune is Prune on a catalog, for journal id. With spare, the newest of
 // the segments it would remove stays, for the writer to recycle into its
 // next segment (a Recycler volume's): spare says which, ok if any.
-func prune(cat *catalog, positions Positions, r Retention, id domain.JournalID, now time.Time, spare bool) (removed []uint64, kept uint64, ok bool, err error) {
+// release, if not nil, runs before a segment is removed (the writer closes
+// the storage it kept of it).
+func prune(cat *catalog, positions Positions, r Retention, id domain.JournalID, now time.Time, spare bool, release func(seg uint64)) (removed []uint64, kept uint64, ok bool, err error) {
 	if !r.active() {
 		return nil, 0, false, nil
 	}
@@ -85,6 +87,9 @@ func prune(cat *catalog, positions Positions, r Retention, id domain.JournalID, 
 		drop = drop[:len(drop)-1]
 	}
 	for _, seg := range drop {
+		if release != nil {
+			release(seg)
+		}
 		if err := cat.vol.Remove(seg); err != nil && !errors.Is(err, ports.ErrChannelNotFound) {
 			return removed, kept, ok, fmt.Errorf("kekbit: journal: removing segment %d: %w", seg, err)
 		}

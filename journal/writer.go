@@ -41,9 +41,60 @@ type Writer[T any] struct {
 // prepare to recycle (WithRecycle); the roll's background pass sets it,
 // the prepare's goroutine takes it.
 type spare struct {
-	mu  sync.Mutex
-	seg uint64
-	ok  bool
+	mu   sync.Mutex
+	seg  uint64
+	ok   bool
+	held map[uint64]ports.Storage // passed segments' storages kept open for recycling, maxHeld at most
+}
+
+// maxHeld is how many passed segments' storages (mappings) a recycling
+// writer keeps open, for the segments retention drops next: recycled
+// through them, the new segment's pages are mapped already.
+const maxHeld = 8
+
+// hold keeps st, segment seg's storage, for recycling; false if maxHeld
+// are kept already.
+func (s *spare) hold(seg uint64, st ports.Storage) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.held) >= maxHeld {
+		return false
+	}
+	if s.held == nil {
+		s.held = make(map[uint64]ports.Storage)
+	}
+	s.held[seg] = st
+	return true
+}
+
+// unhold returns and forgets the storage kept for segment seg, if any.
+func (s *spare) unhold(seg uint64) (ports.Storage, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.held[seg]
+	delete(s.held, seg)
+	return st, ok
+}
+
+// release closes the storage kept for segment seg, if any (before the
+// segment is removed: no mapping of a removed segment stays).
+func (s *spare) release(seg uint64) {
+	if st, ok := s.unhold(seg); ok {
+		st.Close()
+	}
+}
+
+// releaseAll closes every storage kept.
+func (s *spare) releaseAll() error {
+	s.mu.Lock()
+	held := s.held
+	s.held = nil
+	s.mu.Unlock()
+	var err error
+	for _, st := range held {
+		err = multierr.Append(err, st.Close())
+	}
+	return err
 }
 
 func (s *spare) put(seg uint64) {
@@ -64,10 +115,11 @@ func (s *spare) take() (uint64, bool) {
 // pretouched and invisible to readers, for the roll to give it its
 // sequence base.
 type pending[T any] struct {
-	seg   uint64
-	base  chan uint64 // the roll sends the sequence base; closing it aborts
-	done  chan created[T]
-	hurry atomic.Bool // the roll is waiting: stop pretouching
+	seg    uint64
+	base   chan uint64 // the roll sends the sequence base; closing it aborts
+	done   chan created[T]
+	hurry  atomic.Bool // the roll is waiting: stop pretouching
+	mapped atomic.Bool // recycled through a kept mapping: nothing to pretouch
 }
 
 // pretouch faults in the pages of st, a new segment's storage whose
@@ -126,7 +178,7 @@ func OpenWriter[T any](vol ports.Volume, enc codecs.Encoder[T], opts ...Option) 
 		return nil, err
 	}
 	if w.cfg.retention.active() {
-		_, _, _, w.pruneErr = prune(w.cat, w.cfg.positions, w.cfg.retention, w.id, w.cfg.clock(), false)
+		_, _, _, w.pruneErr = prune(w.cat, w.cfg.positions, w.cfg.retention, w.id, w.cfg.clock(), false, nil)
 	}
 	return w, nil
 }
@@ -338,7 +390,7 @@ func (w *Writer[T]) prepare(seg uint64) (*pending[T], error) {
 		var dw *domain.Writer[T]
 		init := func(recycled bool) func(ports.Storage) error {
 			return func(st ports.Storage) error {
-				if w.cfg.pretouch {
+				if w.cfg.pretouch && !p.mapped.Load() {
 					pretouch(st, &p.hurry)
 				}
 				base, ok := <-p.base
@@ -387,7 +439,18 @@ func (w *Writer[T]) recycle(seg uint64, size int64, init func(ports.Storage) err
 			return nil, nil
 		}
 	}
-	st, err := w.recycler.Recycle(from, seg, size, init)
+	var st ports.Storage
+	var err error
+	if held, ok := w.spare.unhold(from); ok {
+		// Through the mapping the writer kept: no page to fault in.
+		p.mapped.Store(true)
+		st, err = w.recycler.(ports.StorageRecycler).RecycleStorage(held, from, seg, init)
+		if err != nil {
+			held.Close()
+		}
+	} else {
+		st, err = w.recycler.Recycle(from, seg, size, init)
+	}
 	switch {
 	case err == nil:
 		w.cat.forget(from)
@@ -494,11 +557,15 @@ func (w *Writer[T]) roll() error {
 	now := w.cfg.clock() // here: the clock need not be safe for concurrent use
 	go func(closing chan<- [2]error, seg uint64) {
 		var errs [2]error // the close's, retention's
-		if err := multierr.Append(oldSt.Flush(), oldSt.Close()); err != nil {
+		err := oldSt.Flush()
+		if _, ok := w.recycler.(ports.StorageRecycler); !ok || !w.cfg.retention.active() || !w.spare.hold(seg, oldSt) {
+			err = multierr.Append(err, oldSt.Close())
+		}
+		if err != nil {
 			errs[0] = fmt.Errorf("kekbit: journal: closing segment %d: %w", seg, err)
 		}
 		if w.cfg.retention.active() {
-			_, spare, ok, err := prune(w.cat, w.cfg.positions, w.cfg.retention, w.id, now, w.recycler != nil)
+			_, spare, ok, err := prune(w.cat, w.cfg.positions, w.cfg.retention, w.id, now, w.recycler != nil, w.spare.release)
 			errs[1] = err
 			if ok {
 				w.spare.put(spare)
@@ -587,11 +654,13 @@ func (w *Writer[T]) Close() error {
 	if seg, ok := w.spare.take(); ok {
 		// Retention dropped it: with no next segment to recycle it into,
 		// it goes.
+		w.spare.release(seg)
 		if rerr := w.vol.Remove(seg); rerr != nil && !errors.Is(rerr, ports.ErrChannelNotFound) {
 			w.pruneErr = fmt.Errorf("kekbit: journal: removing segment %d: %w", seg, rerr)
 		}
 		w.cat.forget(seg)
 	}
+	err = multierr.Append(err, w.spare.releaseAll())
 	err = multierr.Append(err, domain.WriteJournalEnd(w.st))
 	err = multierr.Append(err, w.cur.Close())
 	w.cur, w.st = nil, nil
@@ -605,7 +674,7 @@ func (w *Writer[T]) Release() error {
 		return nil
 	}
 	w.abortNext()
-	err := multierr.Append(w.waitClosing(), w.cur.Release())
+	err := multierr.Combine(w.waitClosing(), w.spare.releaseAll(), w.cur.Release())
 	w.cur, w.st = nil, nil
 	return err
 }

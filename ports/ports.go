@@ -203,6 +203,17 @@ type Recycler interface {
 	Recycle(from, to uint64, size int64, init func(Storage) error) (Storage, error)
 }
 
+// StorageRecycler is an optional ability of a Recycler: recycling through
+// the writer's own Storage of the old channel, kept open for it, so that
+// the new channel needs no new open or mapping.
+type StorageRecycler interface {
+	// RecycleStorage is Recycle through st, a writable Storage of channel
+	// from that this volume made (its writer's hold kept), returned as
+	// channel to's. On ErrChannelInUse st is as it was, else after an
+	// error it is closed.
+	RecycleStorage(st Storage, from, to uint64, init func(Storage) error) (Storage, error)
+}
+
 // AbandonedRemover is an optional ability of a Volume that can tell a
 // channel nobody holds from one whose writer or creator is still at work.
 type AbandonedRemover interface {

@@ -1,6 +1,7 @@
 package mmap
 
 import (
+	"fmt"
 	"go.uber.org/multierr"
 
 	"github.com/kekbit-go/kekbit/internal/layout"
@@ -104,7 +105,35 @@ func (v *Volume) Recycle(from, to uint64, size int64, init func(ports.Storage) e
 	}))
 }
 
-var _ ports.Recycler = (*Volume)(nil)
+// RecycleStorage is Recycle through st, the writer's own Storage of
+// channel from (read-write, its writer's lock held), kept open by a writer
+// that means to recycle it: no open and no new mapping, its pages mapped
+// already, so the new channel's writer meets no page fault. It returns st
+// itself, now channel to's. On an error matching ports.ErrChannelInUse
+// (another open file or mapping of it exists) st is as it was.
+func (v *Volume) RecycleStorage(st ports.Storage, from, to uint64, init func(ports.Storage) error) (ports.Storage, error) {
+	s, ok := st.(*Storage)
+	if !ok || !s.writable || s.closed || s.path != v.Path(from) {
+		return nil, v.channel(to).Error(layout.OpRecycle, fmt.Errorf("%w: not this volume's open writer's storage of channel %d", ports.ErrChannelInUse, from))
+	}
+	path := s.path
+	r, err := layout.RecycleOpen(v.files(), s.file, s, v.channel(from), v.channel(to), s.size, func(st *Storage) error {
+		st.path = v.Path(to)
+		return init(st)
+	})
+	if err != nil {
+		if !s.closed {
+			s.path = path
+		}
+		return nil, err
+	}
+	return r, nil
+}
+
+var (
+	_ ports.Recycler        = (*Volume)(nil)
+	_ ports.StorageRecycler = (*Volume)(nil)
+)
 
 // CreateFile makes a channel file at path exactly as Volume.Create does,
 // lock file (path with .lock for .kekbit) included, for a channel kept

@@ -75,26 +75,61 @@ func recycle[F File, S ports.Storage](b Backend[F, S], from, path string, size i
 	})
 }
 
+// RecycleOpen is Recycle for a file the caller has open already, its
+// writer's lock held, and st, the caller's writable Storage of it (a
+// writer that kept its old segment's mapping): no open and no new
+// mapping, st itself is returned, its pages mapped already. On an error
+// matching ports.ErrChannelInUse st is as it was (the caller closes it and
+// removes from); after any other error st is closed.
+func RecycleOpen[F File, S ports.Storage](b Backend[F, S], f F, st S, from, c Channel, size int64, init func(S) error) (S, error) {
+	var none S
+	rn, ok := any(b).(Renamer)
+	if !ok || filepath.Dir(from.Path) != filepath.Dir(c.Path) {
+		return none, c.Error(OpRecycle, fmt.Errorf("%w: it cannot be renamed to the new channel's name", ports.ErrChannelInUse))
+	}
+	if err := vacant(b, c.Path); err != nil {
+		return none, c.Error(OpRecycle, err)
+	}
+	st, err := ready(b, c.Path, init, func() (S, error) {
+		if err := claim(b, rn, f, from.Path, c.Path, size); err != nil {
+			return none, err
+		}
+		return st, nil
+	})
+	if err != nil {
+		return none, c.Error(OpRecycle, err)
+	}
+	return st, nil
+}
+
 // takeFile is Recycle's step 3: it opens the file at from, makes sure that
 // nobody else has it open or holds its writer's lock, and renames it to
 // path. Its errors before the rename match ports.ErrChannelInUse.
-func takeFile[F File](b Files[F], rn Renamer, from, path string, size int64) (_ F, err error) {
+func takeFile[F File](b Files[F], rn Renamer, from, path string, size int64) (F, error) {
 	var none F
-	inUse := func(why string, err error) (F, error) {
-		if err != nil {
-			return none, fmt.Errorf("%w: %s: %w", ports.ErrChannelInUse, why, err)
-		}
-		return none, fmt.Errorf("%w: %s", ports.ErrChannelInUse, why)
-	}
 	f, err := b.OpenFile(from, true)
 	if err != nil {
-		return inUse("opening the old file", StripPath(err))
+		return none, fmt.Errorf("%w: opening the old file: %w", ports.ErrChannelInUse, StripPath(err))
 	}
-	defer func() {
+	if err := claim(b, rn, f, from, path, size); err != nil {
+		f.Close()
+		return none, err
+	}
+	return f, nil
+}
+
+// claim is the rest of Recycle's step 3 on f, open read-write: it checks
+// f's size, takes the lease (no other open file of it exists) and the
+// writer's lock (this open file's, or free), checks that f is still the
+// file at from and renames it to path. Its errors before the rename match
+// ports.ErrChannelInUse; after it, it removes path again.
+func claim[F File](b Files[F], rn Renamer, f F, from, path string, size int64) (err error) {
+	inUse := func(why string, err error) error {
 		if err != nil {
-			f.Close()
+			return fmt.Errorf("%w: %s: %w", ports.ErrChannelInUse, why, err)
 		}
-	}()
+		return fmt.Errorf("%w: %s", ports.ErrChannelInUse, why)
+	}
 	if fi, err := f.Stat(); err != nil || fi.Size() != size || !fi.Mode().IsRegular() {
 		return inUse(fmt.Sprintf("the old file is not a regular file of %d bytes", size), err)
 	}
@@ -126,5 +161,5 @@ func takeFile[F File](b Files[F], rn Renamer, from, path string, size int64) (_ 
 		return inUse("renaming it", StripPath(err))
 	}
 	renamed = true
-	return f, nil
+	return nil
 }
