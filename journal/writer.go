@@ -447,6 +447,7 @@ func (w *Writer[T]) recycle(seg uint64, size int64, init func(ports.Storage) err
 		st, err = w.recycler.(ports.StorageRecycler).RecycleStorage(held, from, seg, init)
 		if err != nil {
 			held.Close()
+			p.mapped.Store(false) // a fresh segment is pretouched
 		}
 	} else {
 		st, err = w.recycler.Recycle(from, seg, size, init)
