@@ -12,6 +12,7 @@ import (
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/domain"
 	"github.com/kekbit-go/kekbit/journal"
+	"github.com/kekbit-go/kekbit/journal/positions"
 )
 
 func recycleVolume(t *testing.T) *mmap.Volume {
@@ -77,13 +78,15 @@ func TestRecycle(t *testing.T) {
 	t.Logf("%d rolls, %d recycled; kept from seq %d", w.Segment(), w.Recycled(), first)
 }
 
-// TestRecycleWhileFollowed: a reader following the journal in this
-// process sees every record once, in order, while the writer recycles
-// what it passed; a segment it still holds is removed, not recycled.
+// TestRecycleWhileFollowed: a named reader following the journal in this
+// process (retention waits for it) sees every record once, in order, while
+// the writer recycles what it passed; a segment it still holds is removed,
+// not recycled.
 func TestRecycleWhileFollowed(t *testing.T) {
 	vol := recycleVolume(t)
-	w := openWriter(t, vol, journal.WithRetention(journal.Retention{MaxSegments: 4}), journal.WithRecycle(true))
-	r, err := journal.OpenReader(vol)
+	pos := positions.NewMemory()
+	w := openWriter(t, vol, journal.WithRetention(journal.Retention{MaxSegments: 4}), journal.WithRecycle(true), journal.WithPositions(pos))
+	r, err := journal.OpenReader(vol, journal.WithName(pos, "follower"), journal.WithAutoCommit())
 	if err != nil {
 		t.Fatal(err)
 	}
