@@ -85,7 +85,7 @@ func (j job) journalReader(ctx context.Context, out io.Writer) (report, error) {
 	c := checker{size: j.Size}
 	named := j.JournalKeep > 0
 	err = rd.Follow(ctx, func(rec journal.Record) error {
-		c.check(rec.Position, rec.Payload)
+		check(&c, rec.Position, rec.Payload)
 		if named && c.records%(1<<16) == 0 {
 			return rd.Commit()
 		}
