@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/multierr"
 
@@ -35,6 +36,7 @@ type Writer[T any] struct {
 	recycler  ports.Recycler    // the volume's, WithRecycle
 	spare     spare             // the segment retention left for recycling
 	recycled  atomic.Uint64     // segments made by recycling
+	pruneMu   sync.Mutex        // one retention pass at a time
 }
 
 // spare is the segment a retention pass dropped and left for the next
@@ -430,6 +432,14 @@ func (w *Writer[T]) recycle(seg uint64, size int64, init func(ports.Storage) err
 		return nil, nil
 	}
 	from, ok := w.spare.take()
+	if !ok && w.cfg.retention.active() {
+		// None left by the last roll's retention pass (a named reader held
+		// it back then, or the pass is still at work): ask again now.
+		var err error
+		if _, from, ok, err = w.prune(w.cfg.clock, true); err != nil {
+			return nil, nil // the next roll's pass reports it
+		}
+	}
 	if !ok {
 		return nil, nil
 	}
@@ -481,6 +491,16 @@ func clearMarks(st ports.Storage, h domain.Header) error {
 		return fmt.Errorf("kekbit: journal: clearing a recycled segment's footer: %w", err)
 	}
 	return nil
+}
+
+// prune applies the writer's retention, one pass at a time (the roll's
+// background pass and a prepare's may meet), closing a kept storage of a
+// segment before it goes; with spare, the newest segment it drops stays,
+// returned for recycling.
+func (w *Writer[T]) prune(now func() time.Time, spare bool) (removed []uint64, kept uint64, ok bool, err error) {
+	w.pruneMu.Lock()
+	defer w.pruneMu.Unlock()
+	return prune(w.cat, w.cfg.positions, w.cfg.retention, w.id, now(), spare, w.spare.release)
 }
 
 // Recycled returns how many segments the writer made by recycling the
@@ -566,7 +586,7 @@ func (w *Writer[T]) roll() error {
 			errs[0] = fmt.Errorf("kekbit: journal: closing segment %d: %w", seg, err)
 		}
 		if w.cfg.retention.active() {
-			_, spare, ok, err := prune(w.cat, w.cfg.positions, w.cfg.retention, w.id, now, w.recycler != nil, w.spare.release)
+			_, spare, ok, err := w.prune(func() time.Time { return now }, w.recycler != nil)
 			errs[1] = err
 			if ok {
 				w.spare.put(spare)
