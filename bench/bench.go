@@ -50,6 +50,13 @@ type Options struct {
 	// clock of this resolution (domain.WithCoarseClock) instead of
 	// time.Now per record.
 	CoarseClock time.Duration
+	// JournalKeep, if not 0, gives the journal a retention of this many
+	// segments, whose dropped segments' files it recycles
+	// (journal.WithRecycle).
+	JournalKeep int
+	// JournalHist times every Write of the journal writer (a clock read
+	// each: its rate is then not comparable) into Report.JournalHist.
+	JournalHist bool
 	Progress    io.Writer // if not nil, one line per run
 }
 
@@ -78,6 +85,12 @@ type Report struct {
 	Warm     Mode  // channel pretouched by writer and readers before timing
 	Baseline *Mode // the same as Warm without the library
 	Journal  *Mode // through a journal of Options.Journal-byte segments, rolls included
+	// JournalRolls and JournalRecycled count the journal writer's rolls
+	// over all runs, and those into a recycled segment (JournalKeep).
+	JournalRolls, JournalRecycled int
+	// JournalHist counts the journal writer's Writes by their time, over
+	// all runs (Options.JournalHist): element k those of 2^(k-1)..2^k-1 ns.
+	JournalHist []uint64
 }
 
 // MarshalJSON prints the report for machines: medians in records per
@@ -138,6 +151,14 @@ func (r Report) WriteText(w io.Writer) {
 		line("journal writer", j.Writer)
 		line("journal reader", j.Reader)
 		fmt.Fprintf(w, "  journal (%d-byte segments)/warm channel: writer %.2f, reader %.2f\n", o.Journal, j.Writer.Median/r.Warm.Writer.Median, j.Reader.Median/r.Warm.Reader.Median)
+		keep := "no retention"
+		if o.JournalKeep > 0 {
+			keep = fmt.Sprintf("retention keeps %d segments", o.JournalKeep)
+		}
+		fmt.Fprintf(w, "  journal rolls over all runs: %d, into recycled segments: %d (%s)\n", r.JournalRolls, r.JournalRecycled, keep)
+		if len(r.JournalHist) > 0 {
+			writeHist(w, r.JournalHist)
+		}
 	}
 }
 
@@ -221,11 +242,21 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			}
 			j := job{N: o.N, Size: o.Size, Capacity: capacity, Warm: m.warm, Pause: o.Pause, Envelope: o.Envelope, CoarseClock: o.CoarseClock}
 			if m.name == "journal" {
-				j.Capacity = o.Journal
+				j.Capacity, j.JournalKeep, j.JournalHist = o.Journal, o.JournalKeep, o.JournalHist
 			}
-			w, r, err := runOnce(ctx, o, j, m.writer, m.reader)
+			w, r, wrep, err := runOnce(ctx, o, j, m.writer, m.reader)
 			if err != nil {
 				return rep, fmt.Errorf("bench: %s run %d: %w", m.name, run, err)
+			}
+			if m.name == "journal" {
+				rep.JournalRolls += wrep.Rolls
+				rep.JournalRecycled += wrep.Recycled
+				for k, c := range wrep.Hist {
+					for len(rep.JournalHist) <= k {
+						rep.JournalHist = append(rep.JournalHist, 0)
+					}
+					rep.JournalHist[k] += c
+				}
 			}
 			ws, rs = append(ws, w), append(rs, r)
 		}
@@ -338,13 +369,14 @@ func (w *worker) kill() {
 }
 
 // runOnce runs one writer and o.Readers readers on a fresh channel and
-// returns the writer's rate and the slowest reader's.
-func runOnce(ctx context.Context, o Options, j job, writerRole, readerRole string) (wrps, rrps float64, err error) {
+// returns the writer's rate and the slowest reader's, and the writer's
+// report.
+func runOnce(ctx context.Context, o Options, j job, writerRole, readerRole string) (wrps, rrps float64, wrep report, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	var cleanup func()
 	if j.Dir, cleanup, err = dirFor(o.Root); err != nil {
-		return 0, 0, err
+		return 0, 0, wrep, err
 	}
 	defer cleanup()
 
@@ -366,46 +398,46 @@ func runOnce(ctx context.Context, o Options, j job, writerRole, readerRole strin
 	readers := make([]*worker, o.Readers)
 	for i := range readers {
 		if readers[i], err = startRole(readerRole); err != nil {
-			return 0, 0, err
+			return 0, 0, wrep, err
 		}
 		if err := readers[i].expect(ctx, sigWaiting); err != nil {
-			return 0, 0, err
+			return 0, 0, wrep, err
 		}
 	}
 	wr, err := startRole(writerRole)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, wrep, err
 	}
 	if j.Warm {
 		if err := wr.expect(ctx, sigReady); err != nil {
-			return 0, 0, err
+			return 0, 0, wrep, err
 		}
 		for _, r := range readers {
 			if err := r.expect(ctx, sigReady); err != nil {
-				return 0, 0, err
+				return 0, 0, wrep, err
 			}
 		}
 		if _, err := fmt.Fprintln(wr.stdin, sigGo); err != nil {
-			return 0, 0, err
+			return 0, 0, wrep, err
 		}
 	}
-	wrep, err := wr.finish()
+	wrep, err = wr.finish()
 	if err != nil {
-		return 0, 0, fmt.Errorf("writer: %w", err)
+		return 0, 0, wrep, fmt.Errorf("writer: %w", err)
 	}
 	wrps = float64(j.N) / time.Duration(wrep.End-wrep.Start).Seconds()
 	rrps = -1
 	for i, r := range readers {
 		rrep, err := r.finish()
 		if err != nil {
-			return 0, 0, fmt.Errorf("reader %d: %w", i, err)
+			return 0, 0, wrep, fmt.Errorf("reader %d: %w", i, err)
 		}
 		rate := float64(j.N) / time.Duration(rrep.End-wrep.Start).Seconds()
 		if rrps < 0 || rate < rrps {
 			rrps = rate
 		}
 	}
-	return wrps, rrps, nil
+	return wrps, rrps, wrep, nil
 }
 
 // dirFor returns a fresh folder under root, removed by the returned func,
@@ -426,4 +458,36 @@ func dirFor(root string) (string, func(), error) {
 			os.Remove(root) // rmdir: refused if something else is in it
 		}
 	}, nil
+}
+
+// writeHist prints the journal writer's per-Write times: the count in
+// each power-of-two bucket and the quantiles (a bucket's upper bound).
+func writeHist(w io.Writer, hist []uint64) {
+	var total uint64
+	for _, c := range hist {
+		total += c
+	}
+	fmt.Fprintf(w, "  journal writer's time per Write (%d Writes, clock reads included):\n", total)
+	for k, c := range hist {
+		if c != 0 {
+			fmt.Fprintf(w, "    %10d-%10d ns %12d\n", uint64(1)<<k>>1, uint64(1)<<k-1, c)
+		}
+	}
+	for _, q := range []float64{0.5, 0.99, 0.999, 0.9999} {
+		fmt.Fprintf(w, "    p%v < %d ns\n", q*100, histQuantile(hist, total, q))
+	}
+}
+
+// histQuantile returns the upper bound of the bucket that holds quantile q
+// of the total Writes counted in hist.
+func histQuantile(hist []uint64, total uint64, q float64) uint64 {
+	want := uint64(q * float64(total))
+	var seen uint64
+	for k, c := range hist {
+		seen += c
+		if seen > want {
+			return uint64(1) << k
+		}
+	}
+	return uint64(1) << len(hist)
 }

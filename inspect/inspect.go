@@ -293,57 +293,24 @@ func readers(vol *mmap.Volume, dir string, j *Journal, seg map[uint64]Channel) [
 	return out
 }
 
-// lag is how far journal position p is behind the writer of j: the
-// records after it (by sequence numbers: the writer's next one less that
-// of the record at p) and the bytes of the data regions between.
+// lag is how far journal position p is behind the writer of j
+// (journal.LagOf, from what the snapshot read of each segment); seg has
+// j's segments by id.
 func lag(vol *mmap.Volume, j *Journal, seg map[uint64]Channel, p journal.Position) (records, bytes uint64, err error) {
-	s, off := p.Segment(), p.Offset()
-	c, ok := seg[s]
-	if !ok {
-		if len(j.Segments) > 0 && s < j.Segments[0] {
-			return 0, 0, fmt.Errorf("its segment %d was pruned (the oldest left is %d)", s, j.Segments[0])
-		}
-		if len(j.Segments) > 0 && s > j.Segments[len(j.Segments)-1] {
-			return 0, 0, nil // the next segment, not made yet: caught up
-		}
-		return 0, 0, fmt.Errorf("segment %d is not there", s)
-	}
-	seqAt, err := seqAt(vol, s, off, c)
-	if err != nil {
-		return 0, 0, err
-	}
-	if j.NextSeq > seqAt {
-		records = j.NextSeq - seqAt
-	}
-	bytes = c.Written - min(off, c.Written)
+	segs := make([]journal.SegmentEnd, 0, len(j.Segments))
 	for _, id := range j.Segments {
-		if id > s {
-			bytes += seg[id].Written
+		c := seg[id]
+		segs = append(segs, journal.SegmentEnd{Segment: id, FirstSeq: c.NextSeq - c.Records, Written: c.Written, NextSeq: c.NextSeq})
+	}
+	l, err := journal.LagOf(segs, p, func(s, off uint64) (uint64, bool, error) {
+		st, err := vol.Open(s)
+		if err != nil {
+			return 0, false, err
 		}
-	}
-	return records, bytes, nil
-}
-
-// seqAt returns the sequence number of the record at position off of
-// segment s, or of the next record to come if off is its write position
-// or the end of a closed or full segment.
-func seqAt(vol *mmap.Volume, s, off uint64, c Channel) (uint64, error) {
-	if off >= c.Written {
-		return c.NextSeq, nil
-	}
-	st, err := vol.Open(s)
-	if err != nil {
-		return 0, err
-	}
-	defer st.Close()
-	seq, ok, err := domain.SeqAt(st, off)
-	if err != nil {
-		return 0, fmt.Errorf("its position %d in segment %d: %w", off, s, err)
-	}
-	if !ok {
-		return c.NextSeq, nil
-	}
-	return seq, nil
+		defer st.Close()
+		return domain.SeqAt(st, off)
+	})
+	return l.Records, l.Bytes, err
 }
 
 // Since fills the rates of s's channels and journals over the time since

@@ -60,4 +60,19 @@
 // holds retention back until its position is removed (Positions.Remove).
 // Readers and the writer close a segment as soon as they pass it (on
 // another goroutine: unmapping a large segment takes milliseconds).
+//
+// With WithRecycle (a ports.Recycler volume: mmap on Linux) the newest
+// segment a retention pass drops is not removed but waits, listed, for the
+// writer's next prepare, which renames its file to the next segment's name
+// and rewrites its header (FORMAT.md, "Journal segments"): no new file to
+// allocate and zero, its pages in memory already. A segment any open file
+// or mapping still holds, in any process, is removed instead (a file lease
+// tells); Writer.Recycled counts the segments recycled.
+//
+// # Lag
+//
+// [Reader.Lag], [LagAt] (a position and a volume, for tools) and [LagOf]
+// (what a tool read of each segment) are one computation: the records
+// between the position and the writer by sequence numbers, and the bytes
+// of data region between.
 package journal

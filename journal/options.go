@@ -20,6 +20,7 @@ type config struct {
 	pretouch    bool
 	clock       func() time.Time
 	retention   Retention
+	recycle     bool
 	writerOpts  []domain.WriterOption
 
 	// reader
@@ -96,6 +97,22 @@ func WithCoarseClock(resolution time.Duration) Option {
 // WithRetention sets the retention policy the writer applies after each
 // roll (writer; default: keep everything).
 func WithRetention(r Retention) Option { return func(c *config) { c.retention = r } }
+
+// WithRecycle makes the writer recycle the file of a segment retention
+// drops into its next segment instead of removing it and making a new one
+// (writer; default off; a ports.Recycler volume: mmap on Linux): renamed,
+// its header rewritten, no allocation and no zeroing of a fresh file, its
+// pages already in memory. Of the segments one retention pass drops, the
+// newest waits, listed, until the writer prepares its next segment. A
+// segment that a reader (any open file or mapping of it, in any process)
+// holds is never recycled, only removed; a reader of this package that
+// opens it meanwhile finds it removed. A reader that opens segment files
+// without this package's checks (the Rust crate's) could, in the instant
+// of the rename, open a segment being recycled: do not use WithRecycle
+// with such readers of a live journal. An open of the old segment in that
+// instant also sends the writer's process SIGIO (the lease breaking),
+// which Go ignores unless the program asked for it (signal.Notify).
+func WithRecycle(on bool) Option { return func(c *config) { c.recycle = on } }
 
 // WithPositions gives the writer the named readers' positions, so that
 // retention keeps what they still need (writer).

@@ -79,7 +79,7 @@ func retentionPolicy() journal.Retention { return journal.Retention{MaxSegments:
 func childWriter() int {
 	dir, sc := childEnv()
 	w, err := journal.OpenWriter(mmap.NewVolume(dir), codecs.Raw{}, journal.WithSegmentSize(uint32(sc.segment)),
-		journal.WithRetention(retentionPolicy()), journal.WithPositions(positions.NewMapped(filepath.Join(dir, "readers"))))
+		journal.WithRetention(retentionPolicy()), journal.WithRecycle(true), journal.WithPositions(positions.NewMapped(filepath.Join(dir, "readers"))))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "writer:", err)
 		return 1

@@ -81,6 +81,7 @@ type Reader struct {
 	cursor   Cursor
 	unmarked bool // named, and no position stored yet
 	tail     tail
+	lagSegs  []SegmentEnd // Lag's, kept for the next
 }
 
 // OpenReader opens a reader of the journal in vol, at its oldest record

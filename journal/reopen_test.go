@@ -220,15 +220,7 @@ func TestDiedInsideRoll(t *testing.T) {
 		write(t, w, 0, 10)
 		w.Release()
 		// Segment 1, ready, as the roll makes it, with segment 0 left open.
-		h, err := domain.NewHeader(domain.Hints{ChannelID: 1, Capacity: 16384, MaxMsgLen: ^uint32(0), TickUnit: domain.Nanos, Envelope: domain.EnvelopeAll, SeqBase: 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.JournalID, h.Segment = w.JournalID(), 1
-		dw, err := domain.Create(vol, h, codecs.Raw{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		dw := makeSegment(t, vol, w.JournalID(), 1, 10)
 		dw.Release()
 		r, _ := journal.OpenReader(vol)
 		defer r.Close()

@@ -12,11 +12,12 @@ import (
 // segment is what the journal knows of one of its segments, from its
 // header (which never changes) and, once it is closed, from its end.
 type segment struct {
-	id     uint64 // its index, which is its channel id
-	hdr    domain.Header
-	size   int64  // bytes of its storage
-	end    uint64 // where it was closed, once closed
-	closed bool
+	id      uint64 // its index, which is its channel id
+	hdr     domain.Header
+	size    int64  // bytes of its storage
+	end     uint64 // where it was closed, once closed
+	records uint64 // the records it holds, once closed
+	closed  bool
 }
 
 // catalog caches the headers of a volume's segments: they never change,
@@ -105,30 +106,31 @@ func (c *catalog) info(id uint64) (*segment, error) {
 }
 
 // closedAt returns where segment id was closed (the position of its
-// close mark, from its close trailer), and false if it is not closed.
-func (c *catalog) closedAt(id uint64) (uint64, bool, error) {
+// close mark) and the records it holds, from its close trailer, and false
+// if it is not closed.
+func (c *catalog) closedAt(id uint64) (at, records uint64, closed bool, err error) {
 	s, err := c.info(id)
 	if err != nil {
-		return 0, false, err
+		return 0, 0, false, err
 	}
 	c.mu.Lock()
-	at, ok := s.end, s.closed
+	at, records, closed = s.end, s.records, s.closed
 	c.mu.Unlock()
-	if ok {
-		return at, true, nil
+	if closed {
+		return at, records, true, nil
 	}
 	st, err := c.vol.Open(id)
 	if err != nil {
-		return 0, false, err
+		return 0, 0, false, err
 	}
 	defer st.Close()
-	at, _, ok = domain.ReadTrailer(st)
-	if ok {
+	at, records, closed = domain.ReadTrailer(st)
+	if closed {
 		c.mu.Lock()
-		s.end, s.closed = at, true
+		s.end, s.records, s.closed = at, records, true
 		c.mu.Unlock()
 	}
-	return at, ok, nil
+	return at, records, closed, nil
 }
 
 // forget drops what the cache knows of segment id (it was removed).

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/multierr"
 
@@ -31,16 +33,95 @@ type Writer[T any] struct {
 	dropped   uint64            // bytes of a torn tail the open repaired
 	pruneErr  error             // the last error of retention, which does not fail a Write
 	closing   chan [2]error     // the background close of the segment passed, until waited for
+	recycler  ports.Recycler    // the volume's, WithRecycle
+	spare     spare             // the segment retention left for recycling
+	recycled  atomic.Uint64     // segments made by recycling
+	pruneMu   sync.Mutex        // one retention pass at a time
+}
+
+// spare is the segment a retention pass dropped and left for the next
+// prepare to recycle (WithRecycle); the roll's background pass sets it,
+// the prepare's goroutine takes it.
+type spare struct {
+	mu   sync.Mutex
+	seg  uint64
+	ok   bool
+	held map[uint64]ports.Storage // passed segments' storages kept open for recycling, maxHeld at most
+}
+
+// maxHeld is how many passed segments' storages (mappings) a recycling
+// writer keeps open, for the segments retention drops next: recycled
+// through them, the new segment's pages are mapped already.
+const maxHeld = 8
+
+// hold keeps st, segment seg's storage, for recycling; false if maxHeld
+// are kept already.
+func (s *spare) hold(seg uint64, st ports.Storage) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.held) >= maxHeld {
+		return false
+	}
+	if s.held == nil {
+		s.held = make(map[uint64]ports.Storage)
+	}
+	s.held[seg] = st
+	return true
+}
+
+// unhold returns and forgets the storage kept for segment seg, if any.
+func (s *spare) unhold(seg uint64) (ports.Storage, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.held[seg]
+	delete(s.held, seg)
+	return st, ok
+}
+
+// release closes the storage kept for segment seg, if any (before the
+// segment is removed: no mapping of a removed segment stays).
+func (s *spare) release(seg uint64) {
+	if st, ok := s.unhold(seg); ok {
+		st.Close()
+	}
+}
+
+// releaseAll closes every storage kept.
+func (s *spare) releaseAll() error {
+	s.mu.Lock()
+	held := s.held
+	s.held = nil
+	s.mu.Unlock()
+	var err error
+	for _, st := range held {
+		err = multierr.Append(err, st.Close())
+	}
+	return err
+}
+
+func (s *spare) put(seg uint64) {
+	s.mu.Lock()
+	s.seg, s.ok = seg, true
+	s.mu.Unlock()
+}
+
+func (s *spare) take() (uint64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seg, ok := s.seg, s.ok
+	s.ok = false
+	return seg, ok
 }
 
 // pending is a segment being made in the background: its Create waits,
 // pretouched and invisible to readers, for the roll to give it its
 // sequence base.
 type pending[T any] struct {
-	seg   uint64
-	base  chan uint64 // the roll sends the sequence base; closing it aborts
-	done  chan created[T]
-	hurry atomic.Bool // the roll is waiting: stop pretouching
+	seg    uint64
+	base   chan uint64 // the roll sends the sequence base; closing it aborts
+	done   chan created[T]
+	hurry  atomic.Bool // the roll is waiting: stop pretouching
+	mapped atomic.Bool // recycled through a kept mapping: nothing to pretouch
 }
 
 // pretouch faults in the pages of st, a new segment's storage whose
@@ -92,11 +173,14 @@ func OpenWriter[T any](vol ports.Volume, enc codecs.Encoder[T], opts ...Option) 
 		return nil, fmt.Errorf("kekbit: journal: %T cannot tell who holds a channel", vol)
 	}
 	w := &Writer[T]{vol: vol, enc: enc, cfg: newConfig(opts), cat: newCatalog(vol)}
+	if rc, ok := vol.(ports.Recycler); ok && w.cfg.recycle {
+		w.recycler = rc
+	}
 	if err := w.open(wo, ar); err != nil {
 		return nil, err
 	}
 	if w.cfg.retention.active() {
-		_, w.pruneErr = prune(w.cat, w.cfg.positions, w.cfg.retention, w.id, w.cfg.clock())
+		_, _, _, w.pruneErr = prune(w.cat, w.cfg.positions, w.cfg.retention, w.id, w.cfg.clock(), false, nil)
 	}
 	return w, nil
 }
@@ -306,23 +390,122 @@ func (w *Writer[T]) prepare(seg uint64) (*pending[T], error) {
 	p := &pending[T]{seg: seg, base: make(chan uint64, 1), done: make(chan created[T], 1)}
 	go func() {
 		var dw *domain.Writer[T]
-		st, err := w.vol.Create(seg, h.FileSize(), func(st ports.Storage) error {
-			if w.cfg.pretouch {
-				pretouch(st, &p.hurry)
+		init := func(recycled bool) func(ports.Storage) error {
+			return func(st ports.Storage) error {
+				if w.cfg.pretouch && !p.mapped.Load() {
+					pretouch(st, &p.hurry)
+				}
+				base, ok := <-p.base
+				if !ok {
+					return errAborted
+				}
+				if recycled {
+					// The old segment's header, trailer, journal end and
+					// progress marks go, and its last mark after the data
+					// region; its records stay, past the watermark the new
+					// writer keeps after each record, where no reader looks.
+					if err := clearMarks(st, h); err != nil {
+						return err
+					}
+				}
+				h.SeqBase, h.CreationTime = base, h.TickUnit.At(w.cfg.clock())
+				var err error
+				dw, err = domain.NewWriter(st, h, w.enc, w.cfg.writerOpts...)
+				return err
 			}
-			base, ok := <-p.base
-			if !ok {
-				return errAborted
-			}
-			h.SeqBase, h.CreationTime = base, h.TickUnit.At(w.cfg.clock())
-			var err error
-			dw, err = domain.NewWriter(st, h, w.enc, w.cfg.writerOpts...)
-			return err
-		})
+		}
+		st, err := w.recycle(seg, h.FileSize(), init(true), p)
+		if st == nil && err == nil {
+			st, err = w.vol.Create(seg, h.FileSize(), init(false))
+		}
 		p.done <- created[T]{w: dw, st: st, err: err}
 	}()
 	return p, nil
 }
+
+// recycle makes segment seg of the spare retention left, if there is one
+// and the volume can (WithRecycle): nil and no error if it did not, and
+// the spare is then removed if it was in use. An abort of the prepare
+// (errAborted) leaves no segment seg either way.
+func (w *Writer[T]) recycle(seg uint64, size int64, init func(ports.Storage) error, p *pending[T]) (ports.Storage, error) {
+	if w.recycler == nil {
+		return nil, nil
+	}
+	from, ok := w.spare.take()
+	if !ok && w.cfg.retention.active() {
+		// None left by the last roll's retention pass (a named reader held
+		// it back then, or the pass is still at work): ask again now.
+		var err error
+		if _, from, ok, err = w.prune(w.cfg.clock, true); err != nil {
+			return nil, nil // the next roll's pass reports it
+		}
+	}
+	if !ok {
+		return nil, nil
+	}
+	if !w.cfg.retention.Force {
+		// A named reader that came since the retention pass may need it.
+		if need, err := needed(w.cfg.positions, w.id); err != nil || from >= need {
+			return nil, nil
+		}
+	}
+	var st ports.Storage
+	var err error
+	if held, ok := w.spare.unhold(from); ok {
+		// Through the mapping the writer kept: no page to fault in.
+		p.mapped.Store(true)
+		st, err = w.recycler.(ports.StorageRecycler).RecycleStorage(held, from, seg, init)
+		if err != nil {
+			held.Close()
+			p.mapped.Store(false) // a fresh segment is pretouched
+		}
+	} else {
+		st, err = w.recycler.Recycle(from, seg, size, init)
+	}
+	switch {
+	case err == nil:
+		w.cat.forget(from)
+		w.recycled.Add(1)
+		return st, nil
+	case errors.Is(err, errAborted):
+		w.cat.forget(from) // it may have been renamed and then removed
+		return nil, err
+	}
+	// In use, or it failed otherwise: what retention dropped goes, and
+	// the segment is made afresh.
+	if rerr := w.vol.Remove(from); rerr == nil || errors.Is(rerr, ports.ErrChannelNotFound) {
+		w.cat.forget(from)
+	}
+	return nil, nil
+}
+
+// clearMarks zeroes what a segment's file holds outside its data region:
+// the header block (header, extension, close trailer, journal end and
+// progress marks) and the footer.
+func clearMarks(st ports.Storage, h domain.Header) error {
+	var zeros [domain.DataOffset]byte
+	if _, err := st.WriteAt(zeros[:], 0); err != nil {
+		return fmt.Errorf("kekbit: journal: clearing a recycled segment's header: %w", err)
+	}
+	if _, err := st.WriteAt(zeros[:domain.FooterLen], domain.DataOffset+int64(h.Capacity)); err != nil {
+		return fmt.Errorf("kekbit: journal: clearing a recycled segment's footer: %w", err)
+	}
+	return nil
+}
+
+// prune applies the writer's retention, one pass at a time (the roll's
+// background pass and a prepare's may meet), closing a kept storage of a
+// segment before it goes; with spare, the newest segment it drops stays,
+// returned for recycling.
+func (w *Writer[T]) prune(now func() time.Time, spare bool) (removed []uint64, kept uint64, ok bool, err error) {
+	w.pruneMu.Lock()
+	defer w.pruneMu.Unlock()
+	return prune(w.cat, w.cfg.positions, w.cfg.retention, w.id, now(), spare, w.spare.release)
+}
+
+// Recycled returns how many segments the writer made by recycling the
+// file of one retention dropped (WithRecycle).
+func (w *Writer[T]) Recycled() uint64 { return w.recycled.Load() }
 
 // setPrepareAt sets where in the current segment the next is prepared.
 func (w *Writer[T]) setPrepareAt() {
@@ -395,11 +578,19 @@ func (w *Writer[T]) roll() error {
 	now := w.cfg.clock() // here: the clock need not be safe for concurrent use
 	go func(closing chan<- [2]error, seg uint64) {
 		var errs [2]error // the close's, retention's
-		if err := multierr.Append(oldSt.Flush(), oldSt.Close()); err != nil {
+		err := oldSt.Flush()
+		if _, ok := w.recycler.(ports.StorageRecycler); !ok || !w.cfg.retention.active() || !w.spare.hold(seg, oldSt) {
+			err = multierr.Append(err, oldSt.Close())
+		}
+		if err != nil {
 			errs[0] = fmt.Errorf("kekbit: journal: closing segment %d: %w", seg, err)
 		}
 		if w.cfg.retention.active() {
-			_, errs[1] = prune(w.cat, w.cfg.positions, w.cfg.retention, w.id, now)
+			_, spare, ok, err := w.prune(func() time.Time { return now }, w.recycler != nil)
+			errs[1] = err
+			if ok {
+				w.spare.put(spare)
+			}
 		}
 		closing <- errs
 	}(w.closing, p.seg-1)
@@ -481,6 +672,16 @@ func (w *Writer[T]) Close() error {
 	}
 	w.abortNext()
 	err := w.waitClosing()
+	if seg, ok := w.spare.take(); ok {
+		// Retention dropped it: with no next segment to recycle it into,
+		// it goes.
+		w.spare.release(seg)
+		if rerr := w.vol.Remove(seg); rerr != nil && !errors.Is(rerr, ports.ErrChannelNotFound) {
+			w.pruneErr = fmt.Errorf("kekbit: journal: removing segment %d: %w", seg, rerr)
+		}
+		w.cat.forget(seg)
+	}
+	err = multierr.Append(err, w.spare.releaseAll())
 	err = multierr.Append(err, domain.WriteJournalEnd(w.st))
 	err = multierr.Append(err, w.cur.Close())
 	w.cur, w.st = nil, nil
@@ -494,7 +695,7 @@ func (w *Writer[T]) Release() error {
 		return nil
 	}
 	w.abortNext()
-	err := multierr.Append(w.waitClosing(), w.cur.Release())
+	err := multierr.Combine(w.waitClosing(), w.spare.releaseAll(), w.cur.Release())
 	w.cur, w.st = nil, nil
 	return err
 }

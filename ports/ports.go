@@ -25,6 +25,10 @@ var (
 	// ErrChannelNotFound is returned by Volume.Open and Volume.Remove when no
 	// channel has the id.
 	ErrChannelNotFound = errors.New("kekbit: channel not found")
+	// ErrChannelInUse is returned by Recycler.Recycle when another open
+	// file of the channel to recycle exists (a reader holds it), or the
+	// system cannot tell: nothing was changed, remove it instead.
+	ErrChannelInUse = errors.New("kekbit: channel is open elsewhere")
 	// ErrChannelNotReady is returned by Volume.Open while the channel is
 	// still being created by its writer.
 	ErrChannelNotReady = errors.New("kekbit: channel is still being created")
@@ -179,6 +183,35 @@ type WriteOpener interface {
 	// channel, ErrChannelNotReady while it is being created and
 	// ErrChannelNotFound if there is none.
 	OpenForWrite(channelID uint64) (Storage, error)
+}
+
+// Recycler is an optional ability of a Volume that can make a new channel
+// of an old one's file instead of a new file: no allocation, no zeroing,
+// its pages already in memory (a journal's retired segment becomes its
+// next). The old channel is gone once the new one is made.
+type Recycler interface {
+	// Recycle makes channel to, of size bytes, out of channel from's
+	// file, which no writer may hold and nobody may have open (checked:
+	// ErrChannelInUse otherwise, with nothing changed), renamed to to's
+	// name while a lock file keeps readers of to out, as Create does; init
+	// runs on its storage, which holds from's old bytes, before any reader
+	// can open to. It fails with ErrChannelExists if to exists, and with
+	// ErrChannelInUse, nothing changed, if from's file cannot be recycled
+	// (in use, another size, not there). A crash at any step leaves from
+	// as it was or gone, and to absent or abandoned in its creation
+	// (AbandonedRemover removes it).
+	Recycle(from, to uint64, size int64, init func(Storage) error) (Storage, error)
+}
+
+// StorageRecycler is an optional ability of a Recycler: recycling through
+// the writer's own Storage of the old channel, kept open for it, so that
+// the new channel needs no new open or mapping.
+type StorageRecycler interface {
+	// RecycleStorage is Recycle through st, a writable Storage of channel
+	// from that this volume made (its writer's hold kept), returned as
+	// channel to's. On ErrChannelInUse st is as it was, else after an
+	// error it is closed.
+	RecycleStorage(st Storage, from, to uint64, init func(Storage) error) (Storage, error)
 }
 
 // AbandonedRemover is an optional ability of a Volume that can tell a

@@ -1,6 +1,7 @@
 package mmap
 
 import (
+	"fmt"
 	"go.uber.org/multierr"
 
 	"github.com/kekbit-go/kekbit/internal/layout"
@@ -84,6 +85,55 @@ func (v *Volume) Create(id uint64, size int64, init func(ports.Storage) error) (
 		return init(st)
 	}))
 }
+
+// Recycle makes channel to, of size bytes, out of channel from's file
+// (ports.Recycler): renamed, not reallocated, its pages resident and its
+// old bytes still there for init to overwrite as far as it needs. It
+// refuses, with ports.ErrChannelInUse and nothing changed, a file that
+// another open file or mapping holds (Linux file leases tell: elsewhere
+// it always refuses), whose writer's lock is held, or of another size;
+// and the two channels must share a folder (ids with the same high 32
+// bits). Its errors are *ports.ChannelError.
+func (v *Volume) Recycle(from, to uint64, size int64, init func(ports.Storage) error) (ports.Storage, error) {
+	return layout.AsStorage(layout.Recycle(v.files(), v.channel(from), v.channel(to), size, func(st *Storage) error {
+		if v.pretouch {
+			if err := st.populate(); err != nil {
+				return err
+			}
+		}
+		return init(st)
+	}))
+}
+
+// RecycleStorage is Recycle through st, the writer's own Storage of
+// channel from (read-write, its writer's lock held), kept open by a writer
+// that means to recycle it: no open and no new mapping, its pages mapped
+// already, so the new channel's writer meets no page fault. It returns st
+// itself, now channel to's. On an error matching ports.ErrChannelInUse
+// (another open file or mapping of it exists) st is as it was.
+func (v *Volume) RecycleStorage(st ports.Storage, from, to uint64, init func(ports.Storage) error) (ports.Storage, error) {
+	s, ok := st.(*Storage)
+	if !ok || !s.writable || s.closed || s.path != v.Path(from) {
+		return nil, v.channel(to).Error(layout.OpRecycle, fmt.Errorf("%w: not this volume's open writer's storage of channel %d", ports.ErrChannelInUse, from))
+	}
+	path := s.path
+	r, err := layout.RecycleOpen(v.files(), s.file, s, v.channel(from), v.channel(to), s.size, func(st *Storage) error {
+		st.path = v.Path(to)
+		return init(st)
+	})
+	if err != nil {
+		if !s.closed {
+			s.path = path
+		}
+		return nil, err
+	}
+	return r, nil
+}
+
+var (
+	_ ports.Recycler        = (*Volume)(nil)
+	_ ports.StorageRecycler = (*Volume)(nil)
+)
 
 // CreateFile makes a channel file at path exactly as Volume.Create does,
 // lock file (path with .lock for .kekbit) included, for a channel kept

@@ -372,15 +372,7 @@ func listJournal(dir string) (journalListing, error) {
 
 // lagAt returns how far a reader at p is behind the writer.
 func lagAt(vol *mmap.Volume, p journal.Position) (records, bytes uint64, err error) {
-	r, err := journal.OpenReader(vol)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer r.Close()
-	if err := r.MoveTo(p); err != nil {
-		return 0, 0, err
-	}
-	lag, err := r.Lag()
+	lag, err := journal.LagAt(vol, p)
 	return lag.Records, lag.Bytes, err
 }
 

@@ -35,3 +35,7 @@ func (OSFS) OpenFile(name string, write bool) (OSFile, error) { return OpenOSFil
 // checkRoot checks nothing: this system's folders have no Unix owner and
 // mode.
 func (OSFS) checkRoot() error { return nil }
+
+// Rename renames the file from to to (no channel is recycled where there
+// are no file leases; see OSFile.TrySole).
+func (OSFS) Rename(from, to string) error { return os.Rename(from, to) }

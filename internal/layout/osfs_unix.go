@@ -8,8 +8,17 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
+)
+
+// An open that meets a recycler's lease (EWOULDBLOCK: see
+// OSFile.TrySole) tries again leaseTries times, leasePause apart: a lease
+// is held for the instant of a rename.
+const (
+	leaseTries = 20000
+	leasePause = 50 * time.Microsecond
 )
 
 // walk opens the folders of rel, the components of name below the root,
@@ -177,6 +186,25 @@ func (o OSFS) Remove(name string) error {
 	})
 }
 
+// Rename renames the file from to to, both in the same folder below the
+// root (never through a symbolic link), replacing nothing: an error
+// matching fs.ErrExist if to exists.
+func (o OSFS) Rename(from, to string) error {
+	if filepath.Dir(from) != filepath.Dir(to) {
+		return &fs.PathError{Op: "rename", Path: from, Err: fmt.Errorf("%s is in another folder", to)}
+	}
+	rel := o.below(from)
+	if rel == nil {
+		return renameNoReplace(unix.AT_FDCWD, from, unix.AT_FDCWD, to)
+	}
+	return o.at(from, rel, func(dirfd int, last string) error {
+		if err := renameNoReplace(dirfd, last, dirfd, filepath.Base(to)); err != nil {
+			return &fs.PathError{Op: "renameat", Path: from, Err: err}
+		}
+		return nil
+	})
+}
+
 // Mkdir makes the folder dir.
 func (o OSFS) Mkdir(dir string, perm fs.FileMode) error {
 	rel := o.below(dir)
@@ -238,6 +266,10 @@ func (o OSFS) open(name string, flag int, done func(fd int) (OSFile, error)) (OS
 	rel := o.below(name)
 	if rel == nil {
 		fd, err := unix.Open(name, flag&^unix.O_NOFOLLOW, FileMode)
+		for try := 0; errors.Is(err, unix.EWOULDBLOCK) && try < leaseTries; try++ {
+			time.Sleep(leasePause) // a recycler's lease, as below
+			fd, err = unix.Open(name, flag&^unix.O_NOFOLLOW, FileMode)
+		}
 		if err != nil {
 			return OSFile{}, openError(name, err)
 		}
@@ -246,6 +278,13 @@ func (o OSFS) open(name string, flag int, done func(fd int) (OSFile, error)) (OS
 	var f OSFile
 	err := o.at(name, rel, func(dirfd int, last string) error {
 		fd, err := unix.Openat(dirfd, last, flag, FileMode)
+		for try := 0; errors.Is(err, unix.EWOULDBLOCK) && try < leaseTries; try++ {
+			// A recycler holds a lease on the file (TrySole) for the
+			// instant of a rename: once it is given up, the open finds
+			// what the path names then.
+			time.Sleep(leasePause)
+			fd, err = unix.Openat(dirfd, last, flag, FileMode)
+		}
 		if errors.Is(err, unix.EISDIR) {
 			return openError(name, err)
 		}

@@ -129,19 +129,49 @@ func Create[F File, S ports.Storage](b Backend[F, S], c Channel, size int64, ini
 
 // create is Create's steps 1 to 7 for the channel file at path, whose
 // folder exists.
-func create[F File, S ports.Storage](b Backend[F, S], path string, size int64, init func(S) error) (_ S, err error) {
+func create[F File, S ports.Storage](b Backend[F, S], path string, size int64, init func(S) error) (S, error) {
 	var none S
 	if size <= 0 {
 		return none, fmt.Errorf("size %d: %w", size, ports.ErrOutOfRange)
 	}
-	if err := takeOver(b, path); err != nil {
+	if err := vacant(b, path); err != nil {
 		return none, err
 	}
-	if _, err := b.Stat(path); err == nil {
-		return none, ports.ErrChannelExists
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return none, step("looking for it", err)
+	return ready(b, path, init, func() (S, error) {
+		f, err := b.CreateExclusive(path)
+		if errors.Is(err, fs.ErrExist) {
+			return none, ports.ErrChannelExists
+		}
+		if err != nil {
+			return none, StripPath(err)
+		}
+		st, err := newWriter(b, f, path, size)
+		if err != nil {
+			return none, multierr.Combine(err, step("closing it", f.Close()), step("removing it", RemoveIfExists(b, path)))
+		}
+		return st, nil
+	})
+}
+
+// vacant is Create's step 1: it takes over from a dead creator of path
+// and refuses a channel file that exists.
+func vacant[F File](b Files[F], path string) error {
+	if err := takeOver(b, path); err != nil {
+		return err
 	}
+	if _, err := b.Stat(path); err == nil {
+		return ports.ErrChannelExists
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return step("looking for it", err)
+	}
+	return nil
+}
+
+// ready is Create's steps 2, 6 and 7 around mk, steps 3 to 5: mk makes
+// the channel file at path and its writer's Storage, leaving no file at
+// path if it fails.
+func ready[F File, S ports.Storage](b Backend[F, S], path string, init func(S) error, mk func() (S, error)) (_ S, err error) {
+	var none S
 	lockPath := LockPath(path)
 	lock, err := makeLockFile(b, lockPath)
 	if err != nil {
@@ -161,17 +191,9 @@ func create[F File, S ports.Storage](b Backend[F, S], path string, size int64, i
 			}
 		}
 	}()
-
-	f, err := b.CreateExclusive(path)
-	if errors.Is(err, fs.ErrExist) {
-		return none, ports.ErrChannelExists
-	}
+	st, err := mk()
 	if err != nil {
-		return none, StripPath(err)
-	}
-	st, err := newWriter(b, f, path, size)
-	if err != nil {
-		return none, multierr.Combine(err, step("closing it", f.Close()), step("removing it", RemoveIfExists(b, path)))
+		return none, err
 	}
 	fail := func(err error) (S, error) {
 		return none, multierr.Combine(err, step("closing it", st.Close()), step("removing it", RemoveIfExists(b, path)))
