@@ -223,6 +223,11 @@ const (
 // the claim was made wins, else the first that meant to.
 func findDead(g *region, hw []uint64, locks ports.SlotLocker, pos uint64, self int) (deadClaim, int) {
 	var c deadClaim
+	if pos+RecordHeaderLen > g.capacity || atomic.LoadUint64(&g.words[pos/8]) != Watermark {
+		// Published, or repaired already (a live writer's slot keeps its
+		// last claim until its next one).
+		return c, claimGone
+	}
 	var t uint64
 	best := -1
 	for i := range Slots {
@@ -260,7 +265,7 @@ func findDead(g *region, hw []uint64, locks ports.SlotLocker, pos uint64, self i
 		return c, claimGone // the swap from t never happened
 	}
 	if word := atomic.LoadUint64(&g.words[pos/8]); word != Watermark {
-		return c, claimGone // published, or repaired already
+		return c, claimGone // published meanwhile
 	}
 	if c.size < RecordHeaderLen || pos+c.size > g.capacity {
 		return c, claimGone // not a claim this package makes: leave it

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -418,5 +419,108 @@ func TestMultiWriterAllocatesNothing(t *testing.T) {
 		}
 		w.Close()
 		r.Close()
+	}
+}
+
+// TestMultiWriterDiesAroundTheSwap: writers that die between storing
+// their claim in their slot and the tail's swap, on both sides of it,
+// as FORMAT.md's slot protocol says a slot looks then (the words stored
+// by hand). A claim whose swap happened becomes a void record once the
+// reader's bound has passed; one whose swap never happened is no claim:
+// the position goes to the next writer, and a joiner that takes the dead
+// slot clears it without touching anyone's record.
+func TestMultiWriterDiesAroundTheSwap(t *testing.T) {
+	const intent = 1 << 62 // the claim word's state: the writer's claim from this tail value
+	for _, swapped := range []bool{true, false} {
+		t.Run(fmt.Sprintf("swapped=%v", swapped), func(t *testing.T) {
+			vol := memory.NewVolume()
+			h := multiHeader(t, 12, 1<<16, domain.EnvelopeAll)
+			a, err := domain.Create(vol, h, codecs.Raw{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.Write(channeltest.Tagged(0, 0, 20)); err != nil {
+				t.Fatal(err)
+			}
+			st, err := vol.OpenToJoin(12)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := domain.JoinStorage(st, codecs.Raw{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			words := st.(*memory.Storage).Words()
+			slot := (domain.SlotsOffset + domain.SlotLen*d.Slot()) / 8
+			tail := &words[domain.TailOffset/8]
+			tv := atomic.LoadUint64(tail)
+			size := domain.RecordSize(24 + 40)
+			atomic.StoreUint64(&words[slot+2], size)
+			atomic.StoreUint64(&words[slot+1], intent|tv)
+			if swapped && !atomic.CompareAndSwapUint64(tail, tv, tv+1<<32+size/8) {
+				t.Fatal("the tail moved")
+			}
+			st.Close() // dies here
+			if _, err := a.Write(channeltest.Tagged(0, 1, 20)); err != nil {
+				t.Fatal(err)
+			}
+			r, err := domain.Open(vol, 12, domain.WithClaimBound(10*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c channeltest.Order
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err = r.Follow(ctx, func(rec domain.Record) error {
+				if err := c.Add(rec.Payload); err != nil {
+					return err
+				}
+				if c.Total == 2 {
+					return errStop
+				}
+				return nil
+			})
+			if err != errStop {
+				t.Fatalf("follow: %v after %d records", err, c.Total)
+			}
+			if want := uint64(2); swapped && r.Seq() != want || !swapped && r.Seq() != 1 {
+				t.Errorf("the second record has sequence number %d (swapped %v)", r.Seq(), swapped)
+			}
+			e, err := domain.Join(vol, 12, codecs.Raw{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range domain.Slots { // every joiner takes a slot: one of them the dead one's
+				if _, err := e.Write(channeltest.Tagged(1, uint64(c.Next[1]), 30)); err != nil {
+					t.Fatal(err)
+				}
+				c.Next[1]++
+				c.Total++
+				if e.Slot() == d.Slot() {
+					break
+				}
+				e.Release()
+				if e, err = domain.Join(vol, 12, codecs.Raw{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if e.Slot() != d.Slot() {
+				t.Fatalf("no joiner took the dead writer's slot %d", d.Slot())
+			}
+			if got := atomic.LoadUint64(&words[slot+1]); got&(3<<62) != intent || got&^(3<<62) == tv {
+				t.Errorf("the dead slot's claim word is %#x after a joiner took it and claimed", got)
+			}
+			a.Close()
+			e.Close()
+			r2, err := domain.Open(vol, 12)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all channeltest.Order
+			_, err = r2.Read(func(rec domain.Record) error { return all.Add(rec.Payload) }, 0)
+			if !errors.Is(err, domain.ErrClosed) || all.Total != c.Total {
+				t.Fatalf("the whole channel: %v after %d records, want ErrClosed after %d", err, all.Total, c.Total)
+			}
+		})
 	}
 }

@@ -34,12 +34,13 @@ type infoJSON struct {
 	State        string `json:"state"`
 	WriterAlive  bool   `json:"writer_alive"`
 
-	Envelope   string        `json:"envelope"`           // "crc,seq,time", or "none"
-	MaxPayload uint32        `json:"max_payload"`        // the longest user payload: max_msg_len less the envelope
-	SeqBase    *uint64       `json:"seq_base,omitempty"` // on an enveloped channel
-	Trailer    *closeTrailer `json:"trailer,omitempty"`  // the close trailer of an enveloped channel, if any
-	Problem    string        `json:"problem,omitempty"`  // why a corrupt or truncated channel's read ended
-	Warning    string        `json:"warning,omitempty"`  // the header names another channel id than the path
+	Envelope   string        `json:"envelope"`               // "crc,seq,time", or "none"
+	Multi      bool          `json:"multi_writer,omitempty"` // a channel of many writers (records count void ones)
+	MaxPayload uint32        `json:"max_payload"`            // the longest user payload: max_msg_len less the envelope
+	SeqBase    *uint64       `json:"seq_base,omitempty"`     // on an enveloped channel
+	Trailer    *closeTrailer `json:"trailer,omitempty"`      // the close trailer of an enveloped channel, if any
+	Problem    string        `json:"problem,omitempty"`      // why a corrupt or truncated channel's read ended
+	Warning    string        `json:"warning,omitempty"`      // the header names another channel id than the path
 }
 
 func (s summary) json() infoJSON {
@@ -50,7 +51,7 @@ func (s summary) json() infoJSON {
 		CreationTime: h.CreationTime, WriteOffset: s.WriteOffset, Records: s.Records, Heartbeats: s.Heartbeats,
 		State: s.State, WriterAlive: s.WriterAlive,
 		Envelope: h.Envelope.String(), MaxPayload: h.MaxPayload(), SeqBase: optional(h.Envelope != 0, h.SeqBase),
-		Trailer: s.Trailer, Problem: s.problem(), Warning: s.Warning,
+		Trailer: s.Trailer, Problem: s.problem(), Warning: s.Warning, Multi: h.MultiWriter,
 	}
 }
 
@@ -151,6 +152,9 @@ func printInfo(w io.Writer, s summary) error {
 		p.printf("envelope\t%s (%d bytes per record)\n", h.Envelope, h.Envelope.Len())
 		p.printf("seq base\t%d\n", h.SeqBase)
 		p.printf("max payload\t%d bytes\n", h.MaxPayload())
+	}
+	if h.MultiWriter {
+		p.printf("writers\tmany (a multi-writer channel; records count void ones)\n")
 	}
 	p.printf("timeout\t%d %s (%v)\n", h.Timeout, h.TickUnit, h.TimeoutDuration())
 	p.printf("created\t%s (%d %s)\n", h.Created().UTC().Format("2006-01-02 15:04:05.000000000 UTC"), h.CreationTime, h.TickUnit)
