@@ -30,11 +30,16 @@
 // BatchMsgID: "<channel id in hex>:<pos>-<next>". Its payload is one byte,
 // the format version (BatchVersion, 1), then its elements back to back:
 //
-//	record:           uvarint(n), n > 0, then the record's n payload bytes
+//	record:           uvarint(n), n > 0, [uvarint(t)], then its n payload bytes
 //	heartbeats:       0, then uvarint(c), c > 0: c heartbeats in a row
 //
-// (uvarint as encoding/binary writes it). A record of n bytes takes
-// domain.RecordSize(n) bytes of the channel, a heartbeat 8, so each
+// (uvarint as encoding/binary writes it). The payload goes without the
+// record envelope, if the channel has one; t, the record's time in the
+// channel's ticks, is there only when the envelope has EnvelopeTime: the
+// mirror's writer seals the record again with it (and with the sequence
+// number its count gives), so the mirror holds the source's very bytes. A
+// record of n bytes takes domain.RecordSize(E+n) bytes of the channel
+// (E the envelope's length, 0 without one), a heartbeat 8, so each
 // element's position is the batch's Kekbit-Pos plus what the elements
 // before it take, and the last ends at Kekbit-Next, which the reader
 // checks. A batch holds at most ReplicateConfig.BatchBytes of payload

@@ -394,9 +394,9 @@ type MirrorJournalConfig struct {
 // MirrorJournal consumes a stream that ReplicateJournal fills into a
 // journal in a local folder: each segment, a channel with the source
 // segment's header (journal id, segment index, sequence base), the same
-// records at the same positions with the same sequence numbers, closed
-// where the source's was and the next made after it, and the journal end
-// mark where the source has it. Journal readers (journal.OpenReader) read
+// records at the same positions with the same sequence numbers and
+// times, closed where the source's was and the next made after it, and
+// the journal end mark where the source has it. Journal readers (journal.OpenReader) read
 // it as they read the source. It returns nil once the journal's end is in
 // the mirror journal, ctx.Err() when ctx is done, and an error when the
 // stream and the mirror journal disagree.
@@ -404,9 +404,9 @@ type MirrorJournalConfig struct {
 // A MirrorJournal stopped in any way and started again resumes: it finds
 // the last segment of the mirror journal, resumes it if it is not
 // complete (as Mirror resumes a channel), else goes on with the next one.
-// The records' times are the mirror's (the envelope's time field is
-// written by the mirror's writer); payloads and sequence numbers are the
-// source's.
+// The mirror's writer seals each record again with the source's sequence
+// number and the time the batch carries, so each segment file ends the
+// source's byte for byte.
 func MirrorJournal(ctx context.Context, cfg MirrorJournalConfig) error {
 	if cfg.Stream == "" {
 		return errors.New("kekbit: jetstream: name the stream to mirror")

@@ -87,6 +87,20 @@ type Mirrorer struct {
 	resumed            bool
 	resumeLo, resumeHi uint64
 	jended             bool // journal mode: the segment's end marker says the journal ended
+	// The time of the record being written, if the stream carries it.
+	timed bool
+	tick  uint64
+}
+
+// clock is the mirror writer's clock, for a channel whose envelope has
+// EnvelopeTime: the time of the record being written as the stream
+// carries it, so the mirror's record is the source's to the byte; the
+// mirror's own for a stream that carries no times (earlier versions).
+func (m *Mirrorer) clock() time.Time {
+	if m.timed {
+		return time.Unix(0, int64(m.hdr.TickUnit.ToDuration(m.tick)))
+	}
+	return time.Now()
 }
 
 // NewMirrorer checks cfg and returns a mirrorer; Run starts it.
@@ -357,7 +371,7 @@ func (m *Mirrorer) create(h domain.Header) error {
 	if m.cfg.ChannelID != 0 && h.ChannelID != m.cfg.ChannelID {
 		return stop(fmt.Errorf("%w: stream %s replicates channel %s, not %s", ErrMismatch, m.cfg.Stream, hexID(h.ChannelID), hexID(m.cfg.ChannelID)))
 	}
-	w, err := domain.Create(m.cfg.Volume, h, codecs.Raw{})
+	w, err := domain.Create(m.cfg.Volume, h, codecs.Raw{}, domain.WithWriteClock(m.clock))
 	if err != nil {
 		return stop(fmt.Errorf("kekbit: mirror: creating %s: %w", m.path(h), err))
 	}
@@ -454,7 +468,7 @@ func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, 
 	if err != nil {
 		return false, stop(fmt.Errorf("kekbit: mirror: %w", err))
 	}
-	w, err := domain.Resume(wst, codecs.Raw{})
+	w, err := domain.Resume(wst, codecs.Raw{}, domain.WithWriteClock(m.clock))
 	if err != nil {
 		wst.Close()
 		return false, stop(fmt.Errorf("kekbit: mirror: %s: %w", path, err))
@@ -568,7 +582,7 @@ func (e *element) before(ch, pos uint64, rank int) bool {
 // sequences, so it bisects on the last element of each message: about
 // log2(n) requests.
 func (m *Mirrorer) seek(ctx context.Context, api *streamAPI, h domain.Header, target uint64, rank int, headerSeq, lastSeq uint64) (*element, error) {
-	ch, env := h.ChannelID, h.Envelope.Len()
+	ch, env := h.ChannelID, h.Envelope
 	next := func(seq uint64) (*element, error) {
 		raw, err := api.get(ctx, seq, m.subject, false)
 		if err != nil {
@@ -666,7 +680,7 @@ func (m *Mirrorer) apply(msg jetstream.Msg) (done bool, err error) {
 	if e.channel != m.hdr.ChannelID {
 		return false, stop(fmt.Errorf("%w: sequence %d is of channel %s, the mirror's is %s", ErrMismatch, seq, hexID(e.channel), hexID(m.hdr.ChannelID)))
 	}
-	if err := e.each(m.hdr.Envelope.Len(), func(el *element) error {
+	if err := e.each(m.hdr.Envelope, func(el *element) error {
 		if done {
 			return stop(fmt.Errorf("%w: sequence %d holds elements after the end marker", ErrMismatch, seq))
 		}
@@ -716,6 +730,7 @@ func (m *Mirrorer) applyElement(e *element) (done bool, err error) {
 	}
 	switch e.marker {
 	case "":
+		m.timed, m.tick = e.timed, e.time
 		if _, err := w.Write(e.data); err != nil {
 			return false, stop(fmt.Errorf("%w: record at %d (sequence %d): %w", ErrMismatch, e.pos, seq, err))
 		}

@@ -230,7 +230,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 	for {
 		before := r.acked.Load()
 		s := &session{r: r, rd: rd, nc: nc, js: js, api: api, hdr: h, channel: hexID(h.ChannelID)}
-		s.b.env = h.Envelope.Len()
+		s.b.env, s.b.timed = h.Envelope.Len(), h.Envelope.Has(domain.EnvelopeTime)
 		err := s.run(ctx)
 		switch {
 		case err == nil:
@@ -428,7 +428,7 @@ func (s *session) resync(ctx context.Context) (done bool, err error) {
 	if err != nil {
 		return false, stop(err)
 	}
-	last, err := lastMsg.last(s.hdr.Envelope.Len())
+	last, err := lastMsg.last(s.hdr.Envelope)
 	if err != nil {
 		return false, stop(err)
 	}
@@ -594,13 +594,13 @@ func (s *session) follow(ctx context.Context) error {
 			if room > 0 && int64(len(p))+binary.MaxVarintLen64+1 > room {
 				return stop(fmt.Errorf("kekbit: replicate: the record at position %d has %d bytes, more than the NATS server takes (max_payload %d, less %d for headers)", pos, len(p), room+headroom, headroom))
 			}
-			if !s.b.empty() && (len(s.b.buf)+len(p)+2*binary.MaxVarintLen64 > lim || s.b.elements >= maxBatchElements) {
+			if !s.b.empty() && (len(s.b.buf)+len(p)+3*binary.MaxVarintLen64 > lim || s.b.elements >= maxBatchElements) {
 				if !s.flush() {
 					return nil
 				}
 			}
 			s.b.heartbeatsTo(pos)
-			s.b.record(p)
+			s.b.record(p, rd.Time())
 			if len(s.b.buf) >= lim && !s.flush() {
 				return nil
 			}

@@ -162,6 +162,8 @@ type element struct {
 	next    uint64 // a batch's end
 	gap     uint64
 	env     uint64 // the channel's envelope length: a record takes RecordSize(env+len(data))
+	time    uint64 // a record's time, in the channel's ticks, if timed
+	timed   bool   // the batch carried the record's time (EnvelopeTime)
 	data    []byte
 	hdr     nats.Header
 }
@@ -254,12 +256,14 @@ func (e *element) header() (domain.Header, error) {
 // itself, or each record and heartbeat of a batch (a record as an element
 // with no marker, a heartbeat as an idle marker at the position after it,
 // gap 8, as streams of earlier versions had them), for a channel whose
-// records carry an envelope of env bytes (domain.Envelope.Len: a record's
-// payload goes without it, and takes RecordSize(env+len) of the channel). The element fn gets is
+// records carry the envelope env (a record's payload goes without it, and
+// takes RecordSize(env.Len()+len) of the channel; with EnvelopeTime, a
+// batch carries each record's time). The element fn gets is
 // reused from one call to the next; its data points into e's. A batch
 // that does not decode, or does not end at its HeaderNext, is
 // ErrBadMessage; an error of fn stops the walk and is returned.
-func (e *element) each(env uint64, fn func(*element) error) error {
+func (e *element) each(envelope domain.Envelope, fn func(*element) error) error {
+	env, timed := envelope.Len(), envelope.Has(domain.EnvelopeTime)
 	e.env = env
 	if e.marker != MarkerBatch {
 		return fn(e)
@@ -290,10 +294,17 @@ func (e *element) each(env uint64, fn func(*element) error) error {
 			}
 			continue
 		}
+		var t uint64
+		if timed {
+			if t, k = binary.Uvarint(b); k <= 0 {
+				return bad("a bad time at position %d", pos)
+			}
+			b = b[k:]
+		}
 		if n > uint64(len(b)) || pos+domain.RecordSize(env+n) > e.next {
 			return bad("a record of %d bytes at position %d overruns the batch", n, pos)
 		}
-		el = element{seq: e.seq, channel: e.channel, pos: pos, env: env, data: b[:n:n]}
+		el = element{seq: e.seq, channel: e.channel, pos: pos, env: env, time: t, timed: timed, data: b[:n:n]}
 		if err := fn(&el); err != nil {
 			return err
 		}
@@ -308,7 +319,7 @@ func (e *element) each(env uint64, fn func(*element) error) error {
 
 // last returns the last element of the message e (e itself if it is not
 // a batch), a copy; env as for each.
-func (e *element) last(env uint64) (*element, error) {
+func (e *element) last(env domain.Envelope) (*element, error) {
 	var l element
 	if err := e.each(env, func(el *element) error { l = *el; return nil }); err != nil {
 		return nil, err
@@ -317,10 +328,12 @@ func (e *element) last(env uint64) (*element, error) {
 }
 
 // batch builds the payload of a batch message: BatchVersion, then each
-// element: a record as its length (uvarint, never 0) and its bytes, a run
-// of heartbeats as 0 and their count (uvarint).
+// element: a record as its length (uvarint, never 0), its time (uvarint,
+// for a channel whose envelope has EnvelopeTime) and its bytes, a run of
+// heartbeats as 0 and their count (uvarint).
 type batch struct {
 	env        uint64 // the channel's envelope length
+	timed      bool   // the envelope has EnvelopeTime: each record's time goes too
 	buf        []byte
 	start, end uint64 // the channel positions it covers
 	beats      uint64 // heartbeats at its end not yet in buf
@@ -353,10 +366,14 @@ func (b *batch) flushBeats() {
 	}
 }
 
-// record adds the record p, which must be at the batch's end.
-func (b *batch) record(p []byte) {
+// record adds the record p of time t (ignored unless timed), which must
+// be at the batch's end.
+func (b *batch) record(p []byte, t uint64) {
 	b.flushBeats()
 	b.buf = binary.AppendUvarint(b.buf, uint64(len(p)))
+	if b.timed {
+		b.buf = binary.AppendUvarint(b.buf, t)
+	}
 	b.buf = append(b.buf, p...)
 	b.end += domain.RecordSize(b.env + uint64(len(p)))
 	b.elements++

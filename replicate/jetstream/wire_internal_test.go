@@ -118,8 +118,8 @@ func TestBatchRoundTrip(t *testing.T) {
 	var b batch
 	b.reset(64)
 	b.heartbeatsTo(80) // two heartbeats
-	b.record([]byte("one"))
-	b.record(make([]byte, 300))
+	b.record([]byte("one"), 0)
+	b.record(make([]byte, 300), 0)
 	b.heartbeatsTo(b.end + 8)
 	m := b.message("s", hexID(0xabc))
 	wantEnd := uint64(80 + domain.RecordSize(3) + domain.RecordSize(300) + 8)
@@ -159,19 +159,23 @@ func TestBatchRoundTrip(t *testing.T) {
 		t.Fatal(l, err)
 	}
 
-	// With an envelope of 24 bytes, records take 24 more bytes each.
+	// With an envelope of 24 bytes (CRC, sequence number, time), records
+	// take 24 more bytes each, and their times go with them.
 	var be batch
-	be.env = 24
+	be.env, be.timed = domain.EnvelopeAll.Len(), true
 	be.reset(0)
-	be.record([]byte("one"))
-	be.record([]byte("two"))
+	be.record([]byte("one"), 1_700_000_000_123)
+	be.record([]byte("two"), 1_700_000_000_124)
 	eb, err := parseElement(8, be.message("s", hexID(1)).Header, be.buf)
 	if err != nil || be.end != 2*domain.RecordSize(27) {
 		t.Fatal(be.end, err)
 	}
 	var at []uint64
-	if err := eb.each(24, func(el *element) error { at = append(at, el.pos, el.endPos()); return nil }); err != nil ||
-		fmt.Sprint(at) != fmt.Sprint([]uint64{0, domain.RecordSize(27), domain.RecordSize(27), 2 * domain.RecordSize(27)}) {
+	if err := eb.each(domain.EnvelopeAll, func(el *element) error {
+		at = append(at, el.pos, el.endPos(), el.time)
+		return nil
+	}); err != nil ||
+		fmt.Sprint(at) != fmt.Sprint([]uint64{0, domain.RecordSize(27), 1_700_000_000_123, domain.RecordSize(27), 2 * domain.RecordSize(27), 1_700_000_000_124}) {
 		t.Fatal(at, err)
 	}
 	if err := eb.each(0, func(*element) error { return nil }); !errors.Is(err, ErrBadMessage) {
@@ -215,7 +219,7 @@ func TestBatchAllocs(t *testing.T) {
 		b.reset(0)
 		for range 500 {
 			b.heartbeatsTo(b.end + 8)
-			b.record(p)
+			b.record(p, 0)
 		}
 		b.flushBeats()
 	}
