@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -375,5 +376,43 @@ func TestSecondJournalReplicatorRefused(t *testing.T) {
 	close(finish)
 	if err := <-wrote; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestJournalSegmentPrunedBeforeReplicated: a segment that retention
+// removes between the journal replicator's choosing it and its opening
+// (here: from the Segment callback) ends the replication with ErrMismatch
+// naming it, instead of a wait for a segment that will never come.
+func TestJournalSegmentPrunedBeforeReplicated(t *testing.T) {
+	_, url := startServer(t)
+	src := shmDir(t)
+	w, err := journal.OpenWriter(mmap.NewVolume(src), codecs.Raw{}, journal.WithSegmentSize(16<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3000 {
+		if _, err := w.Write(payloadOf(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := mmap.NewVolume(src).List()
+	if len(ids) < 4 {
+		t.Fatalf("segments %v", ids)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = jetstream.ReplicateJournal(ctx, jetstream.ReplicateJournalConfig{Volume: mmap.NewVolume(src), URL: url,
+		Segment: func(s uint64) {
+			if s == ids[2] { // the journal keeps only its last segment from now on
+				if _, err := journal.Prune(mmap.NewVolume(src), nil, journal.Retention{MaxSegments: 1}); err != nil {
+					t.Error(err)
+				}
+			}
+		}})
+	if !errors.Is(err, jetstream.ErrMismatch) || !strings.Contains(err.Error(), fmt.Sprintf("segment %d was removed", ids[2])) {
+		t.Fatalf("ReplicateJournal: %v, want ErrMismatch naming segment %d", err, ids[2])
 	}
 }

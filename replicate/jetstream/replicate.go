@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -186,9 +187,30 @@ func (r *Replicator) logf(format string, args ...any) {
 	}
 }
 
-// openReader opens the channel, waiting for it to be created.
+// openReader opens the channel, waiting for it to be created. A
+// journal's segment that is not there while a later one is will never
+// be: retention removed it before it was replicated, an error, not a
+// wait.
 func (r *Replicator) openReader(ctx context.Context) (*domain.Reader, error) {
-	return domain.OpenWhenReady(ctx, r.cfg.Volume, r.cfg.ChannelID)
+	if !r.cfg.journal {
+		return domain.OpenWhenReady(ctx, r.cfg.Volume, r.cfg.ChannelID)
+	}
+	for {
+		wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		rd, err := domain.OpenWhenReady(wctx, r.cfg.Volume, r.cfg.ChannelID)
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return rd, err
+		}
+		ids, lerr := r.cfg.Volume.List()
+		if lerr != nil {
+			return nil, lerr
+		}
+		if len(ids) > 0 && ids[len(ids)-1] > r.cfg.ChannelID && !slices.Contains(ids, r.cfg.ChannelID) {
+			return nil, fmt.Errorf("%w: the journal's segment %d was removed (retention) before it was replicated; its segments are now %d to %d",
+				ErrMismatch, r.cfg.ChannelID, ids[0], ids[len(ids)-1])
+		}
+	}
 }
 
 // Run replicates until the channel's end is in the stream (nil), ctx is
