@@ -54,6 +54,9 @@ type Options struct {
 	// segments, whose dropped segments' files it recycles
 	// (journal.WithRecycle).
 	JournalKeep int
+	// ColdAhead makes the cold mode's writer populate its fresh channel's
+	// pages in the background as it goes (mmap.WithPretouchAhead).
+	ColdAhead bool
 	// JournalHist times every Write of the journal writer (a clock read
 	// each: its rate is then not comparable) into Report.JournalHist.
 	JournalHist bool
@@ -138,8 +141,12 @@ func (r Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "  %-16s %8.2f M records/s  %8.1f MB/s   (%.2f-%.2f M/s)\n",
 			name, f.Median/1e6, f.Median*float64(o.Size)/1e6, f.Min/1e6, f.Max/1e6)
 	}
-	line("cold writer", r.Cold.Writer)
-	line("cold reader", r.Cold.Reader)
+	cold := "cold"
+	if o.ColdAhead {
+		cold = "cold+ahead"
+	}
+	line(cold+" writer", r.Cold.Writer)
+	line(cold+" reader", r.Cold.Reader)
 	line("warm writer", r.Warm.Writer)
 	line("warm reader", r.Warm.Reader)
 	if b := r.Baseline; b != nil {
@@ -240,7 +247,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			if o.Progress != nil {
 				fmt.Fprintf(o.Progress, "%s run %d/%d...\n", m.name, run, o.Runs)
 			}
-			j := job{N: o.N, Size: o.Size, Capacity: capacity, Warm: m.warm, Pause: o.Pause, Envelope: o.Envelope, CoarseClock: o.CoarseClock}
+			j := job{N: o.N, Size: o.Size, Capacity: capacity, Warm: m.warm, Pause: o.Pause, Envelope: o.Envelope, CoarseClock: o.CoarseClock, Ahead: o.ColdAhead && !m.warm}
 			if m.name == "journal" {
 				j.Capacity, j.JournalKeep, j.JournalHist = o.Journal, o.JournalKeep, o.JournalHist
 			}

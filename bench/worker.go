@@ -34,6 +34,8 @@ type job struct {
 	CoarseClock time.Duration `json:"coarse_clock,omitempty"`
 	// JournalKeep is Options.JournalKeep.
 	JournalKeep int `json:"journal_keep,omitempty"`
+	// Ahead is Options.ColdAhead.
+	Ahead bool `json:"ahead,omitempty"`
 	// JournalHist is Options.JournalHist.
 	JournalHist bool `json:"journal_hist,omitempty"`
 }
@@ -117,6 +119,9 @@ const channelID = 1
 func (j job) volume() *mmap.Volume {
 	if j.Warm {
 		return mmap.NewVolume(j.Dir, mmap.WithPretouch())
+	}
+	if j.Ahead {
+		return mmap.NewVolume(j.Dir, mmap.WithPretouchAhead())
 	}
 	return mmap.NewVolume(j.Dir)
 }

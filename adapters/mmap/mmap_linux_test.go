@@ -157,3 +157,44 @@ func residentKB(t *testing.T, b []byte) (rss, size int) {
 	t.Fatalf("no mapping at %s in /proc/self/smaps", start)
 	return 0, 0
 }
+
+// TestPretouchAhead: a channel made WithPretouchAhead is the writer's at
+// once; its pages get populated in the background while the writer
+// writes, without changing a byte it wrote; Close stops the populate.
+func TestPretouchAhead(t *testing.T) {
+	root := testdir.New(t)
+	vol := mmap.NewVolume(root, mmap.WithPretouchAhead())
+	w, err := domain.Create(vol, channeltest.Header(t, 22, 8<<20), codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20000
+	for i := 0; i < n; i++ {
+		if _, err := w.Write([]byte(fmt.Sprintf("record %06d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := vol.Open(22)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := domain.NewReader(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	i := 0
+	r.Read(func(rec domain.Record) error {
+		if want := fmt.Sprintf("record %06d", i); string(rec.Payload) != want {
+			t.Fatalf("record %d: %q, want %q", i, rec.Payload, want)
+		}
+		i++
+		return nil
+	}, 0)
+	if i != n {
+		t.Fatalf("read %d records, want %d", i, n)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

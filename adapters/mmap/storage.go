@@ -26,6 +26,18 @@ type Storage struct {
 	size     int64
 	writable bool
 	closed   bool
+
+	aheadStop chan struct{} // WithPretouchAhead: closing it stops the background populate
+	aheadDone chan struct{} // closed when it stopped
+}
+
+// startAhead populates the mapping in the background (WithPretouchAhead).
+func (s *Storage) startAhead() {
+	s.aheadStop, s.aheadDone = make(chan struct{}), make(chan struct{})
+	go func(b []byte) {
+		defer close(s.aheadDone)
+		populateAhead(b, s.aheadStop)
+	}(s.mapping)
 }
 
 var (
@@ -225,6 +237,12 @@ func (s *Storage) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.aheadStop != nil {
+		// The populate goes first: nothing may touch the range once it is
+		// unmapped (another mapping may take its place).
+		close(s.aheadStop)
+		<-s.aheadDone
+	}
 	var err error
 	if uerr := unmap(s.mapping); uerr != nil {
 		err = fmt.Errorf("kekbit: mmap: unmapping %s: %w", s.path, uerr)

@@ -16,6 +16,7 @@ import (
 type Volume struct {
 	root     string
 	pretouch bool
+	ahead    bool
 	shared   bool
 }
 
@@ -33,6 +34,15 @@ type VolumeOption func(*Volume)
 // mapping, so that no page fault lands on the hot path. It makes Create and
 // Open take longer: about a page fault per 4 KiB of capacity.
 func WithPretouch() VolumeOption { return func(v *Volume) { v.pretouch = true } }
+
+// WithPretouchAhead makes Create hand a new channel's writer its storage
+// at once and populate the mapping's pages in the background, from the
+// start, a MiB at a time (MADV_POPULATE_WRITE, which writes nothing), so
+// that they are faulted in ahead of the writer where a core is free for
+// it; Close stops it. Linux only (elsewhere it does nothing). Unlike
+// WithPretouch it makes Create no slower, and it does not touch readers'
+// mappings.
+func WithPretouchAhead() VolumeOption { return func(v *Volume) { v.ahead = true } }
 
 // WithSharedRoot opts in to a root shared by a group of users: the volume
 // then accepts a root and channel folders owned by another user or
@@ -76,14 +86,21 @@ func (v *Volume) channel(id uint64) layout.Channel { return layout.VolumeChannel
 // channel's folder if Create made it and it is still empty. Its errors are
 // *ports.ChannelError.
 func (v *Volume) Create(id uint64, size int64, init func(ports.Storage) error) (ports.Storage, error) {
-	return layout.AsStorage(layout.Create(v.files(), v.channel(id), size, func(st *Storage) error {
+	st, err := layout.Create(v.files(), v.channel(id), size, func(st *Storage) error {
 		if v.pretouch {
 			if err := st.populate(); err != nil {
 				return err
 			}
 		}
 		return init(st)
-	}))
+	})
+	if err != nil {
+		return nil, err
+	}
+	if v.ahead && !v.pretouch {
+		st.startAhead()
+	}
+	return st, nil
 }
 
 // Recycle makes channel to, of size bytes, out of channel from's file

@@ -90,6 +90,7 @@ func newBench() *cobra.Command {
 	f.DurationVar(&o.Pause, "pause", o.Pause, "how long idle readers wait between looks (0: pure busy spin)")
 	numberVar(f, &o.Journal, "journal", 0, "also run the writer and readers through a journal of segments of this many bytes (e.g. 0x4000000 for 64 MiB), beside the warm channel")
 	numberVar(f, &o.JournalKeep, "journal-keep", 0, "with --journal: retention keeps this many segments, and the writer recycles the files of those it drops into its next segments (0: no retention)")
+	f.BoolVar(&o.ColdAhead, "cold-ahead", false, "the cold writer populates its fresh channel's pages in the background as it writes (mmap.WithPretouchAhead)")
 	f.BoolVar(&o.JournalHist, "journal-hist", false, "with --journal: time every Write of the journal writer and print their histogram (a clock read each: the journal's rate is then not comparable)")
 	f.DurationVar(&o.CoarseClock, "coarse-clock", 0, "with --envelope time: stamp records from a clock advanced every this often (at least 100µs) instead of reading the system clock per record")
 	f.Var(&env, "envelope", "records carry these envelope fields: crc,seq,time (any subset), all or none")
