@@ -59,7 +59,10 @@ func TestIdleMarkers(t *testing.T) {
 	_, url := startServer(t)
 	src, dst := shmDir(t), shmDir(t)
 	const id = 8
-	h, err := domain.NewHeader(domain.Hints{ChannelID: id, Capacity: 1 << 20, MaxMsgLen: 100, Timeout: 300, TickUnit: domain.Millis})
+	// A timeout of 1 s: a loaded machine (CI runs every package's tests at
+	// once) can hold the replicator, NATS and the mirror up for a few
+	// hundred milliseconds, which is not what this test is about.
+	h, err := domain.NewHeader(domain.Hints{ChannelID: id, Capacity: 1 << 20, MaxMsgLen: 100, Timeout: 1000, TickUnit: domain.Millis})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +94,7 @@ func TestIdleMarkers(t *testing.T) {
 	go func() {
 		followed <- mr.Follow(ctx, func(rec domain.Record) error { p := rec.Payload; got = append(got, string(p)); return nil })
 	}()
-	for range 100 { // a second of heartbeats, 3 times the timeout
+	for range 300 { // three seconds of heartbeats, 3 times the timeout
 		time.Sleep(10 * time.Millisecond)
 		w.Heartbeat()
 	}
