@@ -326,10 +326,12 @@ func (w *Writer[T]) reserve(size uint64, counted bool) (pos, count uint64, err e
 		t := atomic.LoadUint64(m.tail)
 		if t&tailClosed != 0 {
 			m.ended = true
+			m.idle() // a swap of this call may have lost: its claim word must not stay
 			return 0, 0, ErrChannelClosed
 		}
 		pos = (t & tailPosMask) * 8
 		if pos+RecordHeaderLen >= w.capacity {
+			m.idle()
 			return 0, 0, ErrChannelFull
 		}
 		if pos+size > w.capacity {
@@ -367,6 +369,12 @@ func (m *multiWriter) swap(t, next, size uint64) bool {
 	atomicx.StoreBeforeRMW(&m.sw[1], claimIntent|t)
 	return atomic.CompareAndSwapUint64(m.tail, t, next)
 }
+
+// idle stores the slot's claim word 0: the writer has no claim. A
+// writer whose swap lost and that then claims nothing must not leave the
+// lost swap's tail value there, or a repairer of the claim that won would
+// wait on this live writer for ever.
+func (m *multiWriter) idle() { atomicx.StoreRelease(&m.sw[1], 0) }
 
 // claimMulti is Claim on a multi-writer channel.
 func (w *Writer[T]) claimMulti(n int) ([]byte, error) {
@@ -483,7 +491,7 @@ func (w *Writer[T]) leaveMulti(end bool) error {
 	if end {
 		errs = multierr.Append(errs, w.guard(w.endChannel))
 	}
-	atomicx.StoreRelease(&m.sw[1], 0)
+	m.idle()
 	atomicx.StoreRelease(&m.sw[0], 0)
 	errs = multierr.Append(errs, m.locks.UnlockSlot(m.slot))
 	return multierr.Combine(errs, w.st.Flush(), w.st.Close())
