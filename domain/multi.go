@@ -131,7 +131,8 @@ func (w *Writer[T]) initMulti() error {
 	hw := a.Words()
 	w.multi = &multiWriter{hw: hw, tail: &hw[TailOffset/8], locks: l, slot: -1}
 	w.marks, w.progress = false, nil // many writers: no progress mark (it stays 0)
-	w.blocked = true                 // Write and Heartbeat take the multi-writer path
+	w.blocked = true                 // the single writer's Write and Heartbeat are never its
+	w.guarded = true                 // Write and Heartbeat take their slow entry, to the multi-writer path
 	return nil
 }
 
@@ -426,8 +427,7 @@ func (w *Writer[T]) abortMulti() error {
 	return w.guard(func() { w.voidClaim(deadClaim{pos: w.pos, size: m.size, count: m.count, counted: true}) })
 }
 
-// blockedWrite is Write on a writer that takes no plain Write: a closed
-// one, one with a claim open, or a multi-writer channel's.
+// blockedWrite is Write on a multi-writer channel.
 func (w *Writer[T]) blockedWrite(v T) (int, error) {
 	if w.multi == nil || w.closed || w.claimed != 0 {
 		return 0, w.unusable()
@@ -457,9 +457,7 @@ func (w *Writer[T]) blockedWrite(v T) (int, error) {
 	return w.commitMulti(len(src))
 }
 
-// blockedHeartbeat is Heartbeat on a writer that takes no plain
-// Heartbeat: a closed one, one with a claim open, or a multi-writer
-// channel's.
+// blockedHeartbeat is Heartbeat on a multi-writer channel.
 func (w *Writer[T]) blockedHeartbeat() (int, error) {
 	if w.multi == nil || w.closed || w.claimed != 0 {
 		return 0, w.unusable()
