@@ -131,7 +131,8 @@ func (w *Writer[T]) initMulti() error {
 	hw := a.Words()
 	w.multi = &multiWriter{hw: hw, tail: &hw[TailOffset/8], locks: l, slot: -1}
 	w.marks, w.progress = false, nil // many writers: no progress mark (it stays 0)
-	w.blocked = true                 // Write and Heartbeat take the multi-writer path
+	w.blocked = true                 // the single writer's Write and Heartbeat are never its
+	w.guarded = true                 // Write and Heartbeat take their slow entry, to the multi-writer path
 	return nil
 }
 
@@ -326,10 +327,12 @@ func (w *Writer[T]) reserve(size uint64, counted bool) (pos, count uint64, err e
 		t := atomic.LoadUint64(m.tail)
 		if t&tailClosed != 0 {
 			m.ended = true
+			m.idle() // a swap of this call may have lost: its claim word must not stay
 			return 0, 0, ErrChannelClosed
 		}
 		pos = (t & tailPosMask) * 8
 		if pos+RecordHeaderLen >= w.capacity {
+			m.idle()
 			return 0, 0, ErrChannelFull
 		}
 		if pos+size > w.capacity {
@@ -367,6 +370,12 @@ func (m *multiWriter) swap(t, next, size uint64) bool {
 	atomicx.StoreBeforeRMW(&m.sw[1], claimIntent|t)
 	return atomic.CompareAndSwapUint64(m.tail, t, next)
 }
+
+// idle stores the slot's claim word 0: the writer has no claim. A
+// writer whose swap lost and that then claims nothing must not leave the
+// lost swap's tail value there, or a repairer of the claim that won would
+// wait on this live writer for ever.
+func (m *multiWriter) idle() { atomicx.StoreRelease(&m.sw[1], 0) }
 
 // claimMulti is Claim on a multi-writer channel.
 func (w *Writer[T]) claimMulti(n int) ([]byte, error) {
@@ -418,8 +427,7 @@ func (w *Writer[T]) abortMulti() error {
 	return w.guard(func() { w.voidClaim(deadClaim{pos: w.pos, size: m.size, count: m.count, counted: true}) })
 }
 
-// blockedWrite is Write on a writer that takes no plain Write: a closed
-// one, one with a claim open, or a multi-writer channel's.
+// blockedWrite is Write on a multi-writer channel.
 func (w *Writer[T]) blockedWrite(v T) (int, error) {
 	if w.multi == nil || w.closed || w.claimed != 0 {
 		return 0, w.unusable()
@@ -449,9 +457,7 @@ func (w *Writer[T]) blockedWrite(v T) (int, error) {
 	return w.commitMulti(len(src))
 }
 
-// blockedHeartbeat is Heartbeat on a writer that takes no plain
-// Heartbeat: a closed one, one with a claim open, or a multi-writer
-// channel's.
+// blockedHeartbeat is Heartbeat on a multi-writer channel.
 func (w *Writer[T]) blockedHeartbeat() (int, error) {
 	if w.multi == nil || w.closed || w.claimed != 0 {
 		return 0, w.unusable()
@@ -483,7 +489,7 @@ func (w *Writer[T]) leaveMulti(end bool) error {
 	if end {
 		errs = multierr.Append(errs, w.guard(w.endChannel))
 	}
-	atomicx.StoreRelease(&m.sw[1], 0)
+	m.idle()
 	atomicx.StoreRelease(&m.sw[0], 0)
 	errs = multierr.Append(errs, m.locks.UnlockSlot(m.slot))
 	return multierr.Combine(errs, w.st.Flush(), w.st.Close())

@@ -486,32 +486,36 @@ func TestMultiWriterDiesAroundTheSwap(t *testing.T) {
 			if want := uint64(2); swapped && r.Seq() != want || !swapped && r.Seq() != 1 {
 				t.Errorf("the second record has sequence number %d (swapped %v)", r.Seq(), swapped)
 			}
-			e, err := domain.Join(vol, 12, codecs.Raw{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for range domain.Slots { // every joiner takes a slot: one of them the dead one's
-				if _, err := e.Write(channeltest.Tagged(1, uint64(c.Next[1]), 30)); err != nil {
+			var joined []*domain.Writer[[]byte] // joiners until every slot is held: one of them takes the dead one's
+			var took *domain.Writer[[]byte]
+			for {
+				e, err := domain.Join(vol, 12, codecs.Raw{})
+				if errors.Is(err, domain.ErrNoSlot) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := e.Write(channeltest.Tagged(1, c.Next[1], 30)); err != nil {
 					t.Fatal(err)
 				}
 				c.Next[1]++
 				c.Total++
+				joined = append(joined, e)
 				if e.Slot() == d.Slot() {
-					break
-				}
-				e.Release()
-				if e, err = domain.Join(vol, 12, codecs.Raw{}); err != nil {
-					t.Fatal(err)
+					took = e
 				}
 			}
-			if e.Slot() != d.Slot() {
+			if took == nil {
 				t.Fatalf("no joiner took the dead writer's slot %d", d.Slot())
 			}
 			if got := atomic.LoadUint64(&words[slot+1]); got&(3<<62) != intent || got&^(3<<62) == tv {
 				t.Errorf("the dead slot's claim word is %#x after a joiner took it and claimed", got)
 			}
+			for _, e := range joined {
+				e.Release()
+			}
 			a.Close()
-			e.Close()
 			r2, err := domain.Open(vol, 12)
 			if err != nil {
 				t.Fatal(err)
@@ -523,4 +527,54 @@ func TestMultiWriterDiesAroundTheSwap(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMultiWriterLostSwapLeavesNoClaim: a live writer whose swap lost to
+// a writer that then died, and that then claims nothing (the channel was
+// closed), does not keep the lost tail value in its slot: the dead
+// writer's claim is repaired and readers reach the close mark.
+func TestMultiWriterLostSwapLeavesNoClaim(t *testing.T) {
+	const intent = 1 << 62
+	vol := memory.NewVolume()
+	h := multiHeader(t, 13, 1<<16, domain.EnvelopeAll)
+	a, err := domain.Create(vol, h, codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := vol.OpenToJoin(13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dying, err := domain.JoinStorage(st, codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := domain.Join(vol, 13, codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	words := st.(*memory.Storage).Words()
+	tv := atomic.LoadUint64(&words[domain.TailOffset/8])
+	if _, err := dying.Claim(40); err != nil {
+		t.Fatal(err)
+	}
+	// l tried to claim from the same tail value and lost the swap.
+	atomic.StoreUint64(&words[(domain.SlotsOffset+domain.SlotLen*l.Slot())/8+1], intent|tv)
+	st.Close() // the winner dies with its claim open
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Write([]byte("late")); !errors.Is(err, domain.ErrChannelClosed) {
+		t.Fatalf("write after the close: %v", err)
+	}
+	r, err := domain.Open(vol, 13, domain.WithClaimBound(10*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.Follow(ctx, func(domain.Record) error { return nil }); !errors.Is(err, domain.ErrClosed) {
+		t.Fatalf("follow ends with %v, want ErrClosed (the dead writer's claim repaired)", err)
+	}
+	l.Release()
 }

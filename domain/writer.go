@@ -45,7 +45,7 @@ type Writer[T any] struct {
 	records  uint64 // records in the channel, for the envelope's sequence numbers
 	blocked  bool   // closed, or a claim open: Write and Heartbeat refused (one test on their path)
 	closed   bool
-	guarded  bool // Write and Heartbeat turn a fault into ErrTruncated (WithFaultGuard)
+	guarded  bool // Write and Heartbeat take their slow entry: a fault becomes ErrTruncated (WithFaultGuard), or a multi-writer channel's writer
 	verbatim bool // enc declares that its encoding of a []byte is the bytes themselves
 	enc      codecs.Encoder[T]
 	region
@@ -62,6 +62,7 @@ type Writer[T any] struct {
 	claimed     uint64           // the payload bytes of the open claim (Claim), 0 for none
 	progress    *uint64          // the progress mark's word, when the storage is addressable
 	multi       *multiWriter     // a multi-writer channel's writer state, else nil
+	faultOn     bool             // WithFaultGuard on memory that can vanish
 }
 
 // NewWriter makes st, a fresh zero-filled storage of at least
@@ -118,6 +119,7 @@ func attach[T any](st ports.Storage, h Header, enc codecs.Encoder[T], opts []Wri
 		opt(&o)
 	}
 	w.guarded = o.guard && w.faults != nil
+	w.faultOn = w.guarded
 	w.marks = h.extended()
 	if a, ok := st.(ports.Addressable); ok && littleEndian && w.marks {
 		if ws := a.Words(); len(ws) > ProgressOffset/8 {
@@ -172,11 +174,18 @@ func (w *Writer[T]) Write(v T) (int, error) {
 	return w.write(v)
 }
 
-// writeGuarded is write on memory that can vanish: a fault becomes
-// ErrTruncated instead of a crash.
+// writeGuarded is Write's slow entry: write on memory that can vanish (a
+// fault becomes ErrTruncated instead of a crash), or a multi-writer
+// channel's write.
 func (w *Writer[T]) writeGuarded(v T) (n int, err error) {
+	if w.multi != nil && !w.faultOn {
+		return w.blockedWrite(v)
+	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer catchFault(w.faults, &err)
+	if w.multi != nil {
+		return w.blockedWrite(v)
+	}
 	return w.write(v)
 }
 
@@ -185,7 +194,7 @@ func (w *Writer[T]) write(v T) (int, error) {
 		return w.writeSealed(v)
 	}
 	if w.blocked {
-		return w.blockedWrite(v)
+		return 0, w.unusable()
 	}
 	avail := (w.capacity - w.pos) &^ 7
 	if avail <= RecordHeaderLen {
@@ -232,7 +241,7 @@ func (w *Writer[T]) write(v T) (int, error) {
 // progressEvery records the progress mark stored.
 func (w *Writer[T]) writeSealed(v T) (int, error) {
 	if w.blocked {
-		return w.blockedWrite(v)
+		return 0, w.unusable()
 	}
 	avail := (w.capacity - w.pos) &^ 7
 	if avail <= RecordHeaderLen+w.envLen {
@@ -382,14 +391,20 @@ func (w *Writer[T]) Heartbeat() (int, error) {
 }
 
 func (w *Writer[T]) heartbeatGuarded() (n int, err error) {
+	if w.multi != nil && !w.faultOn {
+		return w.blockedHeartbeat()
+	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer catchFault(w.faults, &err)
+	if w.multi != nil {
+		return w.blockedHeartbeat()
+	}
 	return w.heartbeat()
 }
 
 func (w *Writer[T]) heartbeat() (int, error) {
 	if w.blocked {
-		return w.blockedHeartbeat()
+		return 0, w.unusable()
 	}
 	if (w.capacity-w.pos)&^7 <= RecordHeaderLen {
 		return 0, ErrChannelFull
