@@ -104,13 +104,15 @@ cwords0:
 	ANDQ $7, R8          // tail bytes
 	SHRQ $3, CX          // whole words
 	JZ   ctail
+	// SI and R9 past the whole words, CX counting up from -words to 0.
+	LEAQ (SI)(CX*8), SI
+	LEAQ (R9)(CX*8), R9
+	NEGQ CX
 cwords:
-	MOVQ (SI), BX
+	MOVQ (SI)(CX*8), BX
 	CRC32Q BX, DX
-	MOVQ BX, (R9)
-	ADDQ $8, SI
-	ADDQ $8, R9
-	DECQ CX
+	MOVQ BX, (R9)(CX*8)
+	INCQ CX
 	JNZ  cwords
 ctail:
 	TESTQ R8, R8
