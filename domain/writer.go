@@ -252,25 +252,31 @@ func (w *Writer[T]) writeSealed(v T) (int, error) {
 		now = t.Load()
 	}
 	room := min(w.maxMsg, avail-RecordHeaderLen)
-	rec := w.room(w.pos, room)
-	dst := rec[w.envLen:]
+	fit := room - w.envLen // the payload's room after the envelope
 	// encode, inlined by hand (the call costs a plain Write about 3ns).
 	// A verbatim payload is only measured here: it is copied below, with
-	// its checksum taken in the same pass where the envelope has a CRC.
+	// its checksum taken in the same pass where the envelope has a CRC,
+	// and the room's slices are made only where they are needed.
 	var n int
 	var err error
-	var src []byte
+	var rec, dst, src []byte
 	if b, ok := any(v).([]byte); w.verbatim && ok {
-		if len(b) > len(dst) {
+		if uint64(len(b)) > fit {
 			err = codecs.ErrShortBuffer
 		} else {
 			n, src = len(b), b
 		}
 	} else {
+		rec = w.room(w.pos, room)
+		dst = rec[w.envLen:]
 		n, err = w.enc.Encode(dst, v)
 	}
-	if err != nil || n <= 0 || n > len(dst) {
-		return 0, w.refuse(v, dst, n, err, uint64(len(dst)), avail-w.envLen)
+	if err != nil || n <= 0 || uint64(n) > fit {
+		if rec == nil {
+			rec = w.room(w.pos, room)
+			dst = rec[w.envLen:]
+		}
+		return 0, w.refuse(v, dst, n, err, fit, avail-w.envLen)
 	}
 	total := w.envLen + uint64(n)
 	size := RecordSize(total)
@@ -278,7 +284,10 @@ func (w *Writer[T]) writeSealed(v T) (int, error) {
 		now = w.stampNow() // the caller's clock or time.Now, only for a record that goes in
 	}
 	if w.words == nil {
-		copy(dst, src)
+		if src != nil {
+			rec = w.room(w.pos, room)
+			copy(rec[w.envLen:], src)
+		}
 		return w.publishRecordSlow(rec, total, size, now)
 	}
 	// publishWords, and seal for an envelope, inlined by hand (see there).
@@ -298,7 +307,7 @@ func (w *Writer[T]) writeSealed(v T) (int, error) {
 	case crcOn && src != nil: // copied, padded and checksummed in one pass
 		words[1] = uint64(crc32c.CopyRecord(total, words, int(envLen/8), src))
 	case src != nil:
-		copy(dst, src)
+		copy(w.room(pos, room)[envLen:], src)
 		fallthrough
 	default:
 		if tail := total & 7; tail != 0 {
