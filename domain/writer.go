@@ -171,6 +171,9 @@ func (w *Writer[T]) Write(v T) (int, error) {
 	if w.guarded {
 		return w.writeGuarded(v)
 	}
+	if w.envLen != 0 { // here, not in write: one call less for a sealed record
+		return w.writeSealed(v)
+	}
 	return w.write(v)
 }
 
@@ -186,13 +189,14 @@ func (w *Writer[T]) writeGuarded(v T) (n int, err error) {
 	if w.multi != nil {
 		return w.blockedWrite(v)
 	}
-	return w.write(v)
-}
-
-func (w *Writer[T]) write(v T) (int, error) {
 	if w.envLen != 0 {
 		return w.writeSealed(v)
 	}
+	return w.write(v)
+}
+
+// write is Write on a channel whose records carry no envelope.
+func (w *Writer[T]) write(v T) (int, error) {
 	if w.blocked {
 		return 0, w.unusable()
 	}
@@ -258,25 +262,16 @@ func (w *Writer[T]) writeSealed(v T) (int, error) {
 	// its checksum taken in the same pass where the envelope has a CRC,
 	// and the room's slices are made only where they are needed.
 	var n int
-	var err error
-	var rec, dst, src []byte
-	if b, ok := any(v).([]byte); w.verbatim && ok {
-		if uint64(len(b)) > fit {
-			err = codecs.ErrShortBuffer
-		} else {
-			n, src = len(b), b
-		}
-	} else {
+	var rec, src []byte
+	if b, ok := any(v).([]byte); w.verbatim && ok && len(b) > 0 && uint64(len(b)) <= fit {
+		n, src = len(b), b
+	} else { // the encoder, which also tells what is wrong with a verbatim payload
+		var err error
 		rec = w.room(w.pos, room)
-		dst = rec[w.envLen:]
-		n, err = w.enc.Encode(dst, v)
-	}
-	if err != nil || n <= 0 || uint64(n) > fit {
-		if rec == nil {
-			rec = w.room(w.pos, room)
-			dst = rec[w.envLen:]
+		dst := rec[w.envLen:]
+		if n, err = w.enc.Encode(dst, v); err != nil || n <= 0 || uint64(n) > fit {
+			return 0, w.refuse(v, dst, n, err, fit, avail-w.envLen)
 		}
-		return 0, w.refuse(v, dst, n, err, fit, avail-w.envLen)
 	}
 	total := w.envLen + uint64(n)
 	size := RecordSize(total)
@@ -296,7 +291,7 @@ func (w *Writer[T]) writeSealed(v T) (int, error) {
 	// and would load each again after them.
 	pos, all, envLen := w.pos, w.words, w.envLen
 	seqW, timeW, crcOn, seq := w.seqW, w.timeW, w.crcOn, w.seqBase+w.records
-	words := all[pos/8 : (pos+size)/8+1] // the record and the word after it
+	words := all[pos/8:] // the record and the word after it, checked by the watermark's store below
 	if seqW != 0 {
 		words[seqW] = seq
 	}
