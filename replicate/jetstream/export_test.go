@@ -1,6 +1,10 @@
 package jetstream
 
-import "github.com/nats-io/nats.go"
+import (
+	"github.com/nats-io/nats.go"
+
+	"github.com/kekbit-go/kekbit/domain"
+)
 
 // SkipLock makes a replicator run without the lock file that keeps a
 // second replicator of the channel and stream on this machine out, as two
@@ -23,7 +27,7 @@ func Elements(seq uint64, h nats.Header, data []byte) ([]Element, error) {
 		return nil, err
 	}
 	var out []Element
-	err = e.each(0, func(el *element) error {
+	err = e.each(domain.Header{}, func(el *element) error {
 		out = append(out, Element{Marker: el.marker, End: el.end, Pos: el.pos, Gap: el.gap, Data: el.data})
 		return nil
 	})

@@ -450,7 +450,7 @@ func (s *session) resync(ctx context.Context) (done bool, err error) {
 	if err != nil {
 		return false, stop(err)
 	}
-	last, err := lastMsg.last(s.hdr.Envelope)
+	last, err := lastMsg.last(s.hdr)
 	if err != nil {
 		return false, stop(err)
 	}
