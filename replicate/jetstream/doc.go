@@ -87,7 +87,14 @@
 // message in flight at a time: it publishes a message only once the one
 // before it is acknowledged at the very sequence expected, as the
 // replicator's own message (a duplicate there is its own too: the ids
-// name the channel bytes a batch holds, and those bytes never change).
+// name the channel bytes a batch holds, and those bytes never change,
+// once the stream's header marker is known to be the channel's). The
+// header marker counts as the channel's only when the replicator's own
+// publish stored it, or once a re-sync compared it with the channel's
+// header: one acknowledged as a duplicate, or refused because another
+// landed first (another channel with the same id, say, whose header
+// marker has the same message id), sends the replicator to re-sync,
+// which compares them (ErrMismatch if they differ).
 // Every message thus names as its predecessor a message that is in the
 // stream for good and ends where it begins. A message that lands later
 // than its publisher expected (an answer lost, a second replicator of the

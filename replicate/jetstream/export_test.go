@@ -33,3 +33,12 @@ func Elements(seq uint64, h nats.Header, data []byte) ([]Element, error) {
 	})
 	return out, err
 }
+
+// BeforeHeader has f called right before each header marker a
+// replicator publishes, until the test ends: for the tests of a header
+// marker that lands between a replicator's look at the stream and its
+// own.
+func BeforeHeader(t interface{ Cleanup(func()) }, f func()) {
+	beforeHeader = f
+	t.Cleanup(func() { beforeHeader = nil })
+}
