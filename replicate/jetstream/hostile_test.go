@@ -162,3 +162,40 @@ func TestMirrorHostileStream(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchElementsBounded: a batch holds at most 8,192 elements, as the
+// package documentation says, also when a long run of heartbeats comes
+// right before a record. (Before, the heartbeats before a record went
+// into the batch all at once: 20,000 heartbeats and the record after
+// them made one batch of 20,001 elements.)
+func TestBatchElementsBounded(t *testing.T) {
+	_, url := startServer(t)
+	root := shmDir(t)
+	ctx := testCtx(t)
+	const id = 0x4900
+	w, path := newChannel(t, root, id, 3000) // room for 20,000 heartbeats
+	for range 20_000 {
+		if _, err := w.Heartbeat(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := writeRecords(w, 0, 10, false); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(root), ChannelID: id, URL: url}); err != nil {
+		t.Fatal(err)
+	}
+	checkStream(t, url, jetstream.StreamName(id), jetstream.Subject(id), path)
+	per := map[uint64]int{}
+	for _, e := range readStream(t, url, jetstream.StreamName(id), jetstream.Subject(id)) {
+		if e.batch {
+			per[e.seq]++
+		}
+	}
+	for seq, n := range per {
+		if n > 8192 {
+			t.Errorf("the batch at sequence %d has %d elements", seq, n)
+		}
+	}
+}

@@ -639,7 +639,9 @@ func (s *session) follow(ctx context.Context) error {
 					return nil
 				}
 			}
-			s.b.heartbeatsTo(pos)
+			if !s.heartbeatsTo(pos) { // flushing at maxBatchElements
+				return nil
+			}
 			s.b.record(p, rd.Time())
 			if len(s.b.buf) >= lim && !s.flush() {
 				return nil
