@@ -138,14 +138,41 @@ func FuzzBatch(f *testing.F) {
 	f.Add(uint8(0), "", "64", "", "16", []byte("a record"))
 	f.Add(uint8(0), MarkerIdle, "800", "", "800", []byte(nil))
 	f.Add(uint8(0), MarkerEnd, "65536", "", "", []byte(nil))
+	f.Add(uint8(0x80), MarkerBatch, "0", strconv.FormatUint(8<<40, 10), "", huge)
+	f.Add(uint8(0xc0), MarkerBatch, "0", strconv.FormatUint(8<<40, 10), "", binary.AppendUvarint([]byte{BatchVersion, 0}, 1<<40))
+	f.Add(uint8(0x80), MarkerBatch, "0", strconv.FormatUint(8<<40, 10), "", binary.AppendUvarint([]byte{BatchVersion, 0}, 1<<40))
 	f.Fuzz(func(t *testing.T, env uint8, marker, pos, next, gap string, data []byte) {
 		h := fuzzHeader(t, domain.Envelope(env)&domain.EnvelopeAll)
-		hdr := nats.Header{HeaderChannel: {hexID(0xabc)}, HeaderMarker: {marker}, HeaderPos: {pos}, HeaderNext: {next}, HeaderGap: {gap}, HeaderEnd: {EndClosed}}
+		ch := uint64(0xabc)
+		if env&0x80 != 0 {
+			// A message of the segment before or after h's in a journal's
+			// stream: no limits of h's channel, only its positions (and no
+			// walk of each heartbeat, which may be 2^61 of them).
+			ch--
+			if env&0x40 != 0 {
+				ch += 2
+			}
+		}
+		hdr := nats.Header{HeaderChannel: {hexID(ch)}, HeaderMarker: {marker}, HeaderPos: {pos}, HeaderNext: {next}, HeaderGap: {gap}, HeaderEnd: {EndClosed}}
 		e, err := parseElement(3, hdr, data)
 		if err == nil && e.marker != MarkerHeader {
 			err = e.check(h)
-			if err == nil {
+			switch {
+			case err == nil && ch == h.ChannelID:
 				checkElements(t, h, e)
+			case err == nil:
+				l, err := e.last(h)
+				if err != nil || l.endPos() != e.endPos() && e.marker == MarkerBatch {
+					t.Fatalf("last %+v %v of a batch ending at %d", l, err, e.endPos())
+				}
+				for _, target := range []uint64{0, e.pos, e.endPos()} {
+					if f, err := e.firstFrom(h, h.ChannelID, target, rankRecord); err != nil || (f == nil) != (ch < h.ChannelID) {
+						t.Fatalf("firstFrom of segment %x in one of segment %x: %+v %v", h.ChannelID, ch, f, err)
+					}
+					if f, err := e.firstFrom(h, ch, target, rankIdle); err != nil || f == nil && target <= e.pos {
+						t.Fatalf("firstFrom(%d): %+v %v", target, f, err)
+					}
+				}
 			}
 		}
 		if err != nil && !errors.Is(err, ErrBadMessage) {
