@@ -45,6 +45,17 @@
 // checks. A batch holds at most ReplicateConfig.BatchBytes of payload
 // (64 KiB by default) and 8,192 elements; a record larger than that goes
 // alone. A version other than 1 is refused with ErrBadMessage, naming it.
+// A reader checks a batch whole before it applies any of it, and refuses
+// with ErrBadMessage, naming what is wrong, one that claims more than its
+// bytes hold or than the channel holds: a uvarint cut short, a record
+// longer than the bytes left or than the channel's max payload, a time
+// that the channel's tick unit cannot hold, a run of heartbeats or a
+// record past Kekbit-Next, elements that end before it, a Kekbit-Next past
+// the channel's capacity. What it takes is bounded by the message's bytes,
+// not by the lengths and counts they claim. (A mirror reads a stream
+// anyone allowed to publish into it may have written into: what NATS lets
+// through is NATS's permissions' business, but no message makes a mirror
+// hang, run out of memory, or write anything of a message it refuses.)
 //
 // Streams of earlier versions hold one message per record (the payload
 // as is, Kekbit-Pos its position, Nats-Msg-Id MsgID, and Kekbit-Gap for
@@ -76,7 +87,14 @@
 // message in flight at a time: it publishes a message only once the one
 // before it is acknowledged at the very sequence expected, as the
 // replicator's own message (a duplicate there is its own too: the ids
-// name the channel bytes a batch holds, and those bytes never change).
+// name the channel bytes a batch holds, and those bytes never change,
+// once the stream's header marker is known to be the channel's). The
+// header marker counts as the channel's only when the replicator's own
+// publish stored it, or once a re-sync compared it with the channel's
+// header: one acknowledged as a duplicate, or refused because another
+// landed first (another channel with the same id, say, whose header
+// marker has the same message id), sends the replicator to re-sync,
+// which compares them (ErrMismatch if they differ).
 // Every message thus names as its predecessor a message that is in the
 // stream for good and ends where it begins. A message that lands later
 // than its publisher expected (an answer lost, a second replicator of the
@@ -134,13 +152,17 @@
 // open and writerless; started again, it resumes it: it reads the channel
 // to its end, checks its last record against the stream, takes the
 // channel over with mmap.OpenForWrite and domain.Resume (refused while
-// another mirror holds it), finds the next element by bisecting the
-// stream on the last position of each message, and carries on from the
-// message that holds it, skipping what of it the channel has. A
-// heartbeat's element is at the position after it, which it may share
-// with the record (or end marker) after it: the bisection orders the
-// elements of one position heartbeat, record, end marker, so it finds the
-// mirror's last record itself and not the heartbeat before it.
+// another mirror holds it), finds the message that holds its last record
+// by bisecting the stream on the last position of each message, and reads
+// the stream again from there: what follows that record must continue the
+// chain, heartbeats up to the channel's write position (which it does not
+// write again), then the rest, applied as by a mirror that never stopped
+// (a message that breaks the chain is ErrMismatch, also one right after
+// the last the mirror applied). A heartbeat's element is at the position
+// after it, which it may share with the record (or end marker) after it:
+// the bisection orders the elements of one position heartbeat, record,
+// end marker, so it finds the mirror's last record itself and not the
+// heartbeat before it.
 //
 // A mirror killed while it created its channel leaves the channel's lock
 // file, which its creator's lock no longer holds, and the channel file as

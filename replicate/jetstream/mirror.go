@@ -81,12 +81,14 @@ type Mirrorer struct {
 	w       *domain.Writer[[]byte]
 	nextSeq uint64 // the stream sequence to consume from (0: the first)
 	lastEnd uint64 // the position after the last element applied
-	// After a resume, the first element's predecessor must end between
-	// resumeLo (the end of the mirror's last record) and resumeHi (its
-	// write position).
-	resumed            bool
-	resumeLo, resumeHi uint64
-	jended             bool // journal mode: the segment's end marker says the journal ended
+	// After a resume the mirror reads the stream again from the message
+	// that holds its last record (at resumePos, if resumeRec; from the
+	// header marker on if it has none), checking that what follows it
+	// continues the chain up to its write position resumeAt, which it
+	// does not write again.
+	resumed, resumeRec  bool
+	resumePos, resumeAt uint64
+	jended              bool // journal mode: the segment's end marker says the journal ended
 	// The time of the record being written, if the stream carries it.
 	timed bool
 	tick  uint64
@@ -393,12 +395,12 @@ func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, 
 	if rd.Header() != h {
 		return false, stop(fmt.Errorf("%w: %s has another header than the channel stream %s replicates", ErrMismatch, path, m.cfg.Stream))
 	}
-	var lastPos, lastEnd uint64
+	var lastPos uint64
 	var lastData []byte
 	var records uint64
 	_, end := rd.Read(func(rec domain.Record) error {
 		pos, p := rec.Position, rec.Payload
-		lastPos, lastEnd, records = pos, rec.Next(), records+1
+		lastPos, records = pos, records+1
 		lastData = append(lastData[:0], p...)
 		return nil
 	}, 0)
@@ -407,6 +409,7 @@ func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, 
 	if err != nil {
 		return false, err
 	}
+	from := headerSeq + 1 // the message that holds the mirror's last record
 	if records > 0 {
 		e, err := m.seek(ctx, api, h, lastPos, rankRecord, headerSeq, last.seq)
 		if err != nil {
@@ -415,6 +418,7 @@ func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, 
 		if e == nil || e.pos != lastPos || e.marker != "" || !bytes.Equal(e.data, lastData) {
 			return false, stop(fmt.Errorf("%w: the last record of %s (position %d) is not in stream %s as it is", ErrMismatch, path, lastPos, m.cfg.Stream))
 		}
+		from = e.seq
 	}
 	switch {
 	case errors.Is(end, domain.ErrClosed), errors.Is(end, domain.ErrChannelFull):
@@ -477,17 +481,9 @@ func (m *Mirrorer) resume(ctx context.Context, api *streamAPI, h domain.Header, 
 		w.Release()
 		return false, stop(fmt.Errorf("kekbit: mirror: %s changed while being resumed", path))
 	}
-	next, err := m.seek(ctx, api, h, at, rankIdle, headerSeq, last.seq)
-	if err != nil {
-		w.Release()
-		return false, err
-	}
-	m.nextSeq = last.seq + 1
-	if next != nil {
-		m.nextSeq = next.seq
-	}
-	m.w, m.hdr = w, h
-	m.resumed, m.resumeLo, m.resumeHi = true, lastEnd, at
+	m.nextSeq = from
+	m.w, m.hdr, m.lastEnd = w, h, 0
+	m.resumed, m.resumeRec, m.resumePos, m.resumeAt = true, records > 0, lastPos, at
 	m.position.Store(at)
 	m.started.Store(true)
 	m.logf("kekbit mirror: resumed %s at position %d, stream sequence %d", path, at, m.nextSeq)
@@ -582,7 +578,7 @@ func (e *element) before(ch, pos uint64, rank int) bool {
 // sequences, so it bisects on the last element of each message: about
 // log2(n) requests.
 func (m *Mirrorer) seek(ctx context.Context, api *streamAPI, h domain.Header, target uint64, rank int, headerSeq, lastSeq uint64) (*element, error) {
-	ch, env := h.ChannelID, h.Envelope
+	ch := h.ChannelID
 	next := func(seq uint64) (*element, error) {
 		raw, err := api.get(ctx, seq, m.subject, false)
 		if err != nil {
@@ -602,7 +598,7 @@ func (m *Mirrorer) seek(ctx context.Context, api *streamAPI, h domain.Header, ta
 		mid := lo + (hi-lo)/2
 		e, err := next(mid)
 		if err == nil {
-			e, err = e.last(env)
+			e, err = e.last(h)
 			if err != nil {
 				err = stop(err)
 			}
@@ -628,21 +624,12 @@ func (m *Mirrorer) seek(ctx context.Context, api *streamAPI, h domain.Header, ta
 	if err != nil {
 		return nil, err
 	}
-	var found *element
-	errFound := errors.New("found")
-	err = e.each(env, func(el *element) error {
-		if !el.before(ch, target, rank) {
-			c := *el
-			found = &c
-			return errFound
-		}
-		return nil
-	})
+	found, err := e.firstFrom(h, ch, target, rank)
 	switch {
-	case err == errFound:
-		return found, nil
 	case err != nil:
 		return nil, stop(err)
+	case found != nil:
+		return found, nil
 	}
 	return nil, stop(fmt.Errorf("%w: stream %s: sequence %d has no element at or after position %d though its last has", ErrMismatch, m.cfg.Stream, e.seq, target))
 }
@@ -680,7 +667,7 @@ func (m *Mirrorer) apply(msg jetstream.Msg) (done bool, err error) {
 	if e.channel != m.hdr.ChannelID {
 		return false, stop(fmt.Errorf("%w: sequence %d is of channel %s, the mirror's is %s", ErrMismatch, seq, hexID(e.channel), hexID(m.hdr.ChannelID)))
 	}
-	if err := e.each(m.hdr.Envelope, func(el *element) error {
+	if err := e.each(m.hdr, func(el *element) error {
 		if done {
 			return stop(fmt.Errorf("%w: sequence %d holds elements after the end marker", ErrMismatch, seq))
 		}
@@ -698,25 +685,51 @@ func (m *Mirrorer) apply(msg jetstream.Msg) (done bool, err error) {
 	return done, nil
 }
 
+// again reports whether the element e, read after a resume, is one the
+// mirror channel holds already: an element before its last record, that
+// record, or a heartbeat up to its write position, each following the
+// one before it in the chain from that record on. The first element
+// past them ends the resume; one that does not follow, or that is not a
+// heartbeat where the mirror channel has heartbeats, is ErrMismatch.
+func (m *Mirrorer) again(e *element) (bool, error) {
+	ch := m.hdr.ChannelID
+	if m.resumeRec {
+		if e.before(ch, m.resumePos, rankRecord) {
+			return true, nil
+		}
+		if e.marker != "" || e.pos != m.resumePos {
+			return false, stop(fmt.Errorf("%w: resuming: sequence %d has a %q element at %d where the mirror channel's last record is, at %d", ErrMismatch, e.seq, e.marker, e.pos, m.resumePos))
+		}
+		m.resumeRec, m.lastEnd = false, e.endPos()
+		return true, nil
+	}
+	if prev := e.pos - e.gap; prev != m.lastEnd {
+		return false, stop(fmt.Errorf("%w: resuming at position %d: sequence %d (position %d) follows position %d, the chain is at %d", ErrMismatch, m.resumeAt, e.seq, e.pos, prev, m.lastEnd))
+	}
+	if e.marker == MarkerIdle && e.pos <= m.resumeAt {
+		m.lastEnd = e.pos
+		return true, nil
+	}
+	if e.pos < m.resumeAt {
+		return false, stop(fmt.Errorf("%w: resuming at position %d: sequence %d has a %q element at %d, where the mirror channel has heartbeats", ErrMismatch, m.resumeAt, e.seq, e.marker, e.pos))
+	}
+	m.resumed = false
+	return false, nil
+}
+
 // applyElement writes one element (a record, heartbeat or end marker)
 // into the mirror channel. It reports done when the end marker closed the
 // channel.
 func (m *Mirrorer) applyElement(e *element) (done bool, err error) {
 	seq := e.seq
-	if m.resumed && e.before(m.hdr.ChannelID, m.resumeHi, rankIdle) {
-		// An element of the batch the mirror's last one is in, before
-		// where the mirror channel stands: there already.
-		return false, nil
+	if m.resumed {
+		if again, err := m.again(e); err != nil || again {
+			return false, err
+		}
 	}
 	// The chain: this element must follow the last one applied exactly,
 	// with only heartbeats (the gap) between them.
-	prev := e.pos - e.gap
-	if m.resumed {
-		if prev < m.resumeLo || prev > m.resumeHi || e.pos < m.resumeHi {
-			return false, stop(fmt.Errorf("%w: resuming at position %d, sequence %d is at %d after %d", ErrMismatch, m.resumeHi, seq, e.pos, prev))
-		}
-		m.resumed = false
-	} else if prev != m.lastEnd {
+	if prev := e.pos - e.gap; prev != m.lastEnd {
 		return false, stop(fmt.Errorf("%w: sequence %d (position %d) follows position %d, the mirror's last is %d: a record was lost or repeated", ErrMismatch, seq, e.pos, prev, m.lastEnd))
 	}
 	w := m.w

@@ -292,6 +292,7 @@ type session struct {
 
 	b      batch // the batch being filled; its buffer is the session's own
 	timer  *time.Timer
+	dup    bool // the last acknowledgement was of a duplicate
 	failed bool
 	err    error
 }
@@ -356,7 +357,7 @@ func (s *session) await(p pending) bool {
 			s.fail(fmt.Errorf("kekbit: jetstream: message up to position %d: stream %s answered sequence %d (duplicate %v), expected %d", p.end, ack.Stream, ack.Sequence, ack.Duplicate, p.seq))
 			return false
 		}
-		s.last = p.seq
+		s.last, s.dup = p.seq, ack.Duplicate
 		s.r.acked.Add(p.records)
 		s.r.position.Store(p.end)
 		return true
@@ -450,7 +451,7 @@ func (s *session) resync(ctx context.Context) (done bool, err error) {
 	if err != nil {
 		return false, stop(err)
 	}
-	last, err := lastMsg.last(s.hdr.Envelope)
+	last, err := lastMsg.last(s.hdr)
 	if err != nil {
 		return false, stop(err)
 	}
@@ -506,7 +507,6 @@ func (s *session) startChain(last uint64) error {
 	if err := s.rd.MoveTo(0); err != nil {
 		return stop(err)
 	}
-	s.r.headerChecked = true
 	s.r.markStarted(0)
 	return s.publishHeader()
 }
@@ -583,11 +583,29 @@ func (s *session) checkHeader(ctx context.Context, cfg jetstream.StreamConfig) e
 	return nil
 }
 
+// beforeHeader, if set (by the tests), is called right before a header
+// marker is published.
+var beforeHeader func()
+
 func (s *session) publishHeader() error {
+	if beforeHeader != nil {
+		beforeHeader()
+	}
 	if !s.publish(headerMessage(s.r.cfg.Subject, s.hdr), 0, 0) {
 		s.js.CleanupPublisher()
 		return s.err
 	}
+	if s.dup {
+		// The stream took it for a duplicate of a header marker it holds
+		// there: one of this channel's from an earlier attempt, or of
+		// another channel with the same id, which the re-sync tells
+		// apart (checkHeader).
+		return fmt.Errorf("kekbit: jetstream: stream %s holds a header marker of channel %s at sequence %d already: re-syncing to check it", s.r.cfg.Stream, s.channel, s.last)
+	}
+	// Stored by this very publish: the stream's header marker is this
+	// channel's. (Not before: a header marker that lands between the
+	// re-sync's look and this one's is checked by the next re-sync.)
+	s.r.headerChecked = true
 	return nil
 }
 
@@ -621,7 +639,9 @@ func (s *session) follow(ctx context.Context) error {
 					return nil
 				}
 			}
-			s.b.heartbeatsTo(pos)
+			if !s.heartbeatsTo(pos) { // flushing at maxBatchElements
+				return nil
+			}
 			s.b.record(p, rd.Time())
 			if len(s.b.buf) >= lim && !s.flush() {
 				return nil

@@ -2,9 +2,13 @@ package jetstream_test
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/domain"
@@ -120,5 +124,49 @@ func TestSecondReplicatorRefused(t *testing.T) {
 	}
 	if n := checkStream(t, url, jetstream.StreamName(id), jetstream.Subject(id), path); n != 100 {
 		t.Fatalf("%d records", n)
+	}
+}
+
+// TestHeaderRaceOtherChannel: another channel with the same id (another
+// creation time, as on another machine) has its header marker land in
+// the stream between a replicator's look at the empty stream and its own
+// header marker: once with the same message id (the stream takes the
+// replicator's header marker for a duplicate of the other's and
+// acknowledges it at the sequence the replicator expects), once without.
+// Either way the replicator must stop with ErrMismatch rather than
+// publish its records after the other channel's header. (Before, it took
+// the duplicate acknowledgement, or the re-sync after its refused header
+// marker, for its own header and replicated its records under the other
+// channel's header.)
+func TestHeaderRaceOtherChannel(t *testing.T) {
+	_, url := startServer(t)
+	root := shmDir(t)
+	ctx := testCtx(t)
+	js := streamOf(t, url)
+	for i, sameID := range []bool{true, false} {
+		id := uint64(0x1530 + i)
+		w, _ := newChannel(t, root, id, 20)
+		writeRecords(w, 0, 20, false)
+		w.Close()
+		other := testHeader(t, id, 1<<16, 100)
+		other.CreationTime += 1000
+		jetstream.BeforeHeader(t, func() {
+			m := nats.NewMsg(jetstream.Subject(id))
+			m.Data, _ = other.MarshalBinary()
+			m.Header.Set(jetstream.HeaderChannel, fmt.Sprintf("%016x", id))
+			m.Header.Set(jetstream.HeaderMarker, jetstream.MarkerHeader)
+			if sameID {
+				m.Header.Set(natsjs.MsgIDHeader, fmt.Sprintf("%016x:header", id))
+			}
+			if _, err := js.PublishMsg(ctx, m); err != nil {
+				t.Error(err)
+			}
+			jetstream.BeforeHeader(t, nil)
+		})
+		err := jetstream.Replicate(ctx, jetstream.ReplicateConfig{Volume: mmap.NewVolume(root), ChannelID: id, URL: url,
+			MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+		if !errors.Is(err, jetstream.ErrMismatch) {
+			t.Errorf("same message id %v: %v, want ErrMismatch", sameID, err)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -252,79 +253,226 @@ func (e *element) header() (domain.Header, error) {
 	return h, nil
 }
 
-// each calls fn with every element of the message e, in chain order: e
-// itself, or each record and heartbeat of a batch (a record as an element
-// with no marker, a heartbeat as an idle marker at the position after it,
-// gap 8, as streams of earlier versions had them), for a channel whose
-// records carry the envelope env (a record's payload goes without it, and
-// takes RecordSize(env.Len()+len) of the channel; with EnvelopeTime, a
-// batch carries each record's time). The element fn gets is
-// reused from one call to the next; its data points into e's. A batch
-// that does not decode, or does not end at its HeaderNext, is
-// ErrBadMessage; an error of fn stops the walk and is returned.
-func (e *element) each(envelope domain.Envelope, fn func(*element) error) error {
-	env, timed := envelope.Len(), envelope.Has(domain.EnvelopeTime)
+// walk decodes the message e for a channel of header h and checks it
+// whole before fn sees any of it, so that a message that is wrong
+// anywhere is refused (ErrBadMessage, naming what is wrong) before any of
+// its elements is applied. fn, if not nil, is then called with each
+// record (beats 0) and each run of heartbeats (el the first of them, an
+// idle marker at the position after it, beats how many there are: the
+// others follow 8 bytes apart) in chain order; e itself, if it is not a
+// batch. The element fn gets is reused from one call to the next; its
+// data points into e's. An error of fn stops the walk and is returned.
+//
+// A batch decodes with the envelope of h: a record's payload goes
+// without it, takes RecordSize(env+len) of the channel and, with
+// EnvelopeTime, comes after its time. The work and memory it takes are
+// those of e's bytes, whatever lengths and counts they claim. Every
+// message must fit in its positions: a batch's elements end exactly at
+// its HeaderNext, no position wraps around. For the elements of h's
+// channel (e.channel is h.ChannelID; none for a zero h, which only the
+// tests give) it also checks the channel's limits: nothing past its
+// capacity, no record longer than its max payload, no time that its tick
+// unit cannot hold (a source's writer never writes those).
+func (e *element) walk(h domain.Header, fn func(el *element, beats uint64) error) error {
+	env, timed := h.Envelope.Len(), h.Envelope.Has(domain.EnvelopeTime)
 	e.env = env
+	limited := h.Capacity != 0 && e.channel == h.ChannelID
+	capacity, maxPayload := uint64(h.Capacity), uint64(h.MaxPayload())
+	maxTime := uint64(math.MaxUint64)
+	if d := uint64(h.TickUnit.Duration()); d != 0 {
+		maxTime = math.MaxInt64 / d
+	}
 	if e.marker != MarkerBatch {
-		return fn(e)
+		if err := e.fits(limited, capacity, maxPayload); err != nil {
+			return err
+		}
+		if fn == nil {
+			return nil
+		}
+		return fn(e, 0)
 	}
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: stream sequence %d: batch: %s", ErrBadMessage, e.seq, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: stream sequence %d: batch from %d to %d: %s", ErrBadMessage, e.seq, e.pos, e.next, fmt.Sprintf(format, args...))
 	}
-	el := element{seq: e.seq, channel: e.channel}
-	pos, b := e.pos, e.data[1:]
-	for len(b) > 0 {
-		n, k := binary.Uvarint(b)
-		if k <= 0 {
-			return bad("a bad length at position %d", pos)
+	if limited && e.next > capacity {
+		return bad("%s %d is past the channel's capacity %d", HeaderNext, e.next, capacity)
+	}
+	if len(e.data) == 0 || e.data[0] != BatchVersion {
+		return bad("not a batch of version %d", BatchVersion)
+	}
+	// Two passes: the first checks, the second calls fn.
+	for pass := range 2 {
+		if pass == 1 && fn == nil {
+			break
 		}
-		b = b[k:]
-		if n == 0 {
-			c, k := binary.Uvarint(b)
-			if k <= 0 || c == 0 || c > (e.next-pos)/domain.RecordHeaderLen {
-				return bad("a bad count of heartbeats at position %d", pos)
+		pos, b := e.pos, e.data[1:]
+		for len(b) > 0 {
+			n, k := binary.Uvarint(b)
+			if k <= 0 {
+				return bad("a bad length (uvarint) at position %d", pos)
 			}
 			b = b[k:]
-			for range c {
-				pos += domain.RecordHeaderLen
-				el = element{seq: e.seq, channel: e.channel, marker: MarkerIdle, pos: pos, gap: domain.RecordHeaderLen}
-				if err := fn(&el); err != nil {
+			if n == 0 {
+				c, k := binary.Uvarint(b)
+				switch {
+				case k <= 0:
+					return bad("a bad count of heartbeats (uvarint) at position %d", pos)
+				case c == 0:
+					return bad("a run of 0 heartbeats at position %d", pos)
+				case c > (e.next-pos)/domain.RecordHeaderLen:
+					return bad("%d heartbeats at position %d overrun its end", c, pos)
+				}
+				b = b[k:]
+				if pass == 1 {
+					el := element{seq: e.seq, channel: e.channel, marker: MarkerIdle, pos: pos + domain.RecordHeaderLen, gap: domain.RecordHeaderLen}
+					if err := fn(&el, c); err != nil {
+						return err
+					}
+				}
+				pos += c * domain.RecordHeaderLen
+				continue
+			}
+			var t uint64
+			if timed {
+				if t, k = binary.Uvarint(b); k <= 0 {
+					return bad("a bad time (uvarint) at position %d", pos)
+				}
+				if t > maxTime && limited {
+					return bad("the record at position %d has time %d, more than %s ticks can hold", pos, t, h.TickUnit)
+				}
+				b = b[k:]
+			}
+			switch {
+			case n > uint64(len(b)):
+				return bad("a record of %d bytes at position %d, %d left in the message", n, pos, len(b))
+			case domain.RecordSize(env+n) > e.next-pos:
+				return bad("a record of %d bytes at position %d overruns its end", n, pos)
+			case limited && n > maxPayload:
+				return bad("a record of %d bytes at position %d, more than the channel's max payload %d", n, pos, maxPayload)
+			}
+			if pass == 1 {
+				el := element{seq: e.seq, channel: e.channel, pos: pos, env: env, time: t, timed: timed, data: b[:n:n]}
+				if err := fn(&el, 0); err != nil {
 					return err
 				}
 			}
-			continue
+			pos += domain.RecordSize(env + n)
+			b = b[n:]
 		}
-		var t uint64
-		if timed {
-			if t, k = binary.Uvarint(b); k <= 0 {
-				return bad("a bad time at position %d", pos)
-			}
-			b = b[k:]
+		if pos != e.next {
+			return bad("its elements end at %d, not at its %s", pos, HeaderNext)
 		}
-		if n > uint64(len(b)) || pos+domain.RecordSize(env+n) > e.next {
-			return bad("a record of %d bytes at position %d overruns the batch", n, pos)
-		}
-		el = element{seq: e.seq, channel: e.channel, pos: pos, env: env, time: t, timed: timed, data: b[:n:n]}
-		if err := fn(&el); err != nil {
-			return err
-		}
-		pos += domain.RecordSize(env + n)
-		b = b[n:]
-	}
-	if pos != e.next {
-		return bad("its elements end at %d, not at %s %d", pos, HeaderNext, e.next)
 	}
 	return nil
 }
 
+// fits checks that the element e, not a batch, fits in its positions
+// and, if limited, in the channel's capacity and max payload.
+func (e *element) fits(limited bool, capacity, maxPayload uint64) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: stream sequence %d: %s", ErrBadMessage, e.seq, fmt.Sprintf(format, args...))
+	}
+	end := e.pos
+	if e.marker == "" {
+		n := uint64(len(e.data))
+		if size := domain.RecordSize(e.env + n); size > math.MaxUint64-e.pos {
+			return bad("a record of %d bytes at position %d ends past the largest position", n, e.pos)
+		} else {
+			end += size
+		}
+		if limited && n > maxPayload {
+			return bad("a record of %d bytes at position %d, more than the channel's max payload %d", n, e.pos, maxPayload)
+		}
+	}
+	if limited && end > capacity {
+		return bad("%s %d: it ends at %d, past the channel's capacity %d", HeaderPos, e.pos, end, capacity)
+	}
+	return nil
+}
+
+// check checks the message e whole for a channel of header h, as walk.
+func (e *element) check(h domain.Header) error { return e.walk(h, nil) }
+
+// each calls fn with every element of the message e, in chain order,
+// once walk has checked all of it: e itself, or each record and
+// heartbeat of a batch (a record as an element with no marker, a
+// heartbeat as an idle marker at the position after it, gap 8, as
+// streams of earlier versions had them), for a channel of header h (see
+// walk). The element fn gets is reused from one call to the next; its
+// data points into e's. A message that does not check is ErrBadMessage,
+// and fn sees none of it; an error of fn stops the walk and is returned.
+func (e *element) each(h domain.Header, fn func(*element) error) error {
+	return e.walk(h, func(el *element, beats uint64) error {
+		if beats == 0 {
+			return fn(el)
+		}
+		for range beats {
+			if err := fn(el); err != nil {
+				return err
+			}
+			el.pos += domain.RecordHeaderLen
+		}
+		return nil
+	})
+}
+
 // last returns the last element of the message e (e itself if it is not
-// a batch), a copy; env as for each.
-func (e *element) last(env domain.Envelope) (*element, error) {
+// a batch), a copy, once walk has checked e; h as for walk. It takes the
+// time of e's bytes, not of the heartbeats they count.
+func (e *element) last(h domain.Header) (*element, error) {
 	var l element
-	if err := e.each(env, func(el *element) error { l = *el; return nil }); err != nil {
+	if err := e.walk(h, func(el *element, beats uint64) error {
+		l = *el
+		if beats > 0 {
+			l.pos += (beats - 1) * domain.RecordHeaderLen
+		}
+		return nil
+	}); err != nil {
 		return nil, err
 	}
 	return &l, nil
+}
+
+// firstFrom returns the first element of the message e that does not
+// come before the element of the given rank at position target of
+// channel ch (see before), a copy, nil if there is none, once walk has
+// checked e; h as for walk. A run of heartbeats is not walked one by
+// one.
+func (e *element) firstFrom(h domain.Header, ch, target uint64, rank int) (*element, error) {
+	var found *element
+	errFound := errors.New("found")
+	err := e.walk(h, func(el *element, beats uint64) error {
+		if beats == 0 {
+			if !el.before(ch, target, rank) {
+				c := *el
+				found = &c
+				return errFound
+			}
+			return nil
+		}
+		// The heartbeats at el.pos, el.pos+8, ...: the first not before.
+		c := *el
+		if el.before(ch, target, rank) {
+			if el.channel != ch {
+				return nil // all of them, in a segment before ch
+			}
+			from := target
+			if rank > rankIdle {
+				from += domain.RecordHeaderLen // the one at target comes before
+			}
+			k := (from - el.pos) / domain.RecordHeaderLen
+			if k >= beats {
+				return nil
+			}
+			c.pos += k * domain.RecordHeaderLen
+		}
+		found = &c
+		return errFound
+	})
+	if err != nil && err != errFound {
+		return nil, err
+	}
+	return found, nil
 }
 
 // batch builds the payload of a batch message: BatchVersion, then each

@@ -141,7 +141,7 @@ func TestBatchRoundTrip(t *testing.T) {
 		n      int
 	}
 	var els []got
-	if err := e.each(0, func(el *element) error {
+	if err := e.each(domain.Header{}, func(el *element) error {
 		if el.seq != 7 || el.channel != 0xabc {
 			t.Errorf("element %+v", el)
 		}
@@ -155,7 +155,7 @@ func TestBatchRoundTrip(t *testing.T) {
 	if fmt.Sprint(els) != fmt.Sprint(want) {
 		t.Fatalf("elements\n got %v\nwant %v", els, want)
 	}
-	if l, err := e.last(0); err != nil || l.marker != MarkerIdle || l.pos != wantEnd {
+	if l, err := e.last(domain.Header{}); err != nil || l.marker != MarkerIdle || l.pos != wantEnd {
 		t.Fatal(l, err)
 	}
 
@@ -171,14 +171,14 @@ func TestBatchRoundTrip(t *testing.T) {
 		t.Fatal(be.end, err)
 	}
 	var at []uint64
-	if err := eb.each(domain.EnvelopeAll, func(el *element) error {
+	if err := eb.each(domain.Header{Envelope: domain.EnvelopeAll}, func(el *element) error {
 		at = append(at, el.pos, el.endPos(), el.time)
 		return nil
 	}); err != nil ||
 		fmt.Sprint(at) != fmt.Sprint([]uint64{0, domain.RecordSize(27), 1_700_000_000_123, domain.RecordSize(27), 2 * domain.RecordSize(27), 1_700_000_000_124}) {
 		t.Fatal(at, err)
 	}
-	if err := eb.each(0, func(*element) error { return nil }); !errors.Is(err, ErrBadMessage) {
+	if err := eb.each(domain.Header{}, func(*element) error { return nil }); !errors.Is(err, ErrBadMessage) {
 		t.Fatalf("read without its envelope: %v", err)
 	}
 
@@ -186,7 +186,7 @@ func TestBatchRoundTrip(t *testing.T) {
 		t.Helper()
 		e, err := parseElement(7, h, data)
 		if err == nil {
-			err = e.each(0, func(*element) error { return nil })
+			err = e.each(domain.Header{}, func(*element) error { return nil })
 		}
 		if !errors.Is(err, ErrBadMessage) {
 			t.Errorf("%s: %v", what, err)
