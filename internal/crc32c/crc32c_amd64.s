@@ -44,10 +44,11 @@ TEXT ·recordSSE42(SB), NOSPLIT, $0-44
 	MOVQ words_len+24(FP), CX
 	TESTQ CX, CX
 	JZ   recdone
+	LEAQ (SI)(CX*8), SI // past the words, CX counting up from -len to 0
+	NEGQ CX
 recwords:
-	CRC32Q (SI), AX
-	ADDQ $8, SI
-	DECQ CX
+	CRC32Q (SI)(CX*8), AX
+	INCQ CX
 	JNZ  recwords
 recdone:
 	NOTL AX
