@@ -68,11 +68,11 @@ func (w journalLines) write(p []byte) error { _, err := w.Write(p); return err }
 
 func newJournalWrite() *cobra.Command {
 	var segment, maxMsg uint32
-	var jsonl bool
+	var jsonl, recycle bool
 	var heartbeat time.Duration
 	var ret retentionFlags
 	cmd := &cobra.Command{
-		Use:     "write [--jsonl] [--segment-size N] [retention flags] DIR",
+		Use:     "write [--jsonl] [--segment-size N] [retention flags] [--recycle] DIR",
 		Example: "  seq 1000000 | kekbit journal write --segment-size 0x100000 --max-segments 16 orders/\n  kekbit dump --json ch.kekbit | kekbit journal write --jsonl orders/",
 		Short:   "Append standard input's lines to a journal, made if needed",
 		Long: "write opens the journal in DIR (making it if DIR holds none; going on after\n" +
@@ -87,7 +87,7 @@ func newJournalWrite() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := args[0]
 			opts := []journal.Option{journal.WithSegmentSize(segment), journal.WithMaxPayload(maxMsg),
-				journal.WithRetention(ret.r), journal.WithPositions(journalPositions(dir))}
+				journal.WithRetention(ret.r), journal.WithPositions(journalPositions(dir)), journal.WithRecycle(recycle)}
 			w, err := journal.OpenWriter(journalVolume(dir), codecs.Raw{}, opts...)
 			if err != nil {
 				return fmt.Errorf("%s: %w", dir, err)
@@ -116,6 +116,7 @@ func newJournalWrite() *cobra.Command {
 	numberVar(cmd.Flags(), &maxMsg, "max-msg", 0, "longest record payload in bytes (0: the most a segment allows, capacity/128 less 32)")
 	cmd.Flags().BoolVar(&jsonl, "jsonl", false, `read JSON lines with a base64 "data" key`)
 	cmd.Flags().DurationVar(&heartbeat, "heartbeat", 0, "send a heartbeat each time the input has been idle this long, 1ms at least (0: never)")
+	cmd.Flags().BoolVar(&recycle, "recycle", false, "with retention: make the next segments of the files of those it drops, nobody else holding them (Linux; not with the Rust crate's readers of a live journal)")
 	ret.add(cmd)
 	return cmd
 }

@@ -104,3 +104,39 @@ func TestJournalCommands(t *testing.T) {
 		t.Fatalf("bad reader name: exit %d", code)
 	}
 }
+
+// TestJournalWriteRecycle: journal write --recycle with retention keeps
+// at most the retained segments (and the spare waiting to be recycled),
+// and the journal reads back the newest records in order.
+func TestJournalWriteRecycle(t *testing.T) {
+	dir := journalDir(t)
+	if _, errs, code := run(t, lines(0, 20000), "journal", "write", "--segment-size", "16384", "--max-segments", "3", "--force", "--recycle", dir); code != 0 {
+		t.Fatalf("journal write --recycle: %d %s", code, errs)
+	}
+	out, errs, code := run(t, nil, "journal", "ls", "--json", dir)
+	if code != 0 {
+		t.Fatalf("journal ls: %d %s", code, errs)
+	}
+	var l struct{ Segments []struct{ Segment uint64 } }
+	if err := json.Unmarshal([]byte(out), &l); err != nil {
+		t.Fatalf("ls --json: %v: %s", err, out)
+	}
+	if n := len(l.Segments); n < 3 || n > 4 || l.Segments[n-1].Segment < 20 {
+		t.Fatalf("segments %+v", l.Segments)
+	}
+	out, errs, code = run(t, nil, "journal", "dump", dir)
+	if code != 0 {
+		t.Fatalf("journal dump: %d %s", code, errs)
+	}
+	got := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(got) < 100 || !strings.HasPrefix(got[len(got)-1], "end closed") {
+		t.Fatalf("dump: %d lines, the last %q", len(got), got[len(got)-1])
+	}
+	recs := got[:len(got)-1]
+	first := 20000 - len(recs)
+	for i, line := range recs {
+		if want := fmt.Sprintf(" line %d", first+i); !strings.HasSuffix(line, want) {
+			t.Fatalf("dump line %d: %q, want it to end with %q", i, line, want)
+		}
+	}
+}
