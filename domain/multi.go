@@ -229,6 +229,12 @@ func findDead(g *region, hw []uint64, locks ports.SlotLocker, pos uint64, self i
 		// last claim until its next one).
 		return c, claimGone
 	}
+	// The tail before the slots: a writer stores its claim word before
+	// its swap, so a swap from t seen here has its winner's word in the
+	// table below. Loaded after the scan instead, it could be the swap of
+	// a live writer whose slot was read while still idle, and that
+	// writer's claim taken for a dead one's.
+	tail := atomic.LoadUint64(&hw[TailOffset/8]) &^ tailClosed
 	var t uint64
 	best := -1
 	for i := range Slots {
@@ -261,15 +267,15 @@ func findDead(g *region, hw []uint64, locks ports.SlotLocker, pos uint64, self i
 		return c, claimNone
 	}
 	c.pos, c.count = pos, (t>>32)&countMask
-	tail := atomic.LoadUint64(&hw[TailOffset/8]) &^ tailClosed
 	if tail == t {
-		return c, claimGone // the swap from t never happened
+		return c, claimGone // the swap from t had not happened when the scan began
 	}
 	if word := atomic.LoadUint64(&g.words[pos/8]); word != Watermark {
 		return c, claimGone // published meanwhile
 	}
-	if c.size < RecordHeaderLen || pos+c.size > g.capacity {
-		return c, claimGone // not a claim this package makes: leave it
+	if c.size < RecordHeaderLen || c.size%8 != 0 || pos+c.size > g.capacity ||
+		c.counted && c.size < RecordHeaderLen+g.envLen+8 {
+		return c, claimGone // not a claim this package makes (a damaged slot): leave it
 	}
 	return c, claimDead
 }
@@ -487,7 +493,9 @@ func (w *Writer[T]) leaveMulti(end bool) error {
 	w.closed, w.blocked = true, true
 	w.stopClock()
 	if end {
-		errs = multierr.Append(errs, w.guard(w.endChannel))
+		var err error
+		errs = multierr.Append(errs, w.guard(func() { err = w.endChannel() }))
+		errs = multierr.Append(errs, err)
 	}
 	m.idle()
 	atomicx.StoreRelease(&m.sw[0], 0)
@@ -497,26 +505,35 @@ func (w *Writer[T]) leaveMulti(end bool) error {
 
 // endChannel sets the tail's closed bit, so that no writer claims any
 // more, and stores the close trailer and the close mark where the next
-// claim would have gone. A channel another writer closed is left as it is.
-func (w *Writer[T]) endChannel() {
+// claim would have gone. On a channel another writer closed it stores
+// them too if the close mark is not there yet: that writer may have died
+// after its swap, and the bytes are the same whoever stores them. A tail
+// past the capacity (a damaged file) is a *HeaderError.
+func (w *Writer[T]) endChannel() error {
 	m := w.multi
 	var t uint64
 	for {
 		t = atomic.LoadUint64(m.tail)
-		if t&tailClosed != 0 {
-			return
-		}
-		if atomic.CompareAndSwapUint64(m.tail, t, t|tailClosed) {
+		if t&tailClosed != 0 || atomic.CompareAndSwapUint64(m.tail, t, t|tailClosed) {
 			break
 		}
 	}
 	pos, count := (t&tailPosMask)*8, (t>>32)&countMask
+	if pos > w.capacity || pos/8 >= uint64(len(w.words)) {
+		return &HeaderError{Field: "multi_writer_tail", Want: fmt.Sprintf("a position of at most the capacity, %d", w.capacity), Got: pos}
+	}
+	if t&tailClosed != 0 && atomic.LoadUint64(&w.words[pos/8]) == CloseMark {
+		return nil // closed by another writer, who finished
+	}
 	if w.envLen != 0 {
 		var b [TrailerLen]byte
 		putTrailer(b[:], trailer{closedAt: pos, records: count})
-		w.st.WriteAt(b[:], TrailerOffset)
+		if _, err := w.st.WriteAt(b[:], TrailerOffset); err != nil {
+			return fmt.Errorf("kekbit: writing the close trailer: %w", err)
+		}
 	}
 	atomicx.StoreRelease(&w.words[pos/8], CloseMark)
+	return nil
 }
 
 // Join returns a new writer of the multi-writer channel channelID of
