@@ -28,7 +28,11 @@ var (
 //
 // Errors, on which no claim is open: ErrEmptyPayload (n < 1),
 // ErrRecordTooLarge (n above the max payload), ErrNoSpace (n fits the max
-// payload but not the space left), ErrChannelFull, ErrWriterClosed.
+// payload but not the space left), ErrChannelFull, ErrWriterClosed. On a
+// multi-writer channel a claim that does not fit the space left ends the
+// channel for every writer instead (the rest becomes heartbeats, readers
+// end "full"): ErrChannelFull, never ErrNoSpace; and a channel another
+// writer closed is ErrChannelClosed.
 //
 // The bytes returned are valid until Commit or Abort. Filling them is the
 // caller's own access to the channel's memory: WithFaultGuard does not
