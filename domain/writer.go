@@ -166,7 +166,10 @@ func Create[T any](vol ports.Volume, h Header, enc codecs.Encoder[T], opts ...Wr
 //   - ErrEncoding: the encoder failed;
 //   - ErrWriterClosed.
 //
-// All but ErrChannelFull and ErrWriterClosed leave the writer usable.
+// All but ErrChannelFull and ErrWriterClosed leave the writer usable. On
+// a multi-writer channel a record that does not fit the space left ends
+// the channel for every writer (ErrChannelFull, never ErrNoSpace), and
+// one another writer closed is ErrChannelClosed.
 func (w *Writer[T]) Write(v T) (int, error) {
 	if w.guarded {
 		return w.writeGuarded(v)
