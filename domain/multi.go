@@ -255,7 +255,7 @@ func findDead(g *region, hw []uint64, locks ports.SlotLocker, pos uint64, self i
 			}
 		}
 		size := atomic.LoadUint64(&hw[slotWord(i, 2)])
-		if best < 0 || (cw&claimStateMask == claimMade && hw[slotWord(best, 1)]&claimStateMask != claimMade) {
+		if best < 0 || (cw&claimStateMask == claimMade && atomic.LoadUint64(&hw[slotWord(best, 1)])&claimStateMask != claimMade) {
 			best = i
 			t = cw &^ claimStateMask
 			c.size, c.counted = size&^sizeUncounted, size&sizeUncounted == 0
