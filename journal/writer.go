@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,6 +87,24 @@ func (s *spare) release(seg uint64) {
 	}
 }
 
+// releaseGone closes the storages kept for segments no longer among ids:
+// removed by a Prune of someone else's, or by a retention pass that ran
+// before they were kept. No mapping of a removed segment stays.
+func (s *spare) releaseGone(ids []uint64) {
+	s.mu.Lock()
+	var gone []ports.Storage
+	for seg, st := range s.held {
+		if !slices.Contains(ids, seg) {
+			gone = append(gone, st)
+			delete(s.held, seg)
+		}
+	}
+	s.mu.Unlock()
+	for _, st := range gone {
+		st.Close()
+	}
+}
+
 // releaseAll closes every storage kept.
 func (s *spare) releaseAll() error {
 	s.mu.Lock()
@@ -117,11 +136,16 @@ func (s *spare) take() (uint64, bool) {
 // pretouched and invisible to readers, for the roll to give it its
 // sequence base.
 type pending[T any] struct {
-	seg    uint64
-	base   chan uint64 // the roll sends the sequence base; closing it aborts
-	done   chan created[T]
-	hurry  atomic.Bool // the roll is waiting: stop pretouching
-	mapped atomic.Bool // recycled through a kept mapping: nothing to pretouch
+	seg  uint64
+	base chan uint64 // the roll sends the sequence base; closing it aborts
+	// The base once received (by the prepare's goroutine alone): a
+	// recycle that fails after its init took it leaves it for the fresh
+	// segment's init, which would otherwise wait on p.base for ever.
+	gotBase  bool
+	baseSeen uint64
+	done     chan created[T]
+	hurry    atomic.Bool // the roll is waiting: stop pretouching
+	mapped   atomic.Bool // recycled through a kept mapping: nothing to pretouch
 }
 
 // pretouch faults in the pages of st, a new segment's storage whose
@@ -395,9 +419,12 @@ func (w *Writer[T]) prepare(seg uint64) (*pending[T], error) {
 				if w.cfg.pretouch && !p.mapped.Load() {
 					pretouch(st, &p.hurry)
 				}
-				base, ok := <-p.base
+				base, ok := p.baseSeen, p.gotBase
 				if !ok {
-					return errAborted
+					if base, ok = <-p.base; !ok {
+						return errAborted
+					}
+					p.gotBase, p.baseSeen = true, base
 				}
 				if recycled {
 					// The old segment's header, trailer, journal end and
@@ -451,7 +478,12 @@ func (w *Writer[T]) recycle(seg uint64, size int64, init func(ports.Storage) err
 	}
 	var st ports.Storage
 	var err error
-	if held, ok := w.spare.unhold(from); ok {
+	if held, ok := w.spare.unhold(from); ok && held.Size() != size {
+		// A segment of another size (the journal was reopened with another
+		// WithSegmentSize): its file is recycled by path, which refuses it.
+		held.Close()
+		st, err = w.recycler.Recycle(from, seg, size, init)
+	} else if ok {
 		// Through the mapping the writer kept: no page to fault in.
 		p.mapped.Store(true)
 		st, err = w.recycler.(ports.StorageRecycler).RecycleStorage(held, from, seg, init)
@@ -591,6 +623,9 @@ func (w *Writer[T]) roll() error {
 			if ok {
 				w.spare.put(spare)
 			}
+			if ids, err := w.vol.List(); err == nil && w.recycler != nil {
+				w.spare.releaseGone(ids)
+			}
 		}
 		closing <- errs
 	}(w.closing, p.seg-1)
@@ -674,12 +709,16 @@ func (w *Writer[T]) Close() error {
 	err := w.waitClosing()
 	if seg, ok := w.spare.take(); ok {
 		// Retention dropped it: with no next segment to recycle it into,
-		// it goes.
+		// it goes, unless a named reader that came since needs it (it
+		// stays then, for a later retention pass).
 		w.spare.release(seg)
-		if rerr := w.vol.Remove(seg); rerr != nil && !errors.Is(rerr, ports.ErrChannelNotFound) {
-			w.pruneErr = fmt.Errorf("kekbit: journal: removing segment %d: %w", seg, rerr)
+		need, nerr := needed(w.cfg.positions, w.id)
+		if w.cfg.retention.Force || nerr == nil && seg < need {
+			if rerr := w.vol.Remove(seg); rerr != nil && !errors.Is(rerr, ports.ErrChannelNotFound) {
+				w.pruneErr = fmt.Errorf("kekbit: journal: removing segment %d: %w", seg, rerr)
+			}
+			w.cat.forget(seg)
 		}
-		w.cat.forget(seg)
 	}
 	err = multierr.Append(err, w.spare.releaseAll())
 	err = multierr.Append(err, domain.WriteJournalEnd(w.st))

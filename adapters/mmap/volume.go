@@ -127,7 +127,9 @@ func (v *Volume) Recycle(from, to uint64, size int64, init func(ports.Storage) e
 // that means to recycle it: no open and no new mapping, its pages mapped
 // already, so the new channel's writer meets no page fault. It returns st
 // itself, now channel to's. On an error matching ports.ErrChannelInUse
-// (another open file or mapping of it exists) st is as it was.
+// (another open file or mapping of it exists) st is as it was. The new
+// channel has st's size: unlike Recycle, RecycleStorage is given no size
+// to check, so the caller checks that st's is the new channel's.
 func (v *Volume) RecycleStorage(st ports.Storage, from, to uint64, init func(ports.Storage) error) (ports.Storage, error) {
 	s, ok := st.(*Storage)
 	if !ok || !s.writable || s.closed || s.path != v.Path(from) {
