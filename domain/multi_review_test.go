@@ -50,14 +50,7 @@ func TestMultiWriterReviewJoinerVoidsLiveClaim(t *testing.T) {
 	ws := map[int]*domain.Writer[[]byte]{a.Slot(): a}
 	sts := map[int]*memory.Storage{}
 	for len(ws) < domain.Slots {
-		st, err := vol.OpenToJoin(21)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := domain.JoinStorage(st, codecs.Raw{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		st, w := joinStorage(t, vol, 21)
 		ws[w.Slot()], sts[w.Slot()] = w, st.(*memory.Storage)
 	}
 	L := ws[0]
@@ -316,14 +309,7 @@ func TestMultiWriterReviewCloserDiesAfterClosedBit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := vol.OpenToJoin(26)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := domain.JoinStorage(st, codecs.Raw{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, d := joinStorage(t, vol, 26)
 	a.Write([]byte("one"))
 	words := st.(*memory.Storage).Words()
 	tail := &words[domain.TailOffset/8]
@@ -358,14 +344,7 @@ func TestMultiWriterReviewHostileSlotSize(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, err := vol.OpenToJoin(29)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := domain.JoinStorage(st, codecs.Raw{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		st, d := joinStorage(t, vol, 29)
 		words := st.(*memory.Storage).Words()
 		tail := &words[domain.TailOffset/8]
 		tv := atomic.LoadUint64(tail)

@@ -14,6 +14,7 @@ import (
 	"github.com/kekbit-go/kekbit/codecs"
 	"github.com/kekbit-go/kekbit/domain"
 	"github.com/kekbit-go/kekbit/internal/channeltest"
+	"github.com/kekbit-go/kekbit/ports"
 )
 
 func multiHeader(t testing.TB, id uint64, capacity uint32, env domain.Envelope) domain.Header {
@@ -115,6 +116,21 @@ func TestMultiWriterBasics(t *testing.T) {
 	}
 }
 
+// joinStorage opens channel id of vol for one more writer and joins it:
+// the storage (to close, as a writer's death) and its writer.
+func joinStorage(t *testing.T, vol *memory.Volume, id uint64) (ports.Storage, *domain.Writer[[]byte]) {
+	t.Helper()
+	st, err := vol.OpenToJoin(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := domain.JoinStorage(st, codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, w
+}
+
 func mustOpenForWrite(t *testing.T, vol *memory.Volume, id uint64) *memory.Storage {
 	t.Helper()
 	st, err := vol.OpenToJoin(id)
@@ -184,14 +200,7 @@ func TestMultiWriterDeadClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dying, err := vol.OpenToJoin(7)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := domain.JoinStorage(dying, codecs.Raw{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dying, d := joinStorage(t, vol, 7)
 	if _, err := a.Write(channeltest.Tagged(0, 0, 20)); err != nil {
 		t.Fatal(err)
 	}
@@ -258,14 +267,7 @@ func TestMultiWriterJoinRepairs(t *testing.T) {
 	ws = append(ws, a)
 	var dead []*memory.Storage
 	for range domain.Slots - 1 {
-		st, err := vol.OpenToJoin(8)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := domain.JoinStorage(st, codecs.Raw{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		st, w := joinStorage(t, vol, 8)
 		if _, err := w.Claim(30); err != nil {
 			t.Fatal(err)
 		}
@@ -442,14 +444,7 @@ func TestMultiWriterDiesAroundTheSwap(t *testing.T) {
 			if _, err := a.Write(channeltest.Tagged(0, 0, 20)); err != nil {
 				t.Fatal(err)
 			}
-			st, err := vol.OpenToJoin(12)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, err := domain.JoinStorage(st, codecs.Raw{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			st, d := joinStorage(t, vol, 12)
 			words := st.(*memory.Storage).Words()
 			slot := (domain.SlotsOffset + domain.SlotLen*d.Slot()) / 8
 			tail := &words[domain.TailOffset/8]
@@ -541,14 +536,7 @@ func TestMultiWriterLostSwapLeavesNoClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := vol.OpenToJoin(13)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dying, err := domain.JoinStorage(st, codecs.Raw{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, dying := joinStorage(t, vol, 13)
 	l, err := domain.Join(vol, 13, codecs.Raw{})
 	if err != nil {
 		t.Fatal(err)
