@@ -87,6 +87,13 @@ func (s *spare) release(seg uint64) {
 	}
 }
 
+// holding reports whether any storage is kept.
+func (s *spare) holding() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.held) > 0
+}
+
 // releaseGone closes the storages kept for segments no longer among ids:
 // removed by a Prune of someone else's, or by a retention pass that ran
 // before they were kept. No mapping of a removed segment stays.
@@ -623,8 +630,10 @@ func (w *Writer[T]) roll() error {
 			if ok {
 				w.spare.put(spare)
 			}
-			if ids, err := w.vol.List(); err == nil && w.recycler != nil {
-				w.spare.releaseGone(ids)
+			if w.spare.holding() {
+				if ids, err := w.vol.List(); err == nil {
+					w.spare.releaseGone(ids)
+				}
 			}
 		}
 		closing <- errs
