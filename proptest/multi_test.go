@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -365,23 +364,7 @@ func genMop() gopter.Gen {
 }
 
 func TestMultiWritersAgreeWithModel(t *testing.T) {
-	seed := time.Now().UnixNano()
-	if s := os.Getenv("KEKBIT_PROPTEST_SEED"); s != "" {
-		var err error
-		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
-			t.Fatalf("KEKBIT_PROPTEST_SEED: %v", err)
-		}
-	}
-	params := gopter.DefaultTestParametersWithSeed(seed)
-	params.MinSuccessfulTests = 60
-	params.MaxSize = 200
-	if s := os.Getenv("KEKBIT_PROPTEST_N"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			t.Fatalf("KEKBIT_PROPTEST_N: %v", err)
-		}
-		params.MinSuccessfulTests = n
-	}
+	seed, params := parameters(t, 60, 200)
 	props := gopter.NewProperties(params)
 	props.Property("multi-writer channels agree with the model", prop.ForAll(
 		func(ops []mop, small bool, env domain.Envelope) string {

@@ -527,8 +527,12 @@ func genInitial() gopter.Gen {
 	})
 }
 
-// Run runs the property on the given backends.
-func Run(t *testing.T, configs []Backend) {
+// parameters returns the seed and gopter's parameters of a property run:
+// minTests cases of at most maxSize steps, the seed from
+// KEKBIT_PROPTEST_SEED (else the clock) and the number of cases from
+// KEKBIT_PROPTEST_N if set.
+func parameters(t *testing.T, minTests, maxSize int) (int64, *gopter.TestParameters) {
+	t.Helper()
 	seed := time.Now().UnixNano()
 	if s := os.Getenv("KEKBIT_PROPTEST_SEED"); s != "" {
 		var err error
@@ -537,8 +541,8 @@ func Run(t *testing.T, configs []Backend) {
 		}
 	}
 	params := gopter.DefaultTestParametersWithSeed(seed)
-	params.MinSuccessfulTests = 100
-	params.MaxSize = 250
+	params.MinSuccessfulTests = minTests
+	params.MaxSize = maxSize
 	if s := os.Getenv("KEKBIT_PROPTEST_N"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
@@ -546,6 +550,12 @@ func Run(t *testing.T, configs []Backend) {
 		}
 		params.MinSuccessfulTests = n
 	}
+	return seed, params
+}
+
+// Run runs the property on the given backends.
+func Run(t *testing.T, configs []Backend) {
+	seed, params := parameters(t, 100, 250)
 	cmds := &commands.ProtoCommands{
 		NewSystemUnderTestFunc: func(st commands.State) commands.SystemUnderTest {
 			return newSystem(st.(*model), configs)
