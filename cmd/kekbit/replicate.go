@@ -63,28 +63,25 @@ func newReplicate() *cobra.Command {
 			if nf.url == "" {
 				return usagef("--nats URL is required")
 			}
+			cfg := jetstream.ReplicateConfig{
+				URL: nf.url, Stream: nf.stream, Subject: nf.subject, Replicas: replicas, BatchBytes: batchBytes, AckTimeout: ackTimeout,
+				MinBackoff: nf.minBackoff, MaxBackoff: nf.maxBackoff, AcceptLimits: acceptLimits,
+			}
 			if journalDir != "" {
 				if len(args) > 0 || ch.root != "" || ch.channel.set {
 					return usagef("--journal DIR replicates the journal in DIR: name no channel")
 				}
 				st := newStatus(cmd.ErrOrStderr())
-				cfg := jetstream.ReplicateJournalConfig{
-					Volume: mmap.NewVolume(journalDir), URL: nf.url, Stream: nf.stream, Subject: nf.subject, Replicas: replicas,
-					BatchBytes: batchBytes, AckTimeout: ackTimeout, MinBackoff: nf.minBackoff, MaxBackoff: nf.maxBackoff,
-					AcceptLimits: acceptLimits, Logf: st.logf,
-				}
+				cfg.Volume, cfg.Logf = mmap.NewVolume(journalDir), st.logf
+				jcfg := jetstream.ReplicateJournalConfig{ReplicateConfig: cfg}
 				return runJournal(cmd, st, journalDir, "replicated", func(ctx context.Context, seg func(uint64)) error {
-					cfg.Segment = seg
-					return jetstream.ReplicateJournal(ctx, cfg)
+					jcfg.Segment = seg
+					return jetstream.ReplicateJournal(ctx, jcfg)
 				})
 			}
 			path, id, _, err := ch.resolve(args)
 			if err != nil {
 				return err
-			}
-			cfg := jetstream.ReplicateConfig{
-				URL: nf.url, Stream: nf.stream, Subject: nf.subject, Replicas: replicas, BatchBytes: batchBytes, AckTimeout: ackTimeout,
-				MinBackoff: nf.minBackoff, MaxBackoff: nf.maxBackoff, AcceptLimits: acceptLimits,
 			}
 			if ch.root != "" {
 				cfg.Volume, cfg.ChannelID = mmap.NewVolume(ch.root), id
@@ -169,8 +166,8 @@ func newMirror() *cobra.Command {
 				}
 				st := newStatus(cmd.ErrOrStderr())
 				cfg := jetstream.MirrorJournalConfig{
-					Volume: mmap.NewVolume(journalDir), URL: nf.url, Stream: nf.stream, Subject: nf.subject,
-					MinBackoff: nf.minBackoff, MaxBackoff: nf.maxBackoff, Logf: st.logf,
+					MirrorConfig: jetstream.MirrorConfig{Volume: mmap.NewVolume(journalDir), URL: nf.url, Stream: nf.stream, Subject: nf.subject,
+						MinBackoff: nf.minBackoff, MaxBackoff: nf.maxBackoff, Logf: st.logf},
 					Retention: journal.Retention{MaxSegments: keepSegments},
 				}
 				return runJournal(cmd, st, journalDir, "mirrored", func(ctx context.Context, seg func(uint64)) error {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kekbit-go/kekbit/domain"
@@ -25,39 +24,18 @@ func JournalStreamName(jid domain.JournalID) string { return fmt.Sprintf("KEKBIT
 func JournalSubject(jid domain.JournalID) string { return fmt.Sprintf("kekbit.j.%x", jid[:]) }
 
 // ReplicateJournalConfig says which journal ReplicateJournal copies into
-// which stream.
+// which stream: the settings of one channel's replication, applied to
+// each segment, with these differences. Volume holds the journal (package
+// journal: mmap.NewVolume(folder)), whose first segment ReplicateJournal
+// waits for; ChannelID is not used (each segment's is its index). Stream
+// is JournalStreamName of the journal's id and Subject JournalSubject if
+// empty. Window and KeepAlive are ignored, as for a channel.
 type ReplicateJournalConfig struct {
-	// Volume holds the journal (package journal): mmap.NewVolume(folder).
-	// ReplicateJournal waits for its first segment.
-	Volume ports.Volume
-
-	// The NATS server, as in ReplicateConfig.
-	URL         string
-	NATSOptions []nats.Option
-	Conn        *nats.Conn
-
-	// Stream (JournalStreamName of the journal's id if empty) and Subject
-	// (JournalSubject if empty); created as in ReplicateConfig with
-	// Replicas, unless NoCreate.
-	Stream   string
-	Subject  string
-	Replicas int
-	NoCreate bool
-
-	// AcceptLimits, BatchBytes, AckTimeout, StallTimeout, MinBackoff,
-	// MaxBackoff and Logf are as in ReplicateConfig, for each segment.
-	AcceptLimits           bool
-	BatchBytes             int
-	AckTimeout             time.Duration
-	StallTimeout           time.Duration
-	MinBackoff, MaxBackoff time.Duration
-	Logf                   func(format string, args ...any)
+	ReplicateConfig
 
 	// Segment, if set, is called with the index of each segment as its
 	// replication starts.
 	Segment func(seg uint64)
-
-	skipLock bool
 }
 
 // ReplicateJournal replicates a journal into one stream: its segments
@@ -152,12 +130,9 @@ func ReplicateJournal(ctx context.Context, cfg ReplicateJournalConfig) error {
 		if cfg.Segment != nil {
 			cfg.Segment(seg)
 		}
-		r, err := NewReplicator(ReplicateConfig{
-			Volume: cfg.Volume, ChannelID: seg, Conn: nc, Stream: cfg.Stream, Subject: cfg.Subject,
-			Replicas: cfg.Replicas, NoCreate: cfg.NoCreate, AcceptLimits: cfg.AcceptLimits, BatchBytes: cfg.BatchBytes,
-			AckTimeout: cfg.AckTimeout, StallTimeout: cfg.StallTimeout, MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff,
-			Logf: cfg.Logf, skipLock: true, journal: true,
-		})
+		rc := cfg.ReplicateConfig
+		rc.ChannelID, rc.Conn, rc.skipLock, rc.journal = seg, nc, true, true
+		r, err := NewReplicator(rc)
 		if err != nil {
 			return err
 		}
@@ -360,31 +335,21 @@ func firstOfChannel(ctx context.Context, api *streamAPI, subject string, ch, las
 }
 
 // MirrorJournalConfig says which stream MirrorJournal copies into which
-// local journal.
+// local journal: the settings of one channel's mirror, applied to each
+// segment, with these differences. Stream, the stream ReplicateJournal
+// fills, is required; Subject may be left empty when the stream has a
+// single one. Volume is the mirror journal's folder (required;
+// mmap.NewVolume), which must open channels for writing
+// (ports.WriteOpener). ChannelID is not used (each segment's is its
+// index).
 type MirrorJournalConfig struct {
-	// Stream is the stream ReplicateJournal fills (required); Subject its
-	// subject, which may be left empty when the stream has a single one.
-	Stream  string
-	Subject string
-
-	// Volume is the mirror journal's folder (required): mmap.NewVolume.
-	// It must open channels for writing (ports.WriteOpener).
-	Volume ports.Volume
+	MirrorConfig
 
 	// Retention, if set, is applied to the mirror journal each time a
 	// segment is complete (journal.Prune, no named readers kept back unless
 	// Positions is set): the mirror's retention is its own.
 	Retention journal.Retention
 	Positions journal.Positions
-
-	// The NATS server, as in MirrorConfig.
-	URL         string
-	NATSOptions []nats.Option
-	Conn        *nats.Conn
-
-	// Back-off and Logf as in MirrorConfig.
-	MinBackoff, MaxBackoff time.Duration
-	Logf                   func(format string, args ...any)
 
 	// Segment, if set, is called with the index of each segment as its
 	// mirror starts.
@@ -471,8 +436,9 @@ func MirrorJournal(ctx context.Context, cfg MirrorJournalConfig) error {
 		if cfg.Segment != nil {
 			cfg.Segment(seg)
 		}
-		m, err := NewMirrorer(MirrorConfig{Stream: cfg.Stream, Subject: probe.subject, Volume: cfg.Volume, ChannelID: seg,
-			Conn: nc, MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff, Logf: cfg.Logf, journal: true, headerSeq: headerSeq})
+		mc := cfg.MirrorConfig
+		mc.Subject, mc.ChannelID, mc.Conn, mc.journal, mc.headerSeq = probe.subject, seg, nc, true, headerSeq
+		m, err := NewMirrorer(mc)
 		if err != nil {
 			return err
 		}

@@ -203,7 +203,7 @@ func TestJournalMirrorRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	var segs []uint64
-	if err := jetstream.ReplicateJournal(ctx, jetstream.ReplicateJournalConfig{Volume: mmap.NewVolume(src), URL: url,
+	if err := jetstream.ReplicateJournal(ctx, jetstream.ReplicateJournalConfig{ReplicateConfig: jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), URL: url},
 		Segment: func(s uint64) { segs = append(segs, s) }}); err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestJournalMirrorRetention(t *testing.T) {
 		t.Fatalf("segments %v replicated, the journal has %v", segs, ids)
 	}
 	stream := jetstream.JournalStreamName(w.JournalID())
-	if err := jetstream.MirrorJournal(ctx, jetstream.MirrorJournalConfig{Volume: mmap.NewVolume(dst), Stream: stream, URL: url,
+	if err := jetstream.MirrorJournal(ctx, jetstream.MirrorJournalConfig{MirrorConfig: jetstream.MirrorConfig{Volume: mmap.NewVolume(dst), Stream: stream, URL: url},
 		Retention: journal.Retention{MaxSegments: 3}}); err != nil {
 		t.Fatal(err)
 	}
@@ -226,10 +226,10 @@ func TestJournalMirrorRetention(t *testing.T) {
 	if _, err := journal.Prune(mmap.NewVolume(src), nil, journal.Retention{MaxSegments: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := jetstream.ReplicateJournal(ctx, jetstream.ReplicateJournalConfig{Volume: mmap.NewVolume(src), URL: url}); err != nil {
+	if err := jetstream.ReplicateJournal(ctx, jetstream.ReplicateJournalConfig{ReplicateConfig: jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), URL: url}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := jetstream.MirrorJournal(ctx, jetstream.MirrorJournalConfig{Volume: mmap.NewVolume(dst2), Stream: stream, URL: url}); err != nil {
+	if err := jetstream.MirrorJournal(ctx, jetstream.MirrorJournalConfig{MirrorConfig: jetstream.MirrorConfig{Volume: mmap.NewVolume(dst2), Stream: stream, URL: url}}); err != nil {
 		t.Fatal(err)
 	}
 	if recs, _ := readJournal(t, dst2); len(recs) != 3000 || recs[0].seq != 0 && recs[0].seq != 1 {
@@ -248,7 +248,7 @@ func TestJournalReplicatorResumesAfterRoll(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
 	for range 10 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rng.IntN(50))*time.Millisecond)
-		err := jetstream.ReplicateJournal(ctx, jetstream.ReplicateJournalConfig{Volume: mmap.NewVolume(src), URL: url})
+		err := jetstream.ReplicateJournal(ctx, jetstream.ReplicateJournalConfig{ReplicateConfig: jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), URL: url}})
 		cancel()
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatal(err)
@@ -259,7 +259,7 @@ func TestJournalReplicatorResumesAfterRoll(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := testCtx(t)
-	if err := jetstream.ReplicateJournal(ctx, jetstream.ReplicateJournalConfig{Volume: mmap.NewVolume(src), URL: url}); err != nil {
+	if err := jetstream.ReplicateJournal(ctx, jetstream.ReplicateJournalConfig{ReplicateConfig: jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), URL: url}}); err != nil {
 		t.Fatal(err)
 	}
 	r, err := journal.OpenReader(mmap.NewVolume(src))
@@ -268,7 +268,7 @@ func TestJournalReplicatorResumesAfterRoll(t *testing.T) {
 	}
 	stream := jetstream.JournalStreamName(r.JournalID())
 	r.Close()
-	if err := jetstream.MirrorJournal(ctx, jetstream.MirrorJournalConfig{Volume: mmap.NewVolume(dst), Stream: stream, URL: url}); err != nil {
+	if err := jetstream.MirrorJournal(ctx, jetstream.MirrorJournalConfig{MirrorConfig: jetstream.MirrorConfig{Volume: mmap.NewVolume(dst), Stream: stream, URL: url}}); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := sameJournals(t, src, dst); n != 5000 {
@@ -299,7 +299,7 @@ func TestJournalOtherJournalRefused(t *testing.T) {
 		return dir
 	}
 	a, b, c := write(100), write(1000), write(50)
-	cfg := jetstream.ReplicateJournalConfig{URL: url, Stream: "SHARED", Subject: "kekbit.shared"}
+	cfg := jetstream.ReplicateJournalConfig{ReplicateConfig: jetstream.ReplicateConfig{URL: url, Stream: "SHARED", Subject: "kekbit.shared"}}
 	cfg.Volume = mmap.NewVolume(a)
 	if err := jetstream.ReplicateJournal(ctx, cfg); err != nil {
 		t.Fatal(err)
@@ -328,7 +328,7 @@ func TestJournalOtherJournalRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	mir := shmDir(t)
-	if err := jetstream.MirrorJournal(ctx, jetstream.MirrorJournalConfig{Volume: mmap.NewVolume(mir), Stream: bs, URL: url}); err != nil {
+	if err := jetstream.MirrorJournal(ctx, jetstream.MirrorJournalConfig{MirrorConfig: jetstream.MirrorConfig{Volume: mmap.NewVolume(mir), Stream: bs, URL: url}}); err != nil {
 		t.Fatal(err)
 	}
 	ids, _ := mmap.NewVolume(mir).List()
@@ -338,7 +338,7 @@ func TestJournalOtherJournalRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	err := jetstream.MirrorJournal(ctx, jetstream.MirrorJournalConfig{Volume: mmap.NewVolume(mir), Stream: "SHARED", URL: url})
+	err := jetstream.MirrorJournal(ctx, jetstream.MirrorJournalConfig{MirrorConfig: jetstream.MirrorConfig{Volume: mmap.NewVolume(mir), Stream: "SHARED", URL: url}})
 	if !errors.Is(err, jetstream.ErrMismatch) {
 		t.Fatalf("mirroring another journal's stream into a mirror journal: %v", err)
 	}
@@ -356,7 +356,7 @@ func TestSecondJournalReplicatorRefused(t *testing.T) {
 	started := make(chan uint64, 1)
 	first := make(chan error, 1)
 	go func() {
-		first <- jetstream.ReplicateJournal(ctx, jetstream.ReplicateJournalConfig{Volume: mmap.NewVolume(src), URL: url,
+		first <- jetstream.ReplicateJournal(ctx, jetstream.ReplicateJournalConfig{ReplicateConfig: jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), URL: url},
 			Segment: func(s uint64) {
 				select {
 				case started <- s:
@@ -365,7 +365,7 @@ func TestSecondJournalReplicatorRefused(t *testing.T) {
 			}})
 	}()
 	<-started
-	err := jetstream.ReplicateJournal(ctx, jetstream.ReplicateJournalConfig{Volume: mmap.NewVolume(src), URL: url})
+	err := jetstream.ReplicateJournal(ctx, jetstream.ReplicateJournalConfig{ReplicateConfig: jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), URL: url}})
 	if !errors.Is(err, jetstream.ErrReplicatorRunning) {
 		t.Fatalf("second replicator: %v", err)
 	}
@@ -404,7 +404,7 @@ func TestJournalSegmentPrunedBeforeReplicated(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	err = jetstream.ReplicateJournal(ctx, jetstream.ReplicateJournalConfig{Volume: mmap.NewVolume(src), URL: url,
+	err = jetstream.ReplicateJournal(ctx, jetstream.ReplicateJournalConfig{ReplicateConfig: jetstream.ReplicateConfig{Volume: mmap.NewVolume(src), URL: url},
 		Segment: func(s uint64) {
 			if s == ids[2] { // the journal keeps only its last segment from now on
 				if _, err := journal.Prune(mmap.NewVolume(src), nil, journal.Retention{MaxSegments: 1}); err != nil {

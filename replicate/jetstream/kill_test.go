@@ -50,9 +50,9 @@ func TestChildProcess(t *testing.T) {
 	case "mirror":
 		err = jetstream.Mirror(ctx, jetstream.MirrorConfig{Volume: mmap.NewVolume(os.Getenv(childRoot)), Stream: jetstream.StreamName(id), URL: os.Getenv(childURL)})
 	case "replicate-journal":
-		err = jetstream.ReplicateJournal(ctx, jetstream.ReplicateJournalConfig{Volume: mmap.NewVolume(os.Getenv(childRoot)), URL: os.Getenv(childURL)})
+		err = jetstream.ReplicateJournal(ctx, jetstream.ReplicateJournalConfig{ReplicateConfig: jetstream.ReplicateConfig{Volume: mmap.NewVolume(os.Getenv(childRoot)), URL: os.Getenv(childURL)}})
 	case "mirror-journal":
-		err = jetstream.MirrorJournal(ctx, jetstream.MirrorJournalConfig{Volume: mmap.NewVolume(os.Getenv(childRoot)), Stream: os.Getenv(childStream), URL: os.Getenv(childURL)})
+		err = jetstream.MirrorJournal(ctx, jetstream.MirrorJournalConfig{MirrorConfig: jetstream.MirrorConfig{Volume: mmap.NewVolume(os.Getenv(childRoot)), Stream: os.Getenv(childStream), URL: os.Getenv(childURL)}})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
