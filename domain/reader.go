@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"iter"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/multierr"
@@ -61,7 +62,11 @@ type Reader struct {
 	closed  bool
 
 	// On a channel whose records carry an envelope:
-	records uint64   // records before pos, for the sequence numbers
+	records uint64 // records before pos, for the sequence numbers
+	vPos    uint64 // with vEnd, records from vPos up to vEnd whose CRC verifyAhead checked in this read; vPos is the next one's position
+	vEnd    uint64
+	callMax uint64   // the records this read may hand out at most, 0 for no limit
+	callRec uint64   // records before the read's first
 	sealed  sealed   // what the envelope of the last record handed out says
 	bad     mismatch // what failed in the record that ended the read
 	index   seekIndex
@@ -174,6 +179,11 @@ func (r *Reader) Read(handler func(Record) error, max int) (int, error) {
 // handler) stops the scan with ErrTruncated, the reader left on the record
 // it was handing out.
 func (r *Reader) scan(handler func(Record) error, max int) (stop, err error) {
+	if max > 0 {
+		r.newRead(uint64(max))
+	} else {
+		r.newRead(0)
+	}
 	if r.faults != nil {
 		at := r.pos
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -231,6 +241,7 @@ func (r *Reader) Records() iter.Seq[Record] {
 			return
 		}
 		start := r.pos
+		r.newRead(0)
 		inBody := false // the loop body is running: its panics are its own
 		if r.faults != nil {
 			// One guard for the whole loop, not one per record. A fault in
@@ -284,6 +295,25 @@ func (r *Reader) Err() error { return r.err }
 func (r *Reader) next() (pos, end uint64, payload []byte, err error) {
 	for {
 		pos = r.pos
+		if r.crcOn && r.words != nil {
+			if pos != r.vPos || pos >= r.vEnd {
+				r.verifyAhead(pos)
+			}
+			if pos == r.vPos && pos < r.vEnd { // a record whose CRC verifyAhead checked
+				words := r.words[pos/8 : r.vEnd/8]
+				word := atomic.LoadUint64(&words[0])
+				end := pos + RecordSize(word)
+				if seq := r.seqBase + r.records; (r.seqW == 0 || words[r.seqW] == seq) && end <= r.fileEnd {
+					r.vPos, r.records, r.sealed.seq = end, r.records+1, seq
+					if r.timeW != 0 {
+						r.sealed.time = words[r.timeW]
+					}
+					start := pos + RecordHeaderLen + r.envLen
+					return pos, end, r.mem[start : pos+RecordHeaderLen+word : pos+RecordHeaderLen+word], nil
+				}
+				r.vEnd = pos // the sequence number is wrong, or the file was cut: as any other record
+			}
+		}
 		word, end, err := r.classify(pos, r.fileEnd)
 		if err != nil {
 			if err == ErrNothingYet && r.multi != nil && r.unstick(pos) {
@@ -334,6 +364,33 @@ func (r *Reader) next() (pos, end uint64, payload []byte, err error) {
 		p, err := r.payloadSlow(pos, word)
 		return pos, end, p, err
 	}
+}
+
+// aheadRecords is how many records verifyAhead checks at most in one
+// go: enough for the call's cost to be shared, few enough that a reader
+// taking one record now and then does not check many it may never take.
+const aheadRecords = 16
+
+// verifyAhead checks the CRC of the run of records from pos on (at most
+// aheadRecords of them, no more than the read may still take, up to the
+// file's end and the capacity) in one call, for next to hand them out without checking each again. Any
+// record it does not pass (a heartbeat, the watermark, a mark, a damaged
+// record) ends the run, for next's own checks to tell what it is. A run is
+// only ever used from its start, record by record, so a reader moved
+// anywhere else checks again from there.
+func (r *Reader) verifyAhead(pos uint64) {
+	budget := uint64(aheadRecords)
+	if r.callMax != 0 {
+		budget = min(budget, r.callMax-min(r.callMax, r.records-r.callRec))
+	}
+	r.vPos, r.vEnd = pos, crc32c.VerifyRun(r.words, pos, min(r.fileEnd, r.capacity), r.maxMsg, r.envLen, int(budget))
+}
+
+// newRead starts a read (a Read, a Records loop) that hands out at most
+// max records (0: no limit). A record whose CRC an earlier read checked
+// is checked again: a reader hands out a record checked in the same read.
+func (r *Reader) newRead(max uint64) {
+	r.vEnd, r.callMax, r.callRec = 0, max, r.records
 }
 
 // end turns the sentinel that stopped a read begun at start into the error

@@ -57,3 +57,10 @@ func recordSSE42(n uint64, hi uint32, words []uint64) uint32
 //
 //go:noescape
 func copySSE42(n uint64, rec []uint64, env int, p []byte) uint32
+
+// verifyRunSSE42 is VerifyRun with the CRC32 instruction, the whole run in
+// one call. The caller checked pos, envLen and budget, and that stop is
+// within words.
+//
+//go:noescape
+func verifyRunSSE42(words []uint64, pos, stop, maxMsg, envLen uint64, budget int) uint64

@@ -240,3 +240,55 @@ done3:
 	MOVL AX, ret+40(FP)
 	RET
 
+
+// func verifyRunSSE42(words []uint64, pos, stop, maxMsg, envLen uint64, budget int) uint64
+//
+// SI is the position of the record being checked, R12 its end; each
+// record's checksum is one CRC32 chain over its length word, its CRC
+// word's high half and its words from the third on, the last loop counting
+// CX up from minus their bytes to zero.
+TEXT ·verifyRunSSE42(SB), NOSPLIT, $0-72
+	MOVQ words_base+0(FP), DI
+	MOVQ pos+24(FP), SI
+	MOVQ stop+32(FP), R8
+	MOVQ maxMsg+40(FP), R9
+	MOVQ envLen+48(FP), R10
+	MOVQ budget+56(FP), R11
+vrec:
+	LEAQ 8(SI), AX
+	CMPQ AX, R8
+	JHI  vdone           // no length word before stop
+	MOVQ (DI)(SI*1), BX  // the length word
+	CMPQ BX, R10
+	JLS  vdone           // a heartbeat, or no room for the envelope
+	CMPQ BX, R9
+	JHI  vdone           // the watermark, a mark, or too long
+	LEAQ 15(BX), R12
+	ANDQ $~7, R12
+	ADDQ SI, R12         // the record's end
+	CMPQ R12, R8
+	JHI  vdone
+	MOVQ 8(DI)(SI*1), DX // the CRC word
+	MOVL $0xffffffff, AX
+	CRC32Q BX, AX
+	MOVQ DX, R13
+	SHRQ $32, R13
+	CRC32L R13, AX
+	LEAQ (DI)(R12*1), R14
+	LEAQ 16(SI), CX
+	SUBQ R12, CX         // minus the bytes after the CRC word
+	JZ   vcmp
+vwords:
+	CRC32Q (R14)(CX*1), AX
+	ADDQ $8, CX
+	JNZ  vwords
+vcmp:
+	NOTL AX
+	CMPL AX, DX
+	JNE  vdone
+	MOVQ R12, SI
+	DECQ R11
+	JNZ  vrec
+vdone:
+	MOVQ SI, ret+64(FP)
+	RET
