@@ -63,6 +63,8 @@ const (
 	claimStateMask uint64 = 3 << 62
 
 	sizeUncounted uint64 = 1 << 63 // a claim of heartbeats: no record, no sequence number
+
+	ownerSettling uint64 = 1 << 62 // the owner word of a slot a joining writer holds while it settles its dead writer's claim
 )
 
 // Errors of multi-writer channels.
@@ -158,11 +160,16 @@ func (w *Writer[T]) takeSlot(first int) error {
 			}
 			continue
 		}
+		// Settling: the claim in the slot is still the dead writer's, which
+		// others (a joiner settling another slot that holds the same claim,
+		// a reader) may repair though the slot's lock is held.
+		atomic.StoreUint64(&m.hw[slotWord(i, 0)], ownerSettling)
 		if w.settle(i) {
 			m.slot, m.sw = i, m.hw[slotWord(i, 0):slotWord(i, 3)]
 			atomicx.StoreRelease(&m.sw[0], w.hdr.WriterID|1<<63)
 			return nil
 		}
+		atomic.StoreUint64(&m.hw[slotWord(i, 0)], 0)
 		m.locks.UnlockSlot(i)
 	}
 	if errs != nil {
@@ -244,12 +251,13 @@ func findDead(g *region, hw []uint64, locks ports.SlotLocker, pos uint64, self i
 		}
 		if i != self {
 			held, err := locks.SlotHeld(i)
-			if err != nil || held {
+			if err != nil || held && atomic.LoadUint64(&hw[slotWord(i, 0)]) != ownerSettling {
 				return c, claimLive
 			}
-			// The writer stores its slot idle before it lets the lock go:
-			// a claim word unchanged after the lock was seen free is a
-			// dead writer's.
+			// The writer stores its slot idle before it lets the lock go,
+			// and a joiner its own slot idle before it stops settling it:
+			// a claim word unchanged after the lock was seen free, or the
+			// slot settling, is a dead writer's.
 			if atomic.LoadUint64(&hw[slotWord(i, 1)]) != cw {
 				return c, claimLive
 			}
