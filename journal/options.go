@@ -111,7 +111,9 @@ func WithRetention(r Retention) Option { return func(c *config) { c.retention = 
 // of the rename, open a segment being recycled: do not use WithRecycle
 // with such readers of a live journal. An open of the old segment in that
 // instant also sends the writer's process SIGIO (the lease breaking),
-// which Go ignores unless the program asked for it (signal.Notify).
+// which Go ignores unless the program asked for it (signal.Notify), and
+// waits for the rename; if the writer stopped in it, the open gives up
+// after 2 seconds with ports.ErrChannelInUse naming the file.
 func WithRecycle(on bool) Option { return func(c *config) { c.recycle = on } }
 
 // WithPositions gives the writer the named readers' positions, so that

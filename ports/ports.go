@@ -27,7 +27,10 @@ var (
 	ErrChannelNotFound = errors.New("kekbit: channel not found")
 	// ErrChannelInUse is returned by Recycler.Recycle when another open
 	// file of the channel to recycle exists (a reader holds it), or the
-	// system cannot tell: nothing was changed, remove it instead.
+	// system cannot tell: nothing was changed, remove it instead. An open
+	// of a channel file that a recycler's lease keeps for more than 2
+	// seconds (its writer stopped in the middle of a rename) returns it
+	// too, naming the file.
 	ErrChannelInUse = errors.New("kekbit: channel is open elsewhere")
 	// ErrChannelNotReady is returned by Volume.Open while the channel is
 	// still being created by its writer.

@@ -11,15 +11,39 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kekbit-go/kekbit/ports"
 )
 
 // An open that meets a recycler's lease (EWOULDBLOCK: see
-// OSFile.TrySole) tries again leaseTries times, leasePause apart: a lease
-// is held for the instant of a rename.
+// OSFile.TrySole) tries again, leasePause apart, for up to leaseWait: a
+// lease is held for the instant of a rename.
 const (
-	leaseTries = 20000
 	leasePause = 50 * time.Microsecond
+	leaseWait  = 2 * time.Second
 )
+
+// leaseWaitFor is leaseWait, shortened by the tests.
+var leaseWaitFor = leaseWait
+
+// openLeased runs open, and again while it meets a recycler's lease, for
+// up to leaseWaitFor; a lease still held then (its holder stopped in the
+// middle of a rename) is ports.ErrChannelInUse naming the file, not the
+// open's EWOULDBLOCK.
+func openLeased(name string, open func() (int, error)) (int, error) {
+	fd, err := open()
+	if !errors.Is(err, unix.EWOULDBLOCK) {
+		return fd, err
+	}
+	for deadline := time.Now().Add(leaseWaitFor); errors.Is(err, unix.EWOULDBLOCK) && time.Now().Before(deadline); {
+		time.Sleep(leasePause)
+		fd, err = open()
+	}
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return -1, fmt.Errorf("%w: %s: the writer recycling it has held a lease on it for %v", ports.ErrChannelInUse, name, leaseWaitFor)
+	}
+	return fd, err
+}
 
 // walk opens the folders of rel, the components of name below the root,
 // all but the last, one at a time without following a symbolic link, and
@@ -265,10 +289,9 @@ func (o OSFS) OpenFile(name string, write bool) (OSFile, error) {
 func (o OSFS) open(name string, flag int, done func(fd int) (OSFile, error)) (OSFile, error) {
 	rel := o.below(name)
 	if rel == nil {
-		fd, err := unix.Open(name, flag&^unix.O_NOFOLLOW, FileMode)
-		for try := 0; errors.Is(err, unix.EWOULDBLOCK) && try < leaseTries; try++ {
-			time.Sleep(leasePause) // a recycler's lease, as below
-			fd, err = unix.Open(name, flag&^unix.O_NOFOLLOW, FileMode)
+		fd, err := openLeased(name, func() (int, error) { return unix.Open(name, flag&^unix.O_NOFOLLOW, FileMode) })
+		if errors.Is(err, ports.ErrChannelInUse) {
+			return OSFile{}, err
 		}
 		if err != nil {
 			return OSFile{}, openError(name, err)
@@ -277,13 +300,12 @@ func (o OSFS) open(name string, flag int, done func(fd int) (OSFile, error)) (OS
 	}
 	var f OSFile
 	err := o.at(name, rel, func(dirfd int, last string) error {
-		fd, err := unix.Openat(dirfd, last, flag, FileMode)
-		for try := 0; errors.Is(err, unix.EWOULDBLOCK) && try < leaseTries; try++ {
-			// A recycler holds a lease on the file (TrySole) for the
-			// instant of a rename: once it is given up, the open finds
-			// what the path names then.
-			time.Sleep(leasePause)
-			fd, err = unix.Openat(dirfd, last, flag, FileMode)
+		// A recycler holds a lease on the file (TrySole) for the instant
+		// of a rename: once it is given up, the open finds what the path
+		// names then.
+		fd, err := openLeased(name, func() (int, error) { return unix.Openat(dirfd, last, flag, FileMode) })
+		if errors.Is(err, ports.ErrChannelInUse) {
+			return err
 		}
 		if errors.Is(err, unix.EISDIR) {
 			return openError(name, err)
