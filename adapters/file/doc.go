@@ -101,22 +101,23 @@
 //     reader that has seen a length word and then reads the payload gets
 //     the payload. The same holds for the header, written before the lock
 //     file is removed.
-//   - Word atomicity: in practice, not by promise. The length word is
-//     8-byte aligned, so it never crosses a page. On Linux both pwrite and
-//     pread copy those 8 bytes within one page of the page cache, with copy
-//     routines that on amd64 and arm64 are not known to split an aligned
-//     8-byte copy, so a reader sees the old word or the new one (this
-//     package's tests follow a live writer through a second descriptor and
-//     have never seen a torn word). But neither POSIX (whose atomicity rule for read and write is stated
-//     for threads, and which Linux does not honour for reads anyway) nor
-//     Linux promises that a pread racing a pwrite does not see a mix of
-//     old and new bytes. A torn mix of the watermark (or close mark) being
-//     replaced would most likely read as a word above the max record
-//     length, ending the read with domain.ErrCorrupt; on a channel whose
-//     max record length is large it could read as a record of the wrong
-//     length. The mmap backend, whose words are single atomic loads and
-//     stores on shared memory, has no such caveat: use it where this
-//     matters.
+//   - Word atomicity: by reading twice, not by promise. Neither POSIX
+//     (whose atomicity rule for read and write is stated for threads, and
+//     which Linux does not honour for reads anyway) nor Linux promises
+//     that a pread racing a pwrite does not see a mix of old and new
+//     bytes, and it happens: under load, this package's TestFollowLive
+//     once read the watermark turning into the length word 42 as 17 (its
+//     first byte read before the write, the rest after), a record of the
+//     wrong length. So LoadUint64 reads a word until two reads in a row
+//     agree: a read that straddled a write differs from the next one. Two
+//     reads can only agree on a torn word while the write stays stopped
+//     in the middle of its copy (its process descheduled inside the
+//     kernel); as the copy goes from the first byte up, such a word has
+//     new low bytes and the old word's high bytes, 0xFF for the watermark
+//     and the close mark, so it reads as a word above any max record
+//     length, domain.ErrCorrupt, not as a record. The mmap backend, whose
+//     words are single atomic loads and stores on shared memory, has no
+//     such caveat: use it where this matters.
 //   - No durability before Flush. A record is in the kernel's page cache
 //     when Write returns, so it survives the writer process dying (even by
 //     SIGKILL) and is visible to readers at once; it reaches the disk only

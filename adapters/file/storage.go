@@ -106,13 +106,29 @@ func (s *Storage) wordCheck(off int64) error {
 	return nil
 }
 
-// LoadUint64 reads the little-endian word at off with one 8-byte ReadAt.
-// See the package documentation for what another process's reader can
-// rely on.
+// LoadUint64 reads the little-endian word at off with 8-byte ReadAts
+// until two in a row agree: a read that raced another open file's write
+// of the word can see some of its old bytes and some of its new (seen on
+// Linux: a watermark turning into a length word of 42 read as 17), and
+// the next read, after the write's first byte, differs. See the package
+// documentation for what another process's reader can rely on.
 func (s *Storage) LoadUint64(off int64) (uint64, error) {
 	if err := s.wordCheck(off); err != nil {
 		return 0, err
 	}
+	v, err := s.readWord(off)
+	for err == nil {
+		var again uint64
+		if again, err = s.readWord(off); err == nil && again == v {
+			return v, nil
+		}
+		v = again
+	}
+	return 0, err
+}
+
+// readWord is one 8-byte ReadAt of the word at off.
+func (s *Storage) readWord(off int64) (uint64, error) {
 	n, err := s.file.ReadAt(s.word[:], off)
 	if n < len(s.word) {
 		return 0, s.shortRead(n, int64(len(s.word)), off, err)
