@@ -373,11 +373,12 @@ const aheadRecords = 16
 
 // verifyAhead checks the CRC of the run of records from pos on (at most
 // aheadRecords of them, no more than the read may still take, up to the
-// file's end and the capacity) in one call, for next to hand them out without checking each again. Any
-// record it does not pass (a heartbeat, the watermark, a mark, a damaged
-// record) ends the run, for next's own checks to tell what it is. A run is
-// only ever used from its start, record by record, so a reader moved
-// anywhere else checks again from there.
+// file's end and the capacity) in one call, for next to hand them out
+// without checking each again. Any record it does not pass (a heartbeat,
+// the watermark, a mark, a damaged record) ends the run, for next's own
+// checks to tell what it is. A run is only ever used from its start,
+// record by record, so a reader moved anywhere else checks again from
+// there.
 func (r *Reader) verifyAhead(pos uint64) {
 	budget := uint64(aheadRecords)
 	if r.callMax != 0 {
