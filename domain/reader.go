@@ -300,16 +300,12 @@ func (r *Reader) next() (pos, end uint64, payload []byte, err error) {
 				r.verifyAhead(pos)
 			}
 			if pos == r.vPos && pos < r.vEnd { // a record whose CRC verifyAhead checked
-				words := r.words[pos/8 : r.vEnd/8]
-				word := atomic.LoadUint64(&words[0])
-				end := pos + RecordSize(word)
-				if seq := r.seqBase + r.records; (r.seqW == 0 || words[r.seqW] == seq) && end <= r.fileEnd {
-					r.vPos, r.records, r.sealed.seq = end, r.records+1, seq
-					if r.timeW != 0 {
-						r.sealed.time = words[r.timeW]
+				word := atomic.LoadUint64(&r.words[pos/8])
+				if end := pos + RecordSize(word); end <= r.fileEnd {
+					if r.take(pos) {
+						r.vPos = end
+						return pos, end, r.sealedPayload(pos, word), nil
 					}
-					start := pos + RecordHeaderLen + r.envLen
-					return pos, end, r.mem[start : pos+RecordHeaderLen+word : pos+RecordHeaderLen+word], nil
 				}
 				r.vEnd = pos // the sequence number is wrong, or the file was cut: as any other record
 			}
@@ -327,21 +323,11 @@ func (r *Reader) next() (pos, end uint64, payload []byte, err error) {
 			continue
 		}
 		if r.envLen != 0 {
-			if r.words != nil && word > r.envLen { // verify, inlined by hand for a good record
-				words := r.words[pos/8 : end/8 : end/8]
-				seq := r.seqBase + r.records
-				ok := !r.crcOn || uint32(words[1]) == crc32c.Record(word, uint32(words[1]>>32), words[2:])
-				if r.seqW != 0 {
-					ok = ok && words[r.seqW] == seq
-				}
-				if ok {
-					r.records++
-					r.sealed.seq = seq
-					if r.timeW != 0 {
-						r.sealed.time = words[r.timeW]
-					}
-					start := pos + RecordHeaderLen + r.envLen
-					return pos, end, r.mem[start : pos+RecordHeaderLen+word : pos+RecordHeaderLen+word], nil
+			// With the CRC, a good record was handed out above: one here
+			// failed verifyAhead, and verify tells why.
+			if r.words != nil && word > r.envLen && !r.crcOn {
+				if r.take(pos) {
+					return pos, end, r.sealedPayload(pos, word), nil
 				}
 			}
 			p, s, bad, err := r.verify(pos, word, end, r.records)
@@ -364,6 +350,29 @@ func (r *Reader) next() (pos, end uint64, payload []byte, err error) {
 		p, err := r.payloadSlow(pos, word)
 		return pos, end, p, err
 	}
+}
+
+// take counts the record at pos, on an addressable storage, whose CRC
+// (if the envelope has one) is checked, and keeps what its envelope says,
+// once its sequence number is checked. It reports false, changing
+// nothing, for a wrong sequence number, which verify then reports.
+func (r *Reader) take(pos uint64) bool {
+	seq := r.seqBase + r.records
+	if r.seqW != 0 && r.words[pos/8+r.seqW] != seq {
+		return false
+	}
+	r.records, r.sealed.seq = r.records+1, seq
+	if r.timeW != 0 {
+		r.sealed.time = r.words[pos/8+r.timeW]
+	}
+	return true
+}
+
+// sealedPayload is the user's payload, after the envelope, of the
+// record of length word at pos on an addressable storage.
+func (r *Reader) sealedPayload(pos, word uint64) []byte {
+	at := pos + RecordHeaderLen
+	return r.mem[at+r.envLen : at+word : at+word]
 }
 
 // aheadRecords is how many records verifyAhead checks at most in one
