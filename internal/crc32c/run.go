@@ -1,5 +1,7 @@
 package crc32c
 
+import "sync/atomic"
+
 // VerifyRun checks, from byte position pos of words (a channel's data
 // region, pos a multiple of 8), a run of consecutive records of a channel
 // whose envelope has the CRC, and returns the position after the last one
@@ -26,11 +28,11 @@ func VerifyRun(words []uint64, pos, stop, maxMsg, envLen uint64, budget int) uin
 // verifyRunGeneric is VerifyRun through Record.
 func verifyRunGeneric(words []uint64, pos, stop, maxMsg, envLen uint64, budget int) uint64 {
 	for ; budget > 0 && pos+8 <= stop; budget-- {
-		n := loadAcquire(&words[pos/8])
+		n := atomic.LoadUint64(&words[pos/8]) // before the record's other words
 		if n <= envLen || n > maxMsg {
 			break
 		}
-		end := pos + (n+15)&^7
+		end := pos + (n+15)&^7 // the record's size, domain.RecordSize(n)
 		if end > stop {
 			break
 		}
