@@ -109,7 +109,9 @@
 //     once read the watermark turning into the length word 42 as 17 (its
 //     first byte read before the write, the rest after), a record of the
 //     wrong length. So LoadUint64 reads a word until two reads in a row
-//     agree: a read that straddled a write differs from the next one. Two
+//     agree (at most 64 reads, then ErrWordUnsteady: something else keeps
+//     writing the word): a read that straddled a write differs from the
+//     next one. Two
 //     reads can only agree on a torn word while the write stays stopped
 //     in the middle of its copy (its process descheduled inside the
 //     kernel); as the copy goes from the first byte up, such a word has

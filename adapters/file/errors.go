@@ -1,6 +1,7 @@
 package file
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 
@@ -14,6 +15,12 @@ var (
 	// ErrReadOnly is returned by WriteAt and StoreUint64 on a storage opened
 	// for reading: its file is open read-only. It matches fs.ErrPermission.
 	ErrReadOnly = fmt.Errorf("kekbit: file: storage is opened read-only: %w", fs.ErrPermission)
+
+	// ErrWordUnsteady is returned by LoadUint64 for a word that no two of
+	// maxWordReads reads in a row agreed on: something other than a
+	// channel's writer (which changes a word once or twice) keeps writing
+	// it. The error names the offset.
+	ErrWordUnsteady = errors.New("kekbit: file: a word of the channel file changes between every two reads")
 
 	// On afero.OsFs, what the mmap backend refuses too (see its errors):
 

@@ -110,22 +110,34 @@ func (s *Storage) wordCheck(off int64) error {
 // until two in a row agree: a read that raced another open file's write
 // of the word can see some of its old bytes and some of its new (seen on
 // Linux: a watermark turning into a length word of 42 read as 17), and
-// the next read, after the write's first byte, differs. See the package
+// the next read, after the write's first byte, differs (ErrWordUnsteady
+// if no two of 64 agree). See the package
 // documentation for what another process's reader can rely on.
 func (s *Storage) LoadUint64(off int64) (uint64, error) {
 	if err := s.wordCheck(off); err != nil {
 		return 0, err
 	}
 	v, err := s.readWord(off)
-	for err == nil {
+	for range maxWordReads - 1 {
+		if err != nil {
+			return 0, err
+		}
 		var again uint64
 		if again, err = s.readWord(off); err == nil && again == v {
 			return v, nil
 		}
 		v = again
 	}
-	return 0, err
+	if err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("%w: offset %d, %d reads", ErrWordUnsteady, off, maxWordReads)
 }
+
+// maxWordReads bounds LoadUint64's reads of one word: a writer changes a
+// word at most twice (the watermark into a length word or the close
+// mark), so a few reads settle any race with it.
+const maxWordReads = 64
 
 // readWord is one 8-byte ReadAt of the word at off.
 func (s *Storage) readWord(off int64) (uint64, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -21,7 +22,9 @@ import (
 // write of a length word.
 type tornFs struct {
 	afero.Fs
-	at atomic.Int64 // the offset to tear, -1 for none
+	at     atomic.Int64 // the offset to tear, -1 for none
+	always atomic.Bool  // every 8-byte read sees a new value: a word someone keeps writing
+	reads  atomic.Int64 // 8-byte reads while always
 }
 
 type tornFile struct {
@@ -41,6 +44,9 @@ func (f *tornFs) Open(name string) (afero.File, error) { return f.OpenFile(name,
 
 func (f tornFile) ReadAt(p []byte, off int64) (int, error) {
 	n, err := f.File.ReadAt(p, off)
+	if len(p) == 8 && n == 8 && f.fs.always.Load() {
+		p[7] = byte(f.fs.reads.Add(1))
+	}
 	if len(p) == 8 && n == 8 && f.fs.at.CompareAndSwap(off, -1) {
 		p[0] = byte(domain.Watermark & 0xFF)
 	}
@@ -81,5 +87,33 @@ func TestTornLengthWord(t *testing.T) {
 	}
 	if len(got) != 1 || !bytes.Equal(got[0], payload) {
 		t.Fatalf("read %d records, the first %d bytes; want the one of 42", len(got), len(got[0]))
+	}
+}
+
+// TestUnsteadyWord: a word that reads differently every time (a process
+// other than the writer keeps writing it) ends the read with
+// ErrWordUnsteady naming its offset after 64 reads, instead of reading it
+// for ever.
+func TestUnsteadyWord(t *testing.T) {
+	fsys := &tornFs{Fs: afero.NewMemMapFs()}
+	fsys.at.Store(-1)
+	vol := file.NewVolume(fsys, "/r")
+	w, err := domain.Create(vol, channeltest.Header(t, 4, 1<<16), codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	r, err := domain.Open(vol, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	fsys.always.Store(true)
+	_, err = r.Read(func(domain.Record) error { return nil }, 0)
+	if !errors.Is(err, file.ErrWordUnsteady) || !strings.Contains(err.Error(), "offset 1024") {
+		t.Fatalf("read of a word that never reads the same: %v, want ErrWordUnsteady at offset 1024 (position 0)", err)
+	}
+	if n := fsys.reads.Load(); n != 64 {
+		t.Errorf("%d reads of the word, want 64", n)
 	}
 }
