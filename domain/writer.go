@@ -302,7 +302,9 @@ func (w *Writer[T]) writeSealed(v T) (int, error) {
 		words[timeW] = now
 	}
 	switch {
-	case crcOn && src != nil: // copied, padded and checksummed in one pass
+	case crcOn && src != nil && crc32c.Accelerated: // copied, padded and checksummed in one pass, the assembly called here
+		words[1] = uint64(crc32c.CopyRecordAccel(total, words, int(envLen/8), src))
+	case crcOn && src != nil:
 		words[1] = uint64(crc32c.CopyRecord(total, words, int(envLen/8), src))
 	case src != nil:
 		copy(w.room(pos, room)[envLen:], src)

@@ -77,12 +77,24 @@ func recordGeneric(n uint64, hi uint32, words []uint64) uint32 {
 // writer checksums the bytes as it copies them, in one pass. It panics if
 // rec is too short for the padded payload.
 func CopyRecord(n uint64, rec []uint64, env int, p []byte) uint32 {
-	k := (len(p) + 7) / 8
-	_ = rec[env+k] // the one bounds check (against len): the assembly stores within it
-	if haveCLMUL && env >= 1 && k > 0 {
-		return copySSE42(n, rec, env, p)
+	if Accelerated && env >= 1 && len(p) > 0 {
+		return CopyRecordAccel(n, rec, env, p)
 	}
+	_ = rec[env+(len(p)+7)/8]
 	return copyGeneric(n, rec, env, p)
+}
+
+// Accelerated reports whether CopyRecordAccel may be called: on amd64
+// with SSE4.2 and PCLMULQDQ.
+var Accelerated = haveCLMUL
+
+// CopyRecordAccel is CopyRecord in assembly, for a caller that checked
+// Accelerated, env >= 1 and p not empty. It is small enough to be inlined,
+// so that a writer calls the assembly directly (a call, its frame and its
+// checks less per record). It panics if rec is too short.
+func CopyRecordAccel(n uint64, rec []uint64, env int, p []byte) uint32 {
+	_ = rec[uint(env)+uint(len(p)+7)/8] // the one bounds check: the assembly stores within it
+	return copySSE42(n, rec, env, p)
 }
 
 // copyGeneric is CopyRecord in Go, the checksum through hash/crc32.

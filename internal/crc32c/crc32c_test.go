@@ -130,10 +130,15 @@ func TestCopyRecord(t *testing.T) {
 			padded := make([]byte, (k+7)/8*8)
 			copy(padded, p)
 			n := rng.Uint64()
-			for _, f := range []struct {
+			fs := []struct {
 				name string
 				copy func(uint64, []uint64, int, []byte) uint32
-			}{{"CopyRecord", crc32c.CopyRecord}, {"copyGeneric", crc32c.CopyGeneric}} {
+			}{{"CopyRecord", crc32c.CopyRecord}, {"copyGeneric", crc32c.CopyGeneric}}
+			if crc32c.Accelerated && k > 0 {
+				fs = append(fs, fs[0])
+				fs[2].name, fs[2].copy = "CopyRecordAccel", crc32c.CopyRecordAccel
+			}
+			for _, f := range fs {
 				rec := make([]uint64, 1+env+len(padded)/8+1) // and one word past
 				for i := range rec {
 					rec[i] = rng.Uint64()
