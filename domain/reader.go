@@ -297,9 +297,9 @@ func (r *Reader) next() (pos, end uint64, payload []byte, err error) {
 		pos = r.pos
 		if r.crcOn && r.words != nil {
 			if pos != r.vPos || pos >= r.vEnd {
-				r.verifyAhead(pos)
+				r.verifyAhead(pos) // r.vPos = pos
 			}
-			if pos == r.vPos && pos < r.vEnd { // a record whose CRC verifyAhead checked
+			if pos < r.vEnd { // a record whose CRC verifyAhead checked
 				word := atomic.LoadUint64(&r.words[pos/8])
 				if end := pos + RecordSize(word); end <= r.fileEnd {
 					if r.take(pos) {

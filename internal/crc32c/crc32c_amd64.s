@@ -301,6 +301,18 @@ vrec:
 	LEAQ (DI)(R12*1), R14
 	LEAQ 16(SI), CX
 	SUBQ R12, CX         // minus the bytes after the CRC word
+	CMPQ CX, $-32
+	JGT  vwords8
+vwords32:                    // 32 bytes a round while as many are left
+	CRC32Q (R14)(CX*1), AX
+	CRC32Q 8(R14)(CX*1), AX
+	CRC32Q 16(R14)(CX*1), AX
+	CRC32Q 24(R14)(CX*1), AX
+	ADDQ $32, CX
+	CMPQ CX, $-32
+	JLE  vwords32
+vwords8:
+	TESTQ CX, CX
 	JZ   vcmp
 vwords:
 	CRC32Q (R14)(CX*1), AX
