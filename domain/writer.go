@@ -294,31 +294,35 @@ func (w *Writer[T]) writeSealed(v T) (int, error) {
 	// and would load each again after them.
 	pos, all, envLen := w.pos, w.words, w.envLen
 	seqW, timeW, crcOn, seq := w.seqW, w.timeW, w.crcOn, w.seqBase+w.records
-	words := all[pos/8:] // the record and the word after it, checked by the watermark's store below
+	words := all[pos/8 : pos/8+size/8+1] // the record and the word after it
 	if seqW != 0 {
 		words[seqW] = seq
 	}
 	if timeW != 0 {
 		words[timeW] = now
 	}
-	switch {
-	case crcOn && src != nil && crc32c.Accelerated: // copied, padded and checksummed in one pass, the assembly called here
-		words[1] = uint64(crc32c.CopyRecordAccel(total, words, int(envLen/8), src))
-	case crcOn && src != nil:
-		words[1] = uint64(crc32c.CopyRecord(total, words, int(envLen/8), src))
-	case src != nil:
-		copy(w.room(pos, room)[envLen:], src)
-		fallthrough
-	default:
-		if tail := total & 7; tail != 0 {
-			words[(RecordHeaderLen+total)/8] &= 1<<(8*tail) - 1 // zero padding
+	if crcOn && src != nil && crc32c.Accelerated && atomicx.ReleaseIsPlain {
+		// copied, padded, checksummed and published in one call of the
+		// assembly: its CRC word, the watermark after it, the length word
+		crc32c.SealRecordAccel(total, words, int(envLen/8), src, Watermark)
+	} else {
+		switch {
+		case crcOn && src != nil: // copied, padded and checksummed in one pass
+			words[1] = uint64(crc32c.CopyRecord(total, words, int(envLen/8), src))
+		case src != nil:
+			copy(w.room(pos, room)[envLen:], src)
+			fallthrough
+		default:
+			if tail := total & 7; tail != 0 {
+				words[(RecordHeaderLen+total)/8] &= 1<<(8*tail) - 1 // zero padding
+			}
+			if crcOn {
+				words[1] = uint64(crc32c.Record(total, 0, words[2:size/8]))
+			}
 		}
-		if crcOn {
-			words[1] = uint64(crc32c.Record(total, 0, words[2:size/8]))
-		}
+		words[size/8] = Watermark
+		atomicx.StoreRelease(&words[0], total)
 	}
-	words[size/8] = Watermark
-	atomicx.StoreRelease(&words[0], total)
 	w.pos += size
 	if w.records++; w.records%progressEvery == 0 {
 		w.markProgress()

@@ -11,6 +11,7 @@ package crc32c
 import (
 	"encoding/binary"
 	"hash/crc32"
+	"unsafe"
 )
 
 // Table is the Castagnoli table of hash/crc32.
@@ -94,7 +95,19 @@ var Accelerated = haveCLMUL
 // checks less per record). It panics if rec is too short.
 func CopyRecordAccel(n uint64, rec []uint64, env int, p []byte) uint32 {
 	_ = rec[uint(env)+uint(len(p)+7)/8] // the one bounds check: the assembly stores within it
-	return copySSE42(n, rec, env, p)
+	return copySSE42(n, unsafe.SliceData(rec), env, p, 0)
+}
+
+// SealRecordAccel is CopyRecordAccel that also publishes the record in
+// the same call: it stores the checksum in rec[1] (its high half zero),
+// mark in the word after the padded payload, rec[1+env+(len(p)+7)/8], and
+// last n, the record's length, in rec[0], each a plain store, which other
+// threads see in that order on amd64 (a release store of the length word,
+// as atomicx.StoreRelease's where atomicx.ReleaseIsPlain). mark must not
+// be zero. It panics if rec is too short for the payload and the mark.
+func SealRecordAccel(n uint64, rec []uint64, env int, p []byte, mark uint64) {
+	_ = rec[uint(env)+uint(len(p)+15)/8] // the one bounds check (1+env+K): the assembly stores within it
+	copySSE42(n, unsafe.SliceData(rec), env, p, mark)
 }
 
 // copyGeneric is CopyRecord in Go, the checksum through hash/crc32.

@@ -53,10 +53,12 @@ func updateWord(crc uint32, v uint64) uint32
 //go:noescape
 func recordSSE42(n uint64, hi uint32, words []uint64) uint32
 
-// copySSE42 is CopyRecord with the CRC32 instruction and PCLMULQDQ.
+// copySSE42 is CopyRecord with the CRC32 instruction and PCLMULQDQ on the
+// record whose first word is *rec; with a mark other than zero it is
+// SealRecordAccel.
 //
 //go:noescape
-func copySSE42(n uint64, rec []uint64, env int, p []byte) uint32
+func copySSE42(n uint64, rec *uint64, env int, p []byte, mark uint64) uint32
 
 // verifyRunSSE42 is VerifyRun with the CRC32 instruction, the whole run in
 // one call. The caller checked pos, envLen and budget, and that stop is

@@ -55,7 +55,7 @@ recdone:
 	MOVL AX, ret+40(FP)
 	RET
 
-// func copySSE42(n uint64, rec []uint64, env int, p []byte) uint32
+// func copySSE42(n uint64, rec *uint64, env int, p []byte, mark uint64) uint32
 //
 // CopyRecord in two streams. A, the length word n, the CRC word's high
 // half (zero) and rec[2:1+env], continues from ^0; B, p's words as they
@@ -63,16 +63,20 @@ recdone:
 // zero. A is short, so shifting it past B's 8K bytes (CRC32Q(0, clmul(A,
 // x^(64K-33))), the constant in ·shifts[K]) runs beside B's chain: the
 // checksum costs B's chain and one CRC32, not the whole record's. For K
-// above maxK, B continues A instead (one chain). The caller checked that
-// rec holds the padded payload and that p is not empty.
-TEXT ·copySSE42(SB), NOSPLIT, $0-68
+// above maxK, B continues A instead (one chain). If mark is not zero the
+// record is then published: the CRC word stored, mark stored in the word
+// after the record (rec[1+env+K]) and last n in the length word, each a
+// plain MOV, which x86-TSO keeps in this order for other threads. The
+// caller checked that rec holds the padded payload and the word after
+// the record, and that p is not empty.
+TEXT ·copySSE42(SB), NOSPLIT, $0-60
 	MOVL $0xffffffff, AX
 	MOVQ n+0(FP), BX
 	CRC32Q BX, AX
 	XORL BX, BX
 	CRC32L BX, AX
-	MOVQ rec_base+8(FP), DI
-	MOVQ env+32(FP), CX
+	MOVQ rec+8(FP), DI
+	MOVQ env+16(FP), CX
 	LEAQ 8(DI)(CX*8), R9 // the payload's first word, rec[1+env]
 	ADDQ $16, DI         // rec[2]
 	DECQ CX              // envelope words after the CRC word
@@ -83,8 +87,8 @@ cenv:
 	DECQ CX
 	JNZ  cenv
 cenvdone:
-	MOVQ p_base+40(FP), SI
-	MOVQ p_len+48(FP), CX
+	MOVQ p_base+24(FP), SI
+	MOVQ p_len+32(FP), CX
 	LEAQ 7(CX), R10
 	SHRQ $3, R10         // K, the payload's words
 	MOVL AX, DX          // B continues A when K > maxK
@@ -157,11 +161,26 @@ cdone:
 	JA   cone
 	XORL DX, AX
 	NOTL AX
-	MOVL AX, ret+64(FP)
-	RET
+	JMP  cend
 cone:
 	NOTL DX
-	MOVL DX, ret+64(FP)
+	MOVL DX, AX
+cend:
+	MOVL AX, ret+56(FP)
+	MOVQ mark+48(FP), BX
+	TESTQ BX, BX
+	JZ   cret
+	MOVQ rec+8(FP), DI
+	MOVL AX, AX          // the CRC word's high half zero
+	MOVQ AX, 8(DI)
+	MOVQ p_len+32(FP), DX
+	ADDQ $7, DX
+	SHRQ $3, DX
+	ADDQ env+16(FP), DX
+	MOVQ BX, 8(DI)(DX*8) // the mark after the record, rec[1+env+K]
+	MOVQ n+0(FP), CX
+	MOVQ CX, (DI)        // and last the length word: published
+cret:
 	RET
 
 // func record3SSE42(n uint64, hi uint32, words []uint64) uint32

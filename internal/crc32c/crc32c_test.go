@@ -162,6 +162,50 @@ func TestCopyRecord(t *testing.T) {
 	}
 }
 
+// TestSealRecord: SealRecordAccel leaves the record CopyRecordAccel
+// leaves, with its checksum in rec[1], the mark in the word after the
+// padded payload, the length in rec[0], and nothing stored past the mark;
+// a record too short for the mark is a panic, not a store past it.
+func TestSealRecord(t *testing.T) {
+	if !crc32c.Accelerated {
+		t.Skip("SealRecordAccel runs only where Accelerated (amd64 with SSE4.2 and PCLMULQDQ)")
+	}
+	const mark = 0xFFFF_FFFF_1111_1111
+	rng := rand.New(rand.NewPCG(7, 8))
+	for k := 1; k <= 1100; k++ {
+		for env := 1; env <= 3; env++ {
+			p := make([]byte, k)
+			for i := range p {
+				p[i] = byte(rng.Uint32())
+			}
+			words := 1 + env + (k+7)/8
+			want := make([]uint64, words+2)
+			got := make([]uint64, words+2)
+			for i := range want {
+				want[i] = rng.Uint64()
+			}
+			want[1] &= 0xFFFF_FFFF
+			copy(got, want)
+			n := uint64(8*env + k)
+			want[1] = uint64(crc32c.CopyRecordAccel(n, want, env, p))
+			want[words], want[0] = mark, n
+			crc32c.SealRecordAccel(n, got, env, p, mark)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("%d env words, %d bytes: word %d = %#x, want %#x", env, k, i, got[i], want[i])
+				}
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic for a record without room for the mark")
+		}
+	}()
+	rec := make([]uint64, 8)
+	crc32c.SealRecordAccel(17, rec[:4], 1, make([]byte, 9), mark) // needs 1+1+2 words and the mark's
+}
+
 // TestCopyRecordShortRecord: a record too short for the padded payload
 // is a panic of the bounds check, not a store past it.
 func TestCopyRecordShortRecord(t *testing.T) {
