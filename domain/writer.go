@@ -47,6 +47,7 @@ type Writer[T any] struct {
 	closed   bool
 	guarded  bool // Write and Heartbeat take their slow entry: a fault becomes ErrTruncated (WithFaultGuard), or a multi-writer channel's writer
 	verbatim bool // enc declares that its encoding of a []byte is the bytes themselves
+	fastSeal bool // Write of a record with a CRC takes writeSealedFast first
 	enc      codecs.Encoder[T]
 	region
 
@@ -131,6 +132,11 @@ func attach[T any](st ports.Storage, h Header, enc codecs.Encoder[T], opts []Wri
 	} else {
 		w.coarseRes = o.coarse
 	}
+	// writeSealedFast's case: a verbatim []byte on mapped memory, a CRC
+	// the assembly computes and publishes, a time (if any) from a coarse
+	// clock.
+	w.fastSeal = w.verbatim && w.crcOn && w.words != nil && crc32c.Accelerated && atomicx.ReleaseIsPlain &&
+		(w.timeW == 0 || w.coarseRes != 0)
 	return w, nil
 }
 
@@ -175,6 +181,11 @@ func (w *Writer[T]) Write(v T) (int, error) {
 		return w.writeGuarded(v)
 	}
 	if w.envLen != 0 { // here, not in write: one call less for a sealed record
+		if w.fastSeal {
+			if n, ok := w.writeSealedFast(v); ok {
+				return n, nil
+			}
+		}
 		return w.writeSealed(v)
 	}
 	return w.write(v)
@@ -328,6 +339,44 @@ func (w *Writer[T]) writeSealed(v T) (int, error) {
 		w.markProgress()
 	}
 	return int(size), nil
+}
+
+// writeSealedFast is writeSealed's common case apart, where it has few
+// values to keep (w.fastSeal): a payload of v's own bytes that fits, on
+// mapped memory, with a CRC, copied, checksummed and published by one call
+// of the assembly. It returns false, having stored nothing, in every other
+// case (closed, full, a payload that is empty or does not fit, a coarse
+// clock not started yet), for writeSealed to handle.
+func (w *Writer[T]) writeSealedFast(v T) (int, bool) {
+	b, _ := any(v).([]byte) // fastSeal: T is []byte
+	pos, envLen, n := w.pos, w.envLen, uint64(len(b))
+	avail := (w.capacity - pos) &^ 7
+	if w.blocked || n == 0 || avail <= RecordHeaderLen+envLen || n > min(w.maxMsg, avail-RecordHeaderLen)-envLen {
+		return 0, false
+	}
+	var now uint64
+	if w.timeW != 0 {
+		t := w.coarseTicks
+		if t == nil {
+			return 0, false
+		}
+		now = t.Load()
+	}
+	total := envLen + n
+	size := RecordSize(total)
+	words := w.words[pos/8 : pos/8+size/8+1] // the record and the word after it
+	if w.seqW != 0 {
+		words[w.seqW] = w.seqBase + w.records
+	}
+	if w.timeW != 0 {
+		words[w.timeW] = now
+	}
+	crc32c.SealRecordAccel(total, words, int(envLen/8), b, Watermark)
+	w.pos += size
+	if w.records++; w.records%progressEvery == 0 {
+		w.markProgress()
+	}
+	return int(size), true
 }
 
 // publishRecordSlow is the end of write on a storage reached through its
