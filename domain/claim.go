@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+
+	"github.com/kekbit-go/kekbit/internal/atomicx"
 )
 
 // Errors of the claim API.
@@ -38,6 +40,19 @@ var (
 // caller's own access to the channel's memory: WithFaultGuard does not
 // cover it.
 func (w *Writer[T]) Claim(n int) ([]byte, error) {
+	// The common case first: a single writer (a multi-writer channel's is
+	// blocked) with no claim open on mapped memory, and room for n bytes.
+	if pos := w.pos; !w.blocked && w.mem != nil && n >= 1 && uint64(n) <= w.maxPayload &&
+		uint64(n)+RecordHeaderLen+w.envLen <= (w.capacity-pos)&^7 {
+		w.claimed, w.blocked = uint64(n), true
+		start := pos + RecordHeaderLen + w.envLen
+		return w.mem[start : start+uint64(n) : pos+RecordHeaderLen+Align8(w.envLen+uint64(n))], nil
+	}
+	return w.claim(n)
+}
+
+// claim is Claim's general case, and its errors.
+func (w *Writer[T]) claim(n int) ([]byte, error) {
 	switch {
 	case w.closed:
 		return nil, ErrWriterClosed
@@ -76,6 +91,24 @@ func (w *Writer[T]) claimRoom() []byte {
 func (w *Writer[T]) Commit(m int) (int, error) {
 	if w.guarded {
 		return w.commitGuarded(m)
+	}
+	if claimed := w.claimed; claimed != 0 && w.envLen == 0 && w.words != nil && m >= 1 && uint64(m) <= claimed {
+		// The common case apart: no envelope, on mapped memory (a
+		// multi-writer channel's writer is guarded).
+		pos, total := w.pos, uint64(m)
+		size := RecordSize(total)
+		if end := Align8(claimed); total < end {
+			// what was claimed past m, the padding included, zero again
+			clear(w.mem[pos+RecordHeaderLen+total : pos+RecordHeaderLen+end])
+		}
+		w.words[(pos+size)/8] = Watermark
+		atomicx.StoreRelease(&w.words[pos/8], total)
+		w.claimed, w.blocked = 0, w.closed
+		w.pos += size
+		if w.records++; w.records%progressEvery == 0 {
+			w.markProgress()
+		}
+		return int(size), nil
 	}
 	return w.commit(m)
 }
