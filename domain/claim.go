@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync/atomic"
 
 	"github.com/kekbit-go/kekbit/internal/atomicx"
 )
@@ -48,6 +49,18 @@ func (w *Writer[T]) Claim(n int) ([]byte, error) {
 		start := pos + RecordHeaderLen + w.envLen
 		return w.mem[start : start+uint64(n) : pos+RecordHeaderLen+Align8(w.envLen+uint64(n))], nil
 	}
+	if m := w.multi; m != nil && w.claimed == 0 && !w.closed && !m.ended && w.mem != nil && n >= 1 && uint64(n) <= w.maxPayload {
+		// A multi-writer channel's claim that fits, by one swap won at
+		// once; anything else (a lost swap, a closed or full channel) is
+		// reserve's.
+		size := RecordSize(w.envLen + uint64(n))
+		t := atomic.LoadUint64(m.tail)
+		if pos := (t & tailPosMask) * 8; t&tailClosed == 0 && pos+size <= w.capacity && m.swap(t, t+size/8+1<<32, size) {
+			w.pos, m.count, m.size, w.claimed = pos, (t>>32)&countMask, size, uint64(n)
+			start := pos + RecordHeaderLen + w.envLen
+			return w.mem[start : start+uint64(n) : pos+size], nil
+		}
+	}
 	return w.claim(n)
 }
 
@@ -90,6 +103,9 @@ func (w *Writer[T]) claimRoom() []byte {
 // WithFaultGuard on memory that vanished.
 func (w *Writer[T]) Commit(m int) (int, error) {
 	if w.guarded {
+		if w.multi != nil && !w.faultOn && w.claimed != 0 && m >= 1 && uint64(m) <= w.claimed {
+			return w.commitMulti(m) // a multi-writer channel's, past commit's checks
+		}
 		return w.commitGuarded(m)
 	}
 	if claimed := w.claimed; claimed != 0 && w.envLen == 0 && w.words != nil && m >= 1 && uint64(m) <= claimed {

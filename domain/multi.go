@@ -415,22 +415,27 @@ func (w *Writer[T]) claimMulti(n int) ([]byte, error) {
 // becomes heartbeats, the envelope is filled with the claim's sequence
 // number, and one release store of the length word publishes the record.
 func (w *Writer[T]) commitMulti(n int) (int, error) {
-	m := w.multi
-	total := w.envLen + uint64(n)
-	size := RecordSize(total)
-	rec := w.mem[w.pos+RecordHeaderLen : w.pos+m.size]
+	pos, total := w.pos, w.envLen+uint64(n)
+	rec := w.mem[pos+RecordHeaderLen : pos+w.multi.size]
 	clear(rec[total:]) // padding, and heartbeats for what was claimed and not committed
 	if w.envLen != 0 {
-		var now uint64
-		if w.timeW != 0 {
-			now = w.stampNow()
-		}
-		w.seal(rec[:size-RecordHeaderLen], total, m.count, now)
+		w.sealMulti(rec, total)
 	}
-	atomicx.StoreRelease(&w.words[w.pos/8], total)
+	atomicx.StoreRelease(&w.words[pos/8], total)
 	w.claimed = 0
 	w.records++
-	return int(size), nil
+	return int(RecordSize(total)), nil
+}
+
+// sealMulti fills the envelope of the claim's record of total bytes, rec
+// after its length word, with the claim's sequence number (apart from
+// commitMulti, whose plain case then keeps no frame for its call).
+func (w *Writer[T]) sealMulti(rec []byte, total uint64) {
+	var now uint64
+	if w.timeW != 0 {
+		now = w.stampNow()
+	}
+	w.seal(rec[:RecordSize(total)-RecordHeaderLen], total, w.multi.count, now)
 }
 
 // abortMulti gives the open claim up on a multi-writer channel: it
@@ -463,7 +468,7 @@ func (w *Writer[T]) blockedWrite(v T) (int, error) {
 	if len(src) == 0 {
 		return 0, ErrEmptyPayload
 	}
-	p, err := w.claimMulti(len(src))
+	p, err := w.Claim(len(src)) // its fast path, else claimMulti
 	if err != nil {
 		return 0, err
 	}
