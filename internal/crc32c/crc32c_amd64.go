@@ -15,25 +15,27 @@ const maxK = 128
 // checksum and reduced by the CRC32 instruction, they carry it past 16K
 // and 8K zero bytes.
 var shifts = func() (t [maxK + 1][2]uint64) {
-	for k := 1; k <= maxK; k++ {
-		t[k] = [2]uint64{uint64(xpow(128*k - 33)), uint64(xpow(64*k - 33))}
-	}
-	return t
-}()
-
-// xpow returns x^n mod the Castagnoli polynomial, bit-reflected as the
-// CRC32 instruction keeps its register.
-func xpow(n int) uint32 {
+	// x^n for n from 0 up, one multiplication by x a step, kept where
+	// n+33 is a multiple of 64 (16K steps: taking each power on its own
+	// cost a million, 4 ms of every program's start).
 	v := uint32(1 << 31) // x^0
-	for range n {
+	for n := 0; n <= 128*maxK-33; n++ {
+		if j := (n + 33) / 64; (n+33)%64 == 0 {
+			if j <= maxK {
+				t[j][1] = uint64(v) // x^(64j-33)
+			}
+			if j%2 == 0 {
+				t[j/2][0] = uint64(v) // x^(128(j/2)-33)
+			}
+		}
 		if v&1 != 0 {
 			v = v>>1 ^ 0x82F63B78
 		} else {
 			v >>= 1
 		}
 	}
-	return v
-}
+	return t
+}()
 
 // record3SSE42 is Record in three interleaved streams (CRC32 and PCLMULQDQ).
 //
