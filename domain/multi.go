@@ -312,7 +312,11 @@ func (g *region) voidClaim(c deadClaim) {
 		first += int(g.envLen / 8)
 	}
 	for i := len(ws) - 1; i >= first; i-- {
-		atomic.StoreUint64(&ws[i], 0)
+		word := uint64(0)
+		if i == len(ws)-1 && c.pos+c.size == g.capacity {
+			word = Watermark // the end keeps its watermark, as the end of a claim that did not fit
+		}
+		atomic.StoreUint64(&ws[i], word)
 	}
 	if !void {
 		atomicx.StoreRelease(&ws[0], HeartbeatLen)
@@ -418,6 +422,11 @@ func (w *Writer[T]) commitMulti(n int) (int, error) {
 	pos, total := w.pos, w.envLen+uint64(n)
 	rec := w.mem[pos+RecordHeaderLen : pos+w.multi.size]
 	clear(rec[total:]) // padding, and heartbeats for what was claimed and not committed
+	if pos+w.multi.size == w.capacity && RecordSize(total) < w.multi.size {
+		// The claim ends at the capacity: its last word, past the record,
+		// keeps the watermark, as the end of a claim that did not fit.
+		w.words[w.capacity/8-1] = Watermark
+	}
 	if w.envLen != 0 {
 		w.sealMulti(rec, total)
 	}
