@@ -90,9 +90,11 @@ func CopyRecord(n uint64, rec []uint64, env int, p []byte) uint32 {
 var Accelerated = haveCLMUL
 
 // CopyRecordAccel is CopyRecord in assembly, for a caller that checked
-// Accelerated, env >= 1 and p not empty. It is small enough to be inlined,
-// so that a writer calls the assembly directly (a call, its frame and its
-// checks less per record). It panics if rec is too short.
+// Accelerated, env >= 1 and p not empty (the bounds check below does not
+// catch a negative env: the assembly would store before rec). It is small
+// enough to be inlined, so that a writer calls the assembly directly (a
+// call, its frame and its checks less per record). It panics if rec is too
+// short.
 func CopyRecordAccel(n uint64, rec []uint64, env int, p []byte) uint32 {
 	_ = rec[uint(env)+uint(len(p)+7)/8] // the one bounds check: the assembly stores within it
 	return copySSE42(n, unsafe.SliceData(rec), env, p, 0)

@@ -110,32 +110,39 @@ cwords0:
 	ANDQ $-8, CX         // the whole words' bytes
 	JZ   ctail
 	// SI and R9 past the whole words, CX counting up from -bytes to 0:
-	// 32 bytes at a time (copied 16 at a time, checksummed from memory),
-	// then 16, then 8.
+	// 32 bytes at a time, then 16, then 8. Each word is loaded once, and
+	// the value checksummed is the value stored: a source that changes
+	// meanwhile still gives a record whose CRC matches its bytes.
 	LEAQ (SI)(CX*1), SI
 	LEAQ (R9)(CX*1), R9
 	NEGQ CX
 	CMPQ CX, $-32
 	JGT  c16
 c32:
-	MOVOU (SI)(CX*1), X2
-	MOVOU 16(SI)(CX*1), X3
-	CRC32Q (SI)(CX*1), DX
-	CRC32Q 8(SI)(CX*1), DX
-	CRC32Q 16(SI)(CX*1), DX
-	CRC32Q 24(SI)(CX*1), DX
-	MOVOU X2, (R9)(CX*1)
-	MOVOU X3, 16(R9)(CX*1)
+	MOVQ (SI)(CX*1), BX
+	MOVQ 8(SI)(CX*1), R11
+	MOVQ 16(SI)(CX*1), R12
+	MOVQ 24(SI)(CX*1), R13
+	CRC32Q BX, DX
+	CRC32Q R11, DX
+	CRC32Q R12, DX
+	CRC32Q R13, DX
+	MOVQ BX, (R9)(CX*1)
+	MOVQ R11, 8(R9)(CX*1)
+	MOVQ R12, 16(R9)(CX*1)
+	MOVQ R13, 24(R9)(CX*1)
 	ADDQ $32, CX
 	CMPQ CX, $-32
 	JLE  c32
 c16:
 	CMPQ CX, $-16
 	JGT  c8
-	MOVOU (SI)(CX*1), X2
-	CRC32Q (SI)(CX*1), DX
-	CRC32Q 8(SI)(CX*1), DX
-	MOVOU X2, (R9)(CX*1)
+	MOVQ (SI)(CX*1), BX
+	MOVQ 8(SI)(CX*1), R11
+	CRC32Q BX, DX
+	CRC32Q R11, DX
+	MOVQ BX, (R9)(CX*1)
+	MOVQ R11, 8(R9)(CX*1)
 	ADDQ $16, CX
 c8:
 	TESTQ CX, CX
