@@ -74,7 +74,37 @@ func startCluster(t *testing.T) *cluster {
 			}
 		}
 	})
+	for _, err := range errs {
+		if err != nil {
+			return c // the deferred check reports it
+		}
+	}
+	c.waitPeers(t, n)
 	return c
+}
+
+// waitPeers waits until the JetStream meta leader counts n peers online
+// with their stats, so that a stream of n replicas can be placed: servers
+// ready for connections may not have met yet, and a stream created then
+// failed with "no suitable peers for placement, peer offline" (seen once
+// in a CI run, which then found no stream leader for 4 minutes).
+func (c *cluster) waitPeers(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		c.mu.Lock()
+		for _, s := range c.servers {
+			if s != nil && s.JetStreamIsLeader() && len(s.JetStreamClusterPeers()) >= n {
+				c.mu.Unlock()
+				return
+			}
+		}
+		c.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("the cluster's meta leader did not count %d JetStream peers online within a minute", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (c *cluster) start(i int) error {
