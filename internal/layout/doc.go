@@ -42,6 +42,11 @@
 // nobody holds (its creator died, even by SIGKILL, in the middle of its
 // Create) removes what that creator left, as RemoveAbandoned does, and
 // takes the id over ([ErrCreatorGone]: told by the lock, never by age).
+// It removes the channel file only while the lock file is still there and
+// held by the take-over: a lock file found free may also be a live
+// creator's in step 7, between its close and its removal, and if it is
+// gone by the time the channel file is looked at, the channel is ready
+// (its writer may even have written it and let it go) and is kept.
 //
 // Any failure removes what the Create made, the channel file first and the
 // lock file last. A volume's Create also makes the channel's folder, and

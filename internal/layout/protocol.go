@@ -230,7 +230,7 @@ func takeOver[F File](b Files[F], path string) error {
 	case !errors.Is(err, ErrCreatorGone):
 		return step("checking its lock file", err)
 	}
-	err := removeAbandoned(b, path)
+	err := removeAbandoned(b, path, true)
 	for _, busy := range []error{ports.ErrChannelNotFound, ports.ErrChannelNotReady, ports.ErrWriterAlive, errChanged} {
 		if errors.Is(err, busy) {
 			return nil
@@ -430,7 +430,7 @@ func RemoveAbandoned[F File](b Files[F], root string, id uint64) error {
 func RemoveAbandonedChannel[F File](b Files[F], c Channel) error {
 	var err error
 	for range 3 {
-		if err = removeAbandoned(b, c.Path); !errors.Is(err, errChanged) {
+		if err = removeAbandoned(b, c.Path, false); !errors.Is(err, errChanged) {
 			break
 		}
 	}
@@ -446,7 +446,16 @@ func RemoveAbandonedChannel[F File](b Files[F], c Channel) error {
 // removeAbandoned is one try of RemoveAbandoned for the channel file at
 // path. It returns errChanged if a file it locked was removed or replaced
 // meanwhile, for RemoveAbandoned to try again.
-func removeAbandoned[F File](b Files[F], path string) error {
+//
+// With deadCreator (Create's take-over) it removes only what a creator
+// that died left: the lock file must still be there, held by this call
+// while the channel file is removed. A creator that found its lock file
+// free an instant ago may have been a live one between closing its lock
+// file and removing it (Create's step 6 to 7): the lock file is then gone,
+// the channel is ready, and its writer may even have written it and let it
+// go already, which leaves its lock free too. Such a channel is no dead
+// creator's and is kept (errChanged).
+func removeAbandoned[F File](b Files[F], path string, deadCreator bool) error {
 	file, haveFile, err := openHeld(b, path)
 	if err != nil {
 		return err
@@ -477,6 +486,9 @@ func removeAbandoned[F File](b Files[F], path string) error {
 			lock.Close()
 		}
 	}()
+	if deadCreator && !haveLock {
+		return errChanged // its creator finished: a ready channel
+	}
 	if haveLock {
 		switch err := lockWaiting(lock); { // waiting out a reader's probe (notReady)
 		case errors.Is(err, ErrLocked):

@@ -1,0 +1,74 @@
+package layout
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// onOpen is OSFS with a hook that runs before each OpenFile.
+type onOpen struct {
+	OSFS
+	hook func(name string)
+}
+
+func (o onOpen) OpenFile(name string, write bool) (OSFile, error) {
+	o.hook(name)
+	return o.OSFS.OpenFile(name, write)
+}
+
+// TestTakeOverKeepsAReadyChannel: Create's take-over (takeOver) found the
+// lock file free, the sign of a dead creator; but the creator was alive,
+// between closing its lock file and removing it, and by the time the
+// take-over looked at the channel file it had made the channel ready,
+// written it and let it go. The channel must stay. Before, it was removed
+// with every record in it: two `kekbit write --multi-writer` started at
+// once lost one writer's 2,000 lines about one time in fifty, both
+// exiting 0.
+func TestTakeOverKeepsAReadyChannel(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "0000_0007.kekbit")
+	lockPath := LockPath(path)
+	data := []byte("a finished channel's bytes")
+	if err := os.WriteFile(path, data, FileMode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lockPath, nil, FileMode); err != nil { // closed, not yet removed
+		t.Fatal(err)
+	}
+	finished := false
+	b := onOpen{hook: func(name string) {
+		if name == path && !finished { // the creator's step 7, then its writer's whole life
+			finished = true
+			if err := os.Remove(lockPath); err != nil {
+				t.Error(err)
+			}
+		}
+	}}
+	if err := takeOver[OSFile](b, path); err != nil {
+		t.Fatalf("takeOver: %v", err)
+	}
+	if !finished {
+		t.Fatal("the take-over never opened the channel file: the test no longer tests the race")
+	}
+	if got, err := os.ReadFile(path); err != nil || string(got) != string(data) {
+		t.Fatalf("the ready channel's file after the take-over: %q, %v; want it kept", got, err)
+	}
+	if err := vacant[OSFile](b, path); err == nil {
+		t.Error("vacant: nil for a path whose channel exists")
+	}
+
+	// A creator that really died: its lock file stays, and the take-over
+	// removes both files.
+	if err := os.WriteFile(lockPath, nil, FileMode); err != nil {
+		t.Fatal(err)
+	}
+	if err := takeOver[OSFile](OSFS{}, path); err != nil {
+		t.Fatalf("takeOver of a dead creator's files: %v", err)
+	}
+	for _, p := range []string{path, lockPath} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s after taking over from a dead creator: %v, want it removed", p, err)
+		}
+	}
+}
