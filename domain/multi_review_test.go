@@ -159,7 +159,7 @@ func TestMultiWriterReviewCloseFull(t *testing.T) {
 // TestMultiWriterReviewCloseRacesClaims: writers claim and commit (some abort) while
 // one of them closes; every record committed before its writer saw
 // ErrChannelClosed is read, the read ends ErrClosed (or full, if the
-// others filled the channel first), nothing corrupt.
+// others filled the channel before the close), nothing corrupt.
 func TestMultiWriterReviewCloseRacesClaims(t *testing.T) {
 	for round := 0; round < 20; round++ {
 		vol := memory.NewVolume()
@@ -225,8 +225,10 @@ func TestMultiWriterReviewCloseRacesClaims(t *testing.T) {
 		}
 		got := 0
 		_, err = r.Read(func(rec domain.Record) error { got++; return nil }, 0)
-		if want := domain.ErrClosed; !errors.Is(err, want) && !(full && errors.Is(err, domain.ErrChannelFull)) || int64(got) != committed.Load() {
-			t.Fatalf("round %d: read %v after %d records, want ErrClosed (or full: %v) after %d", round, err, got, full, committed.Load())
+		// Full even if the closer never saw it: the others may fill the
+		// channel between the closer's last Write and its Close.
+		if !errors.Is(err, domain.ErrClosed) && !errors.Is(err, domain.ErrChannelFull) || int64(got) != committed.Load() {
+			t.Fatalf("round %d: read %v after %d records, want ErrClosed or ErrChannelFull (the closer saw full: %v) after %d", round, err, got, full, committed.Load())
 		}
 		for _, w := range ws[1:] {
 			w.Release()
