@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync/atomic"
+	"time"
 
 	"github.com/kekbit-go/kekbit/internal/atomicx"
 	"github.com/kekbit-go/kekbit/ports"
@@ -33,6 +34,7 @@ type region struct {
 	seqW     uint64           // the word of a record holding its sequence number (0 for none; the length word is word 0)
 	timeW    uint64           // the word of a record holding its timestamp (0 for none)
 	voids    bool             // a multi-writer channel with an envelope: a record of the envelope only is a void record
+	tears    bool             // the storage may read a word half written (ports.TornWords)
 }
 
 // newRegion sets up the region of channel h on st.
@@ -53,6 +55,8 @@ func newRegion(st ports.Storage, h Header) region {
 		g.faults, _ = st.(ports.FaultProne)
 	} else {
 		g.scratch = make([]byte, g.maxMsg)
+		t, ok := st.(ports.TornWords)
+		g.tears = ok && t.TornWords()
 	}
 	return g
 }
@@ -74,6 +78,27 @@ func (g *region) loadSlow(pos uint64) (uint64, error) {
 	}
 	return w, nil
 }
+
+// settleTorn reads again the word at pos, read as word, which would be
+// ErrCorrupt, through a storage that may tear words (ports.TornWords: the
+// file backend, by pread), which may have read a write of the word
+// stopped half way, its first bytes new and the rest the watermark's, even
+// twice in a row (the writer's process descheduled inside its pwrite). It waits, for
+// up to about tornWait in all, until the word changes, and returns what
+// it reads then; a word that does not change is returned as it is.
+func (g *region) settleTorn(pos, word uint64) (uint64, error) {
+	for wait, spent := tornPause, time.Duration(0); spent < tornWait; wait, spent = 2*wait, spent+wait {
+		time.Sleep(wait)
+		again, err := g.loadSlow(pos)
+		if err != nil || again != word {
+			return again, err
+		}
+	}
+	return word, nil
+}
+
+// tornPause and tornWait bound settleTorn: first pause and total wait.
+var tornPause, tornWait = 50 * time.Microsecond, 100 * time.Millisecond
 
 // store writes the word v at position pos with release ordering.
 func (g *region) store(pos, v uint64) error {
@@ -246,6 +271,10 @@ func (g *region) classify(pos, fileEnd uint64) (word, end uint64, err error) {
 		word = atomic.LoadUint64(&g.words[pos/8]) // acquire
 	} else if word, err = g.loadSlow(pos); err != nil {
 		return 0, 0, err
+	} else if g.tears && word > g.maxMsg && word != Watermark && word != CloseMark {
+		if word, err = g.settleTorn(pos, word); err != nil {
+			return 0, 0, err
+		}
 	}
 	switch {
 	case word == Watermark:

@@ -120,6 +120,17 @@ type Addressable interface {
 	Words() []uint64
 }
 
+// TornWords is an optional ability of a Storage whose LoadUint64 can
+// return a word that another open file's StoreUint64 was writing, stopped
+// half way: some of its bytes new and the rest old, read so even twice in
+// a row (the file backend, whose words are preads and pwrites). A reader
+// that meets through such a storage a word that cannot be (a length above
+// the max) reads it again for a while before calling it corrupt. A
+// storage that is not a TornWords, or returns false, never tears a word.
+type TornWords interface {
+	TornWords() bool
+}
+
 // FaultProne is an optional ability of an Addressable storage whose memory
 // can vanish under the process: a mapped file that another process cuts
 // short, so that touching the lost pages raises SIGBUS. The domain touches

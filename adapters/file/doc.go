@@ -114,12 +114,15 @@
 //     next one. Two
 //     reads can only agree on a torn word while the write stays stopped
 //     in the middle of its copy (its process descheduled inside the
-//     kernel); as the copy goes from the first byte up, such a word has
-//     new low bytes and the old word's high bytes, 0xFF for the watermark
-//     and the close mark, so it reads as a word above any max record
-//     length, domain.ErrCorrupt, not as a record. The mmap backend, whose
-//     words are single atomic loads and stores on shared memory, has no
-//     such caveat: use it where this matters.
+//     kernel; TestFollowLive once read 0xffffffff11111128 so). As the copy
+//     goes from the first byte up, such a word has new low bytes and the
+//     old word's high bytes, 0xFF for the watermark and the close mark, so
+//     it reads as a word above any max record length, never as a record.
+//     The domain's reader, meeting such a word through this backend
+//     (Storage.TornWords), reads it again for up to about 100 ms until it
+//     changes, and calls it domain.ErrCorrupt only if it does not. The
+//     mmap backend, whose words are single atomic loads and stores on
+//     shared memory, has no such caveat: use it where this matters.
 //   - No durability before Flush. A record is in the kernel's page cache
 //     when Write returns, so it survives the writer process dying (even by
 //     SIGKILL) and is visible to readers at once; it reaches the disk only

@@ -29,7 +29,14 @@ type Storage struct {
 	word     [8]byte // LoadUint64 and StoreUint64 buffer, so they do not allocate
 }
 
-var _ ports.Storage = (*Storage)(nil)
+var (
+	_ ports.Storage   = (*Storage)(nil)
+	_ ports.TornWords = (*Storage)(nil)
+)
+
+// TornWords reports true: a word read by pread while another open file
+// pwrites it can be torn (see LoadUint64 and the package documentation).
+func (s *Storage) TornWords() bool { return true }
 
 // Name returns the path of the file.
 func (s *Storage) Name() string { return s.name }

@@ -2,11 +2,13 @@ package file_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/spf13/afero"
 
@@ -25,6 +27,9 @@ type tornFs struct {
 	at     atomic.Int64 // the offset to tear, -1 for none
 	always atomic.Bool  // every 8-byte read sees a new value: a word someone keeps writing
 	reads  atomic.Int64 // 8-byte reads while always
+	// stuck reads of the word at stuckAt see its first byte new and the
+	// rest the watermark's: a write stopped half way for that long.
+	stuckAt, stuck atomic.Int64
 }
 
 type tornFile struct {
@@ -46,6 +51,9 @@ func (f tornFile) ReadAt(p []byte, off int64) (int, error) {
 	n, err := f.File.ReadAt(p, off)
 	if len(p) == 8 && n == 8 && f.fs.always.Load() {
 		p[7] = byte(f.fs.reads.Add(1))
+	}
+	if len(p) == 8 && n == 8 && off == f.fs.stuckAt.Load() && f.fs.stuck.Add(-1) >= 0 {
+		binary.LittleEndian.PutUint64(p, domain.Watermark&^0xFF|uint64(p[0]))
 	}
 	if len(p) == 8 && n == 8 && f.fs.at.CompareAndSwap(off, -1) {
 		p[0] = byte(domain.Watermark & 0xFF)
@@ -87,6 +95,63 @@ func TestTornLengthWord(t *testing.T) {
 	}
 	if len(got) != 1 || !bytes.Equal(got[0], payload) {
 		t.Fatalf("read %d records, the first %d bytes; want the one of 42", len(got), len(got[0]))
+	}
+}
+
+// TestStoppedLengthWord: a reader whose reads of a record's length word
+// see the write stopped half way (its first byte new, the rest the
+// watermark's), several reads in a row, waits for the word to change and
+// hands out the record; before, it called the channel corrupt there
+// (TestFollowLive on OsFs once read 0xffffffff11111128 twice). A word
+// that stays so is ErrCorrupt, after a wait of about 100 ms.
+func TestStoppedLengthWord(t *testing.T) {
+	for _, c := range []struct {
+		stuck   int64
+		corrupt bool
+	}{{2, false}, {6, false}, {1 << 20, true}} {
+		fsys := &tornFs{Fs: afero.NewMemMapFs()}
+		fsys.at.Store(-1)
+		fsys.stuckAt.Store(-1)
+		vol := file.NewVolume(fsys, "/r")
+		w, err := domain.Create(vol, channeltest.Header(t, 3, 1<<16), codecs.Raw{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := domain.Open(vol, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload := bytes.Repeat([]byte{8}, 42)
+		if _, err := w.Write(payload); err != nil {
+			t.Fatal(err)
+		}
+		fsys.stuck.Store(c.stuck)
+		fsys.stuckAt.Store(domain.DataOffset + domain.RecordHeaderLen) // the record's length word
+		var got [][]byte
+		start := time.Now()
+		_, err = r.Read(func(rec domain.Record) error { got = append(got, bytes.Clone(rec.Payload)); return nil }, 0)
+		took := time.Since(start)
+		if c.corrupt {
+			var re *domain.ReadError
+			if !errors.As(err, &re) || !errors.Is(err, domain.ErrCorrupt) || re.Word != domain.Watermark&^0xFF|42 || len(got) != 0 {
+				t.Errorf("a word stopped half way for good: %v after %d records, want ErrCorrupt with the word 0x%x", err, len(got), domain.Watermark&^0xFF|42)
+			}
+			if took < 90*time.Millisecond {
+				t.Errorf("a word stopped half way for good was called corrupt after %v, want about 100 ms of waiting first", took)
+			}
+		} else {
+			if err != nil && !errors.Is(err, domain.ErrNothingYet) {
+				t.Errorf("%d stopped reads: %v", c.stuck, err)
+			}
+			if len(got) != 1 || !bytes.Equal(got[0], payload) {
+				t.Errorf("%d stopped reads: read %d records; want the one of 42 bytes", c.stuck, len(got))
+			}
+		}
+		if fsys.stuck.Load() > 0 && !c.corrupt {
+			t.Errorf("%d stopped reads: only %d of them read", c.stuck, c.stuck-fsys.stuck.Load())
+		}
+		r.Close()
+		w.Close()
 	}
 }
 
