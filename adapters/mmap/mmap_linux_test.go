@@ -131,6 +131,38 @@ func TestPretouch(t *testing.T) {
 	}
 }
 
+// TestPretouchJoin: with WithPretouch, a writer joining a multi-writer
+// channel has every page of its mapping resident from the start (before,
+// it took a page fault per 4 KiB it wrote, about a microsecond each here).
+func TestPretouchJoin(t *testing.T) {
+	root := testdir.New(t)
+	h, err := domain.NewHeader(domain.Hints{WriterID: 1, ChannelID: 22, Capacity: 1 << 20, MaxMsgLen: 100,
+		Timeout: 1000, TickUnit: domain.Millis, MultiWriter: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := domain.Create(mmap.NewVolume(root), h, codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for _, pretouch := range []bool{false, true} {
+		var opts []mmap.VolumeOption
+		if pretouch {
+			opts = append(opts, mmap.WithPretouch())
+		}
+		st, err := mmap.NewVolume(root, opts...).OpenToJoin(22)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rss, size := residentKB(t, st.(*mmap.Storage).Bytes())
+		if pretouch && rss != size || !pretouch && rss == size {
+			t.Errorf("pretouch %v: %d of %d kB of the joiner's mapping resident", pretouch, rss, size)
+		}
+		st.Close()
+	}
+}
+
 // residentKB reads the Size and Rss of the mapping that starts at b from
 // /proc/self/smaps.
 func residentKB(t *testing.T, b []byte) (rss, size int) {

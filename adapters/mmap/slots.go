@@ -116,8 +116,9 @@ func (s *Storage) OpenRepair() (ports.Storage, error) {
 // multi-writer channel, taking no lock: the writer then takes a slot's
 // (LockSlot). It refuses a channel still being created
 // (ports.ErrChannelNotReady) and a missing one (ports.ErrChannelNotFound).
+// With WithPretouch it faults in every page of the mapping first.
 func (v *Volume) OpenToJoin(id uint64) (ports.Storage, error) {
-	return layout.AsStorage(layout.OpenToJoin(v.files(), v.channel(id)))
+	return v.opened(id, layout.OpOpenForWrite)(layout.OpenToJoin(v.files(), v.channel(id)))
 }
 
 // OpenToJoin is Volume.OpenToJoin for the channel file at path, whatever

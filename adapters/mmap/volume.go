@@ -30,9 +30,10 @@ var (
 type VolumeOption func(*Volume)
 
 // WithPretouch makes Create fault in every page of a new channel before its
-// writer starts (Storage.Pretouch), and Open every page of a reader's
-// mapping, so that no page fault lands on the hot path. It makes Create and
-// Open take longer: about a page fault per 4 KiB of capacity.
+// writer starts (Storage.Pretouch), Open every page of a reader's mapping,
+// and OpenToJoin every page of a joining writer's, so that no page fault
+// lands on the hot path. It makes them take longer: about a page fault per
+// 4 KiB of capacity.
 func WithPretouch() VolumeOption { return func(v *Volume) { v.pretouch = true } }
 
 // WithPretouchAhead makes Create hand a new channel's writer its storage
@@ -168,16 +169,24 @@ func CreateFile(path string, size int64, init func(ports.Storage) error) (*Stora
 // while being opened. The file needs no write permission. The Storage is a
 // *Storage, which tells WriterAlive. Its errors are *ports.ChannelError.
 func (v *Volume) Open(id uint64) (ports.Storage, error) {
-	st, err := layout.Open(v.files(), v.channel(id))
-	if err != nil {
-		return nil, err
-	}
-	if v.pretouch {
-		if err := st.populate(); err != nil {
-			return nil, v.channel(id).Error(layout.OpOpen, multierr.Append(err, st.Close()))
+	return v.opened(id, layout.OpOpen)(layout.Open(v.files(), v.channel(id)))
+}
+
+// opened returns what finishes an open of channel id by op: it hands on
+// the open's error, and with WithPretouch faults in every page of the
+// mapping (closing it if that fails).
+func (v *Volume) opened(id uint64, op string) func(*Storage, error) (ports.Storage, error) {
+	return func(st *Storage, err error) (ports.Storage, error) {
+		if err != nil {
+			return nil, err
 		}
+		if v.pretouch {
+			if err := st.populate(); err != nil {
+				return nil, v.channel(id).Error(op, multierr.Append(err, st.Close()))
+			}
+		}
+		return st, nil
 	}
-	return st, nil
 }
 
 // OpenFile maps the channel file at path read-only, whatever its name and
