@@ -463,6 +463,13 @@ type Writer[T any] struct{ w *domain.Writer[T] }
 //   - ErrWriterClosed; ErrTruncated with WithFaultGuard.
 func (w *Writer[T]) Write(v T) (int, error) { return w.w.Write(v) }
 
+// WriteBatch writes the values of vs as records, in order, and returns
+// how many went in: all of them, or those before the one whose error it
+// returns (Write's errors). On a multi-writer channel one claim holds up
+// to 64 of them, so writers that share a channel contend once per batch
+// instead of once per record; on any other it is Write once per value.
+func (w *Writer[T]) WriteBatch(vs []T) (int, error) { return w.w.WriteBatch(vs) }
+
 // Claim reserves room for a record of up to n payload bytes and returns
 // them to fill in place: in the channel itself on a mapped or memory
 // channel, so a record is built where readers will read it, with no copy.

@@ -68,9 +68,12 @@
 // A multi-writer channel (flag 16; multi.go, FORMAT.md "Multiple writers")
 // has its data region prefilled with the watermark; writers claim room by
 // a compare-and-swap of the tail word, which hands each claim its position
-// and record number at once, and publish by one release store of the
-// length word. Each writer holds a slot of the slot table and its lock; a
-// claim whose writer died, and an aborted claim, become a void record (an
-// envelope-only record carrying the claim's sequence number, which readers
-// verify and skip) or heartbeats, by whoever waits on it past a bound.
+// and record number at once (a batch's: room and numbers for several
+// records; the slot's size word says how many), and publish by one
+// release store of the length word. Each writer holds a slot of the slot
+// table and its lock; a claim whose writer died, and an aborted claim,
+// become a void record (an envelope-only record carrying the claim's
+// sequence number, which readers verify and skip; one per record of a
+// batch not yet published) or heartbeats, by whoever waits on it past a
+// bound.
 package domain

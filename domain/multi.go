@@ -20,9 +20,10 @@ import (
 // the number of records claimed so far with the position of the next
 // claim, so that one operation gives the claim both its position and its
 // sequence number; it publishes its record by one release store of the
-// length word. The data region is prefilled with the watermark at create,
-// so a reader at a claim's start sees the watermark until its writer
-// publishes, whatever the other writers do after it.
+// length word (WriteBatch claims room for several records in one swap,
+// and publishes them one by one). The data region is prefilled with the
+// watermark at create, so a reader at a claim's start sees the watermark
+// until its writer publishes, whatever the other writers do after it.
 //
 // Each writer holds a slot of the slot table, and the slot's lock for as
 // long as it lives; the slot says which claim the writer has in progress.
@@ -59,10 +60,12 @@ const (
 	countMask   uint64 = 1<<28 - 1
 
 	claimIntent    uint64 = 1 << 62 // the writer's claim from this tail value (made, or about to be)
-	claimMade      uint64 = 2 << 62 // the claim from this tail value is the writer's (read; not stored by this version)
+	claimMade      uint64 = 2 << 62 // the claim from this tail value is the writer's: its swap won (stored for claims of several records)
 	claimStateMask uint64 = 3 << 62
 
 	sizeUncounted uint64 = 1 << 63 // a claim of heartbeats: no record, no sequence number
+	sizeBytesMask uint64 = 1<<32 - 1
+	sizeRecShift         = 32 // bits 32..59 of the size word: the claim's records less one
 
 	ownerSettling uint64 = 1 << 62 // the owner word of a slot a joining writer holds while it settles its dead writer's claim
 )
@@ -111,11 +114,12 @@ type multiWriter struct {
 	slot   int
 	sw     []uint64 // this writer's slot: owner, claim word, size
 	locks  ports.SlotLocker
-	count  uint64 // the open claim's record number
-	size   uint64 // the open claim's bytes
-	sized  uint64 // the size word this writer stored last in its slot (0: none)
-	buf    []byte // Write's encoding buffer
-	ended  bool   // the channel was closed (by another writer, or full)
+	count  uint64   // the open claim's record number
+	size   uint64   // the open claim's bytes
+	sized  uint64   // the size word this writer stored last in its slot (0: none)
+	buf    []byte   // Write's and WriteBatch's encoding buffer
+	srcs   [][]byte // WriteBatch's payloads of one run
+	ended  bool     // the channel was closed (by another writer, or full)
 	joined bool
 }
 
@@ -206,9 +210,12 @@ func (w *Writer[T]) settle(i int) bool {
 // claimPos returns the position of the claim of claim word cw.
 func claimPos(cw uint64) uint64 { return (cw & tailPosMask) * 8 }
 
-// deadClaim is a claim whose writer died, as the slot table tells it.
+// deadClaim is a claim whose writer died, as the slot table tells it, or
+// the part of it still unpublished: size bytes from pos, for records
+// records (at least 1) numbered from count.
 type deadClaim struct {
 	pos, size, count uint64
+	records          uint64
 	counted          bool     // a record's (a void takes its sequence number), else heartbeats
 	words            []uint64 // claim words to clear afterwards, one per slot holding the claim
 	slots            []int
@@ -222,18 +229,26 @@ const (
 	claimDead        // every slot holding it is dead and it is not published: repair it
 )
 
-// findDead looks in the slot table hw for the claim that starts at pos
-// and tells whether its writer is dead. self is a slot whose lock the
-// caller holds (a joining writer's), whose claim is its dead writer's;
-// -1 for none. A claim is held by every slot whose claim word was made
-// from the tail value that gave pos: the one writer whose swap won, and
-// any that lost it and died before claiming again; the slot that says
-// the claim was made wins, else the first that meant to.
+// findDead looks in the slot table hw for the claim that starts at pos,
+// or the claim of several records whose swap won (claimMade) that holds
+// pos, and tells whether its writer is dead; the claim it returns is the
+// part of it still unpublished. self is a slot whose lock the caller
+// holds (a joining writer's, pos its claim's start), whose claim is its
+// dead writer's; -1 for none (a reader's, waiting at pos). A claim is held
+// by every slot whose claim word was made from the tail value that gave
+// its start: the one writer whose swap won, and any that lost it and died
+// before claiming again; the slot that says the claim was made wins, else
+// the first that meant to.
 func findDead(g *region, hw []uint64, locks ports.SlotLocker, pos uint64, self int) (deadClaim, int) {
 	var c deadClaim
-	if pos+RecordHeaderLen > g.capacity || atomic.LoadUint64(&g.words[pos/8]) != Watermark {
+	if pos+RecordHeaderLen > g.capacity {
+		return c, claimGone
+	}
+	if atomic.LoadUint64(&g.words[pos/8]) != Watermark &&
+		(self < 0 || atomic.LoadUint64(&hw[slotWord(self, 1)])&claimStateMask != claimMade) {
 		// Published, or repaired already (a live writer's slot keeps its
-		// last claim until its next one).
+		// last claim until its next one); but a joiner's dead writer may
+		// have published the first records of a claim of several.
 		return c, claimGone
 	}
 	// The tail before the slots: a writer stores its claim word before
@@ -246,8 +261,17 @@ func findDead(g *region, hw []uint64, locks ports.SlotLocker, pos uint64, self i
 	best := -1
 	for i := range Slots {
 		cw := atomic.LoadUint64(&hw[slotWord(i, 1)])
-		if cw&claimStateMask == 0 || claimPos(cw) != pos {
+		if cw&claimStateMask == 0 {
 			continue
+		}
+		if start := claimPos(cw); start != pos {
+			// A claim of several records holds positions past its start,
+			// once its writer knows its swap won: no lost swap's slot can
+			// say so of a claim that is not its own.
+			size := atomic.LoadUint64(&hw[slotWord(i, 2)])
+			if cw&claimStateMask != claimMade || start > pos || pos >= start+size&sizeBytesMask {
+				continue
+			}
 		}
 		if i != self {
 			held, err := locks.SlotHeld(i)
@@ -266,7 +290,8 @@ func findDead(g *region, hw []uint64, locks ports.SlotLocker, pos uint64, self i
 		if best < 0 || (cw&claimStateMask == claimMade && atomic.LoadUint64(&hw[slotWord(best, 1)])&claimStateMask != claimMade) {
 			best = i
 			t = cw &^ claimStateMask
-			c.size, c.counted = size&^sizeUncounted, size&sizeUncounted == 0
+			c.size, c.counted = size&sizeBytesMask, size&sizeUncounted == 0
+			c.records = (size>>sizeRecShift)&countMask + 1
 		}
 		c.words = append(c.words, cw)
 		c.slots = append(c.slots, i)
@@ -274,17 +299,38 @@ func findDead(g *region, hw []uint64, locks ports.SlotLocker, pos uint64, self i
 	if best < 0 {
 		return c, claimNone
 	}
-	c.pos, c.count = pos, (t>>32)&countMask
+	start := claimPos(t)
+	c.pos, c.count = start, (t>>32)&countMask
 	if tail == t {
 		return c, claimGone // the swap from t had not happened when the scan began
 	}
-	if word := atomic.LoadUint64(&g.words[pos/8]); word != Watermark {
-		return c, claimGone // published meanwhile
-	}
-	if c.size < RecordHeaderLen || c.size%8 != 0 || pos+c.size > g.capacity ||
-		c.counted && c.size < RecordHeaderLen+g.envLen+8 {
+	end := start + c.size
+	if c.size < RecordHeaderLen || c.size%8 != 0 || end > g.capacity ||
+		c.counted && c.size < c.records*(RecordHeaderLen+g.envLen+8) {
 		return c, claimGone // not a claim this package makes (a damaged slot): leave it
 	}
+	// Its writer publishes its records in order: the part still to
+	// publish starts at the first watermark.
+	q, j := start, uint64(0)
+	for ; q < end; j++ {
+		if j == c.records {
+			return c, claimGone // published whole (its last word may be the end's watermark)
+		}
+		word := atomic.LoadUint64(&g.words[q/8])
+		if word == Watermark {
+			break
+		}
+		if word > g.maxMsg {
+			return c, claimGone // not what its writer stores: leave it
+		}
+		q += RecordSize(word)
+	}
+	if q >= end || self < 0 && q != pos {
+		// Published meanwhile (or repaired); a reader waits where it
+		// stands, and repairs there once it has read what came before.
+		return c, claimGone
+	}
+	c.pos, c.size, c.count, c.records = q, end-q, c.count+j, c.records-j
 	return c, claimDead
 }
 
@@ -297,19 +343,25 @@ func clearSlots(hw []uint64, c deadClaim) {
 }
 
 // voidClaim turns the claim c, which nobody will publish, into what the
-// format says: on a channel with an envelope a claim of a record becomes
-// a void record (its envelope only: its sequence number, time 0, CRC)
-// followed by heartbeats; any other into heartbeats. Every word is stored
-// from the claim's end back to its start, the length word at its start
-// last (release), so a reader waiting there sees the watermark until the
-// rest is in place. Its stores are the same whoever makes them, so two
-// repairs of one claim do no harm.
+// format says: on a channel with an envelope a claim of records becomes
+// void records (their envelope only: their sequence numbers, time 0, CRC),
+// one after the other, the last followed by heartbeats to the claim's
+// end; any other into heartbeats. Every word is stored from the claim's
+// end back to its start, the length word at its start last (release), so
+// a reader waiting there sees the watermark until the rest is in place.
+// Its stores are the same whoever makes them, so two repairs of one claim
+// do no harm.
 func (g *region) voidClaim(c deadClaim) {
 	ws := g.words[c.pos/8 : (c.pos+c.size)/8]
 	void := c.counted && g.envLen != 0
-	first := 1
+	voids, vw := 1, 1 // void records, and the words of each but the last
 	if void {
-		first += int(g.envLen / 8)
+		voids, vw = int(max(c.records, 1)), 1+int(g.envLen/8)
+	}
+	last := (voids - 1) * vw // the last void record's first word
+	first := last + 1
+	if void {
+		first = last + vw
 	}
 	for i := len(ws) - 1; i >= first; i-- {
 		word := uint64(0)
@@ -322,16 +374,19 @@ func (g *region) voidClaim(c deadClaim) {
 		atomicx.StoreRelease(&ws[0], HeartbeatLen)
 		return
 	}
-	if g.seqW != 0 {
-		atomic.StoreUint64(&ws[g.seqW], g.seqBase+c.count)
+	for k := voids - 1; k >= 0; k-- {
+		v := ws[k*vw : k*vw+vw]
+		if g.seqW != 0 {
+			atomic.StoreUint64(&v[g.seqW], g.seqBase+c.count+uint64(k))
+		}
+		if g.timeW != 0 {
+			atomic.StoreUint64(&v[g.timeW], 0)
+		}
+		if g.crcOn {
+			atomic.StoreUint64(&v[1], uint64(crc32c.Record(g.envLen, 0, v[2:vw])))
+		}
+		atomicx.StoreRelease(&v[0], g.envLen)
 	}
-	if g.timeW != 0 {
-		atomic.StoreUint64(&ws[g.timeW], 0)
-	}
-	if g.crcOn {
-		atomic.StoreUint64(&ws[1], uint64(crc32c.Record(g.envLen, 0, ws[2:1+g.envLen/8])))
-	}
-	atomicx.StoreRelease(&ws[0], g.envLen)
 }
 
 // reserve claims size bytes at the tail for this writer, a record's
@@ -452,7 +507,7 @@ func (w *Writer[T]) sealMulti(rec []byte, total uint64) {
 func (w *Writer[T]) abortMulti() error {
 	m := w.multi
 	w.claimed = 0
-	return w.guard(func() { w.voidClaim(deadClaim{pos: w.pos, size: m.size, count: m.count, counted: true}) })
+	return w.guard(func() { w.voidClaim(deadClaim{pos: w.pos, size: m.size, count: m.count, records: 1, counted: true}) })
 }
 
 // blockedWrite is Write on a multi-writer channel.
@@ -460,29 +515,147 @@ func (w *Writer[T]) blockedWrite(v T) (int, error) {
 	if w.multi == nil || w.closed || w.claimed != 0 {
 		return 0, w.unusable()
 	}
-	m := w.multi
-	var src []byte
-	if b, ok := any(v).([]byte); w.verbatim && ok {
-		src = b
-	} else {
-		if m.buf == nil {
-			m.buf = make([]byte, w.maxPayload)
-		}
-		n, err := w.enc.Encode(m.buf, v)
-		if err != nil || n <= 0 || n > len(m.buf) {
-			return 0, w.refuse(v, m.buf, n, err, w.maxPayload, w.maxPayload+RecordHeaderLen)
-		}
-		src = m.buf[:n]
+	src, err := w.encodeInto(v, w.multi.buffer(w.maxPayload, 0))
+	if err != nil {
+		return 0, err
 	}
-	if len(src) == 0 {
-		return 0, ErrEmptyPayload
-	}
+	return w.writeOne(src)
+}
+
+// writeOne writes the payload src as one record of a multi-writer
+// channel, by a claim of its own.
+func (w *Writer[T]) writeOne(src []byte) (int, error) {
 	p, err := w.Claim(len(src)) // its fast path, else claimMulti
 	if err != nil {
 		return 0, err
 	}
 	copy(p, src)
 	return w.commitMulti(len(src))
+}
+
+// buffer returns the encoding buffer's maxPayload bytes from off, making
+// it (of off+maxPayload bytes at least) on first need.
+func (m *multiWriter) buffer(maxPayload, off uint64) []byte {
+	if uint64(len(m.buf)) < off+maxPayload {
+		m.buf = make([]byte, off+maxPayload)
+	}
+	return m.buf[off : off+maxPayload]
+}
+
+// encodeInto returns v's payload: a verbatim []byte itself, else its
+// encoding into buf (whose bytes the caller gives, maxPayload of them). A
+// payload that is empty or above the max payload is an error, as Write's.
+func (w *Writer[T]) encodeInto(v T, buf []byte) ([]byte, error) {
+	if b, ok := any(v).([]byte); w.verbatim && ok {
+		switch {
+		case len(b) == 0:
+			return nil, ErrEmptyPayload
+		case uint64(len(b)) > w.maxPayload:
+			return nil, fmt.Errorf("%w: a record of %d bytes, the max payload is %d", ErrRecordTooLarge, len(b), w.maxPayload)
+		}
+		return b, nil
+	}
+	n, err := w.enc.Encode(buf, v)
+	if err != nil || n <= 0 || n > len(buf) {
+		return nil, w.refuse(v, buf, n, err, w.maxPayload, w.maxPayload+RecordHeaderLen)
+	}
+	return buf[:n], nil
+}
+
+// Batches of a multi-writer channel's WriteBatch: one claim holds at most
+// batchRecords records and, unless it holds one only, batchBytes bytes.
+const (
+	batchRecords = 64
+	batchBytes   = 16 << 10
+)
+
+// batchMulti is WriteBatch on a multi-writer channel: each run of up to
+// batchRecords values (and batchBytes of claim) is encoded first, claimed
+// by one swap (record count and bytes at once, the slot's size word saying
+// how many records), its swap marked won in the slot (claimMade), then
+// its records filled, sealed and published one by one, in order. A run
+// that does not fit the room left goes record by record, as Write would,
+// so that the channel ends full where Write would have ended it.
+func (w *Writer[T]) batchMulti(vs []T) (int, error) {
+	if w.multi == nil || w.closed || w.claimed != 0 {
+		return 0, w.unusable()
+	}
+	m := w.multi
+	done := 0
+	for done < len(vs) {
+		srcs, size, used := m.srcs[:0], uint64(0), uint64(0)
+		var stop error // the error of the value after the run, if any
+		for _, v := range vs[done:min(len(vs), done+batchRecords)] {
+			src, err := w.encodeInto(v, m.buffer(w.maxPayload, used))
+			if err != nil {
+				stop = err
+				break
+			}
+			rs := RecordSize(w.envLen + uint64(len(src)))
+			if len(srcs) > 0 && size+rs > batchBytes {
+				break // v goes in the next run; its encoding, if any, is made again there
+			}
+			if &src[0] == &m.buf[used] {
+				used += uint64(len(src))
+			}
+			srcs, size = append(srcs, src), size+rs
+		}
+		m.srcs = srcs[:0]
+		n, err := w.writeRun(srcs, size)
+		if done += n; err != nil {
+			return done, err
+		}
+		if stop != nil {
+			return done, stop
+		}
+	}
+	return done, nil
+}
+
+// writeRun writes the payloads srcs, whose records take size bytes, by
+// one claim if they fit, else one by one; it returns how many went in.
+func (w *Writer[T]) writeRun(srcs [][]byte, size uint64) (int, error) {
+	if len(srcs) == 1 {
+		if _, err := w.writeOne(srcs[0]); err != nil {
+			return 0, err
+		}
+		return 1, nil
+	}
+	m := w.multi
+	k := uint64(len(srcs))
+	for {
+		t := atomic.LoadUint64(m.tail)
+		if t&tailClosed != 0 {
+			m.ended = true
+			m.idle()
+			return 0, ErrChannelClosed
+		}
+		pos := (t & tailPosMask) * 8
+		if pos+size > w.capacity {
+			m.idle()
+			for i, src := range srcs {
+				if _, err := w.writeOne(src); err != nil {
+					return i, err
+				}
+			}
+			return len(srcs), nil
+		}
+		if !m.swap(t, t+size/8+k<<32, size|(k-1)<<sizeRecShift) {
+			continue
+		}
+		// The claim is this writer's: from here on a repairer may take a
+		// position inside it for one of its records (see findDead).
+		atomic.StoreUint64(&m.sw[1], claimMade|t)
+		count := (t >> 32) & countMask
+		for i, src := range srcs {
+			rs := RecordSize(w.envLen + uint64(len(src)))
+			copy(w.mem[pos+RecordHeaderLen+w.envLen:], src)
+			w.pos, m.count, m.size = pos, count+uint64(i), rs
+			w.commitMulti(len(src))
+			pos += rs
+		}
+		return len(srcs), nil
+	}
 }
 
 // blockedHeartbeat is Heartbeat on a multi-writer channel.

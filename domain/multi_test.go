@@ -302,9 +302,10 @@ func TestMultiWriterJoinRepairs(t *testing.T) {
 	}
 }
 
-// TestMultiWriterRace: 8 writer goroutines (each its own writer) and 8
-// reader goroutines on one memory channel; every reader reads every
-// record once, each writer's in order. Run with -race.
+// TestMultiWriterRace: 8 writer goroutines (each its own writer, by
+// Write, Claim+Commit and WriteBatch) and 8 reader goroutines on one
+// memory channel; every reader reads every record once, each writer's in
+// order. Run with -race.
 func TestMultiWriterRace(t *testing.T) {
 	const writers, readers = 8, 8
 	per := 20_000
@@ -350,7 +351,19 @@ func TestMultiWriterRace(t *testing.T) {
 		ww.Add(1)
 		go func() {
 			defer ww.Done()
-			for s := range per {
+			for s := 0; s < per; s++ {
+				if s%24 == 1 && s+8 <= per { // a batch of 8
+					batch := make([][]byte, 8)
+					for k := range batch {
+						batch[k] = channeltest.Tagged(uint64(i), uint64(s+k), 16+(s+k)%40)
+					}
+					if n, err := w.WriteBatch(batch); n != len(batch) || err != nil {
+						errs <- fmt.Errorf("writer %d batch from record %d: %d went in: %w", i, s, n, err)
+						return
+					}
+					s += len(batch) - 1
+					continue
+				}
 				p := channeltest.Tagged(uint64(i), uint64(s), 16+s%40)
 				var err error
 				if s%3 == 0 {

@@ -85,9 +85,9 @@ func (r *Reader) unstick(pos uint64) bool {
 		clearSlots(hw, c)
 		return true
 	}
-	r.pos = pos + c.size
+	r.pos = c.pos + c.size
 	if c.counted && r.envLen != 0 {
-		r.records++
+		r.records += c.records
 	}
 	return true
 }
