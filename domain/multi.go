@@ -330,6 +330,9 @@ func findDead(g *region, hw []uint64, locks ports.SlotLocker, pos uint64, self i
 		// stands, and repairs there once it has read what came before.
 		return c, claimGone
 	}
+	if c.counted && g.envLen != 0 && (c.records-j)*(RecordHeaderLen+g.envLen) > end-q {
+		return c, claimGone // no room for its void records: not what its writer left
+	}
 	c.pos, c.size, c.count, c.records = q, end-q, c.count+j, c.records-j
 	return c, claimDead
 }

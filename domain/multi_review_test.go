@@ -373,3 +373,57 @@ func TestMultiWriterReviewHostileSlotSize(t *testing.T) {
 		}()
 	}
 }
+
+// TestMultiWriterReviewHostileBatchSlot: a dead slot in state 2 (a batch
+// whose swap won) whose size word claims more records than the rest of
+// its claim can hold void records for, once the records published in it
+// are walked: a joiner that settles it leaves it alone instead of
+// storing void records past the claim, over what follows it (as it did
+// before this check).
+func TestMultiWriterReviewHostileBatchSlot(t *testing.T) {
+	const made = 2 << 62
+	vol := memory.NewVolume()
+	h := multiHeader(t, 31, 1<<16, domain.EnvelopeAll)
+	a, err := domain.Create(vol, h, codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	st, d := joinStorage(t, vol, 31)
+	words := st.(*memory.Storage).Words()
+	tail := &words[domain.TailOffset/8]
+	tv := atomic.LoadUint64(tail)
+	start := (tv & (1<<32 - 1)) * 8
+	slot := (domain.SlotsOffset + domain.SlotLen*d.Slot()) / 8
+	const k, size = 4, 4 * 40 // 4 records in 160 bytes: room for 4 void records of 32
+	atomic.StoreUint64(&words[slot+2], size|(k-1)<<32)
+	atomic.StoreUint64(&words[slot+1], made|tv)
+	atomic.StoreUint64(tail, tv+k<<32+size/8)
+	// One "published" record of 136 bytes: 24 bytes left for 3 void records.
+	atomic.StoreUint64(&words[(domain.DataOffset+start)/8], 128)
+	st.Close()
+	defer func() {
+		if e := recover(); e != nil {
+			t.Fatalf("a joiner settling the slot panics: %v", e)
+		}
+	}()
+	var joined []*domain.Writer[[]byte]
+	for took := false; !took; {
+		e, err := domain.Join(vol, 31, codecs.Raw{})
+		if err != nil {
+			break // ErrNoSlot: the slot stays held by its claim (settle gave up), or every slot is taken
+		}
+		joined, took = append(joined, e), e.Slot() == d.Slot()
+	}
+	for _, e := range joined {
+		e.Release()
+	}
+	for i := range 3 {
+		if w := atomic.LoadUint64(&words[(domain.DataOffset+start+136+8*uint64(i))/8]); w != domain.Watermark {
+			t.Errorf("word %d after the walked record: %#x, want the watermark untouched", i, w)
+		}
+	}
+	if w := atomic.LoadUint64(&words[(domain.DataOffset+start+size)/8]); w != domain.Watermark {
+		t.Errorf("the word past the claim: %#x, want the watermark untouched", w)
+	}
+}
