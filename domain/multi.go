@@ -518,11 +518,19 @@ func (w *Writer[T]) blockedWrite(v T) (int, error) {
 	if w.multi == nil || w.closed || w.claimed != 0 {
 		return 0, w.unusable()
 	}
-	src, err := w.encodeInto(v, w.multi.buffer(w.maxPayload, 0))
+	src, ok := any(v).([]byte)
+	if !w.verbatim || !ok || len(src) == 0 {
+		var err error
+		if src, err = w.encodeInto(v, w.multi.buffer(w.maxPayload, 0)); err != nil {
+			return 0, err
+		}
+	}
+	p, err := w.Claim(len(src)) // its fast path (which refuses a payload above the max), else claimMulti
 	if err != nil {
 		return 0, err
 	}
-	return w.writeOne(src)
+	copy(p, src)
+	return w.commitMulti(len(src))
 }
 
 // writeOne writes the payload src as one record of a multi-writer
