@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/kekbit-go/kekbit/internal/testdir"
 )
 
 // onOpen is OSFS with a hook that runs before each OpenFile.
@@ -26,7 +28,7 @@ func (o onOpen) OpenFile(name string, write bool) (OSFile, error) {
 // once lost one writer's 2,000 lines about one time in fifty, both
 // exiting 0.
 func TestTakeOverKeepsAReadyChannel(t *testing.T) {
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	path := filepath.Join(dir, "0000_0007.kekbit")
 	lockPath := LockPath(path)
 	data := []byte("a finished channel's bytes")
