@@ -128,6 +128,9 @@
 // open, the protocol closes its lock file and channel file before it
 // removes them (a failed Create, RemoveAbandoned): whoever opens either
 // file in between makes the removal fail, so no channel in use is lost.
+// A lock file that cannot be opened for a sharing violation (its creator
+// deleting it, a remover holding it) counts as a live creator's: readers
+// get ports.ErrChannelNotReady and try again.
 //
 // The Rust crate takes neither lock: on its channels no writer is seen
 // alive, and its lock files are taken for a dead creator's.

@@ -110,11 +110,15 @@ func Probe[F File](b Files[F], path string) (State, error) {
 }
 
 // creatorAlive returns nil if the lock file at lockPath exists and its
-// creator's lock is held, ErrCreatorGone if it exists and the lock is free
+// creator's lock is held (or, on Windows, another open file keeps it from
+// being opened: its creator removing it, say), ErrCreatorGone if it exists and the lock is free
 // (or the file takes no locks: the Rust crate's), an error matching
 // fs.ErrNotExist if there is no lock file.
 func creatorAlive[F File](b Files[F], lockPath string) error {
 	lock, err := b.OpenFile(lockPath, false)
+	if lockFileBusy(err) {
+		return nil // someone is at work on it this instant: as a live creator
+	}
 	if err != nil {
 		return err
 	}
