@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -263,5 +264,33 @@ func TestWriteBatchAllocatesNothing(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(200, func() { tw.WriteBatch(texts) }); a != 0 {
 		t.Errorf("WriteBatch of 16 encoded values: %v allocations, want 0", a)
+	}
+}
+
+// TestWriteBatchBadFirstValue: a batch whose first value cannot go in
+// returns 0 and its error and claims nothing: the tail and the writer's
+// slot are as before (a claim of no records once left the slot saying
+// state 2 with a size word of 2^32-1 records).
+func TestWriteBatchBadFirstValue(t *testing.T) {
+	vol := memory.NewVolume()
+	w, err := domain.Create(vol, multiHeader(t, 6, 1<<16, domain.EnvelopeAll), codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Write([]byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	st := mustOpenForWrite(t, vol, 6)
+	words := st.Words()
+	slot := (domain.SlotsOffset + domain.SlotLen*w.Slot()) / 8
+	before := slices.Clone(words[domain.TailOffset/8 : slot+3])
+	for _, bad := range [][]byte{{}, make([]byte, 1000)} {
+		if n, err := w.WriteBatch([][]byte{bad, []byte("never")}); n != 0 || err == nil {
+			t.Errorf("WriteBatch of a bad value of %d bytes first: %d, %v; want 0 and its error", len(bad), n, err)
+		}
+	}
+	if after := words[domain.TailOffset/8 : slot+3]; !slices.Equal(before, after) {
+		t.Errorf("the tail and slots changed: %#x, were %#x", after, before)
 	}
 }

@@ -612,9 +612,11 @@ func (w *Writer[T]) batchMulti(vs []T) (int, error) {
 			srcs, size = append(srcs, src), size+rs
 		}
 		m.srcs = srcs[:0]
-		n, err := w.writeRun(srcs, size)
-		if done += n; err != nil {
-			return done, err
+		if len(srcs) > 0 {
+			n, err := w.writeRun(srcs, size)
+			if done += n; err != nil {
+				return done, err
+			}
 		}
 		if stop != nil {
 			return done, stop
