@@ -76,7 +76,7 @@ func (w *Writer[T]) claim(n int) ([]byte, error) {
 	case n < 1:
 		return nil, ErrEmptyPayload
 	case uint64(n) > w.maxPayload:
-		return nil, fmt.Errorf("%w: a claim of %d bytes, the max payload is %d", ErrRecordTooLarge, n, w.maxPayload)
+		return nil, w.claimTooLarge(n)
 	}
 	avail := (w.capacity - w.pos) &^ 7
 	if avail <= RecordHeaderLen+w.envLen {
@@ -200,4 +200,11 @@ func (w *Writer[T]) abortClaim() error {
 		return nil // the claim was in the scratch buffer
 	}
 	return w.guard(func() { clear(rec) })
+}
+
+// claimTooLarge is the error for a claim (or a verbatim payload: Write on
+// a multi-writer channel claims its length) of n bytes above the max
+// payload.
+func (w *Writer[T]) claimTooLarge(n int) error {
+	return fmt.Errorf("%w: a claim of %d bytes, the max payload is %d", ErrRecordTooLarge, n, w.maxPayload)
 }

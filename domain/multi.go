@@ -305,7 +305,7 @@ func findDead(g *region, hw []uint64, locks ports.SlotLocker, pos uint64, self i
 		return c, claimGone // the swap from t had not happened when the scan began
 	}
 	end := start + c.size
-	if c.size < RecordHeaderLen || c.size%8 != 0 || end > g.capacity ||
+	if c.size < RecordHeaderLen || c.size%8 != 0 || end > g.capacity || end > uint64(len(g.words))*8 ||
 		c.counted && c.size < c.records*(RecordHeaderLen+g.envLen+8) {
 		return c, claimGone // not a claim this package makes (a damaged slot): leave it
 	}
@@ -462,7 +462,7 @@ func (w *Writer[T]) claimMulti(n int) ([]byte, error) {
 	case n < 1:
 		return nil, ErrEmptyPayload
 	case uint64(n) > w.maxPayload:
-		return nil, fmt.Errorf("%w: a claim of %d bytes, the max payload is %d", ErrRecordTooLarge, n, w.maxPayload)
+		return nil, w.claimTooLarge(n)
 	}
 	size := RecordSize(w.envLen + uint64(n))
 	pos, count, err := w.reserve(size, true)
@@ -562,7 +562,7 @@ func (w *Writer[T]) encodeInto(v T, buf []byte) ([]byte, error) {
 		case len(b) == 0:
 			return nil, ErrEmptyPayload
 		case uint64(len(b)) > w.maxPayload:
-			return nil, fmt.Errorf("%w: a record of %d bytes, the max payload is %d", ErrRecordTooLarge, len(b), w.maxPayload)
+			return nil, w.claimTooLarge(len(b))
 		}
 		return b, nil
 	}
@@ -628,7 +628,10 @@ func (w *Writer[T]) batchMulti(vs []T) (int, error) {
 // writeRun writes the payloads srcs, whose records take size bytes, by
 // one claim if they fit, else one by one; it returns how many went in.
 func (w *Writer[T]) writeRun(srcs [][]byte, size uint64) (int, error) {
-	if len(srcs) == 1 {
+	switch len(srcs) {
+	case 0:
+		return 0, nil
+	case 1:
 		if _, err := w.writeOne(srcs[0]); err != nil {
 			return 0, err
 		}
@@ -667,6 +670,10 @@ func (w *Writer[T]) writeRun(srcs [][]byte, size uint64) (int, error) {
 			w.commitMulti(len(src))
 			pos += rs
 		}
+		// Published whole: state 1 again, as after a claim of one record,
+		// so that the size word of this writer's next claim, stored before
+		// its claim word, never pairs with a state-2 word of this claim.
+		atomic.StoreUint64(&m.sw[1], claimIntent|t)
 		return len(srcs), nil
 	}
 }

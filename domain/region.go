@@ -83,16 +83,18 @@ func (g *region) loadSlow(pos uint64) (uint64, error) {
 // ErrCorrupt, through a storage that may tear words (ports.TornWords: the
 // file backend, by pread), which may have read a write of the word
 // stopped half way, its first bytes new and the rest the watermark's, even
-// twice in a row (the writer's process descheduled inside its pwrite). It waits, for
-// up to about tornWait in all, until the word changes, and returns what
-// it reads then; a word that does not change is returned as it is.
+// twice in a row (the writer's process descheduled inside its pwrite). It
+// reads it again with growing pauses, for up to about tornWait in all,
+// until it reads a word that can be (a length, the watermark, the close
+// mark), and returns that; else the last word it read.
 func (g *region) settleTorn(pos, word uint64) (uint64, error) {
 	for wait, spent := tornPause, time.Duration(0); spent < tornWait; wait, spent = 2*wait, spent+wait {
 		time.Sleep(wait)
 		again, err := g.loadSlow(pos)
-		if err != nil || again != word {
+		if err != nil || again <= g.maxMsg || again == Watermark || again == CloseMark {
 			return again, err
 		}
+		word = again // still torn (its write stopped again) or damaged
 	}
 	return word, nil
 }

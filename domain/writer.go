@@ -203,7 +203,10 @@ func (w *Writer[T]) Write(v T) (int, error) {
 // records one by one, since each swap moves the tail's cache line
 // between their cores. A writer that dies in the middle of a batch has
 // its unpublished records repaired as void records, as any dead claim.
-// On any other channel it is Write, once per value.
+// The batch's values are encoded before its claim, and a value that would
+// take the claim past 16 KiB is encoded again in the next one: an encoder
+// is called once per value or a little more often. On any other channel
+// it is Write, once per value.
 func (w *Writer[T]) WriteBatch(vs []T) (int, error) {
 	if w.multi == nil {
 		for i, v := range vs {

@@ -28,8 +28,9 @@ type tornFs struct {
 	always atomic.Bool  // every 8-byte read sees a new value: a word someone keeps writing
 	reads  atomic.Int64 // 8-byte reads while always
 	// stuck reads of the word at stuckAt see its first byte new and the
-	// rest the watermark's: a write stopped half way for that long.
-	stuckAt, stuck atomic.Int64
+	// rest the watermark's: a write stopped half way for that long; then
+	// stuck4 reads see its first 4 bytes new: stopped again.
+	stuckAt, stuck, stuck4 atomic.Int64
 }
 
 type tornFile struct {
@@ -52,8 +53,13 @@ func (f tornFile) ReadAt(p []byte, off int64) (int, error) {
 	if len(p) == 8 && n == 8 && f.fs.always.Load() {
 		p[7] = byte(f.fs.reads.Add(1))
 	}
-	if len(p) == 8 && n == 8 && off == f.fs.stuckAt.Load() && f.fs.stuck.Add(-1) >= 0 {
-		binary.LittleEndian.PutUint64(p, domain.Watermark&^0xFF|uint64(p[0]))
+	if len(p) == 8 && n == 8 && off == f.fs.stuckAt.Load() {
+		w := binary.LittleEndian.Uint64(p)
+		if f.fs.stuck.Add(-1) >= 0 {
+			binary.LittleEndian.PutUint64(p, domain.Watermark&^0xFF|w&0xFF)
+		} else if f.fs.stuck4.Add(-1) >= 0 {
+			binary.LittleEndian.PutUint64(p, domain.Watermark&^0xFFFFFFFF|w&0xFFFFFFFF)
+		}
 	}
 	if len(p) == 8 && n == 8 && f.fs.at.CompareAndSwap(off, -1) {
 		p[0] = byte(domain.Watermark & 0xFF)
@@ -102,13 +108,14 @@ func TestTornLengthWord(t *testing.T) {
 // see the write stopped half way (its first byte new, the rest the
 // watermark's), several reads in a row, waits for the word to change and
 // hands out the record; before, it called the channel corrupt there
-// (TestFollowLive on OsFs once read 0xffffffff11111128 twice). A word
-// that stays so is ErrCorrupt, after a wait of about 100 ms.
+// (TestFollowLive on OsFs once read 0xffffffff11111128 twice). So too for
+// a write seen stopped twice (1 byte new, then 4). A word that stays so
+// is ErrCorrupt, after a wait of about 100 ms.
 func TestStoppedLengthWord(t *testing.T) {
 	for _, c := range []struct {
-		stuck   int64
-		corrupt bool
-	}{{2, false}, {6, false}, {1 << 20, true}} {
+		stuck, stuck4 int64
+		corrupt       bool
+	}{{2, 0, false}, {6, 0, false}, {4, 4, false}, {1 << 20, 0, true}} {
 		fsys := &tornFs{Fs: afero.NewMemMapFs()}
 		fsys.at.Store(-1)
 		fsys.stuckAt.Store(-1)
@@ -126,6 +133,7 @@ func TestStoppedLengthWord(t *testing.T) {
 			t.Fatal(err)
 		}
 		fsys.stuck.Store(c.stuck)
+		fsys.stuck4.Store(c.stuck4)
 		fsys.stuckAt.Store(domain.DataOffset + domain.RecordHeaderLen) // the record's length word
 		var got [][]byte
 		start := time.Now()
