@@ -1,3 +1,5 @@
+//go:build linux
+
 package mmap_test
 
 import (
@@ -13,7 +15,8 @@ import (
 	"github.com/kekbit-go/kekbit/internal/testdir"
 )
 
-// TestPlantedBatchSlotOnShortFile: a planted multi-writer channel file cut
+// TestPlantedBatchSlotOnShortFile (Linux: multi-writer channels need its
+// byte-range locks): a planted multi-writer channel file cut
 // short (2 KiB of its 64 KiB data region) whose slot 0 says a batch whose
 // swap won (state 2) of 10 records in 8000 bytes from position 8, with
 // words of 500 (a length at most the max) at 8, 520, 1032 and 1544. A
