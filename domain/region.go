@@ -79,6 +79,18 @@ func (g *region) loadSlow(pos uint64) (uint64, error) {
 	return w, nil
 }
 
+// lengthSlow is loadSlow for a length word, which it reads again while it
+// looks torn on a storage that tears words (settleTorn). It is classify's
+// slow path, apart, so that classify's own code stays as small as its
+// fast path needs.
+func (g *region) lengthSlow(pos uint64) (uint64, error) {
+	word, err := g.loadSlow(pos)
+	if err == nil && g.tears && word > g.maxMsg && word != Watermark && word != CloseMark {
+		return g.settleTorn(pos, word)
+	}
+	return word, err
+}
+
 // settleTorn reads again the word at pos, read as word, which would be
 // ErrCorrupt, through a storage that may tear words (ports.TornWords: the
 // file backend, by pread), which may have read a write of the word
@@ -271,12 +283,8 @@ func (g *region) classify(pos, fileEnd uint64) (word, end uint64, err error) {
 	}
 	if g.words != nil { // load, inlined by hand
 		word = atomic.LoadUint64(&g.words[pos/8]) // acquire
-	} else if word, err = g.loadSlow(pos); err != nil {
+	} else if word, err = g.lengthSlow(pos); err != nil {
 		return 0, 0, err
-	} else if g.tears && word > g.maxMsg && word != Watermark && word != CloseMark {
-		if word, err = g.settleTorn(pos, word); err != nil {
-			return 0, 0, err
-		}
 	}
 	switch {
 	case word == Watermark:
