@@ -46,7 +46,12 @@
 // held by the take-over: a lock file found free may also be a live
 // creator's in step 7, between its close and its removal, and if it is
 // gone by the time the channel file is looked at, the channel is ready
-// (its writer may even have written it and let it go) and is kept.
+// (its writer may even have written it and let it go) and is kept. And it
+// looks at a free lock twice, 10 ms apart: a live creator's lock file is
+// free for an instant in step 2 too, between its O_EXCL create and its
+// lock, and that creator may have found no channel file just before
+// another Create made one ready beside it. (A creator stopped for longer
+// than that in step 2 is still taken for a dead one.)
 //
 // Any failure removes what the Create made, the channel file first and the
 // lock file last. A volume's Create also makes the channel's folder, and

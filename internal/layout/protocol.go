@@ -84,6 +84,10 @@ type Backend[F File, S ports.Storage] interface {
 	NewStorage(f F, path string, size int64, writable bool) (S, error)
 }
 
+// takeOverWait is how long a Create's take-over waits before it looks
+// again at a lock file it found free (see takeOver).
+var takeOverWait = 10 * time.Millisecond
+
 // probeWait is how long the protocol waits for a lock that may be held by
 // a reader's probe of the writer's lock (WriterHolds), which lasts an
 // instant; a lock still held after it is a writer's.
@@ -223,12 +227,23 @@ func ready[F File, S ports.Storage](b Backend[F, S], path string, init func(S) e
 // can take the id over. It does nothing if there is no lock file or its
 // creator is alive, or if the channel changed meanwhile: Create's steps
 // then say that the channel exists.
+//
+// A live creator's lock file is free for an instant after it made it
+// (O_EXCL), before it takes its lock (step 2): so a free lock is looked at
+// twice, takeOverWait apart. Taken at once, such a lock file, made by a
+// Create that found no channel an instant before another finished
+// creating one, led the take-over to remove that other's ready channel.
 func takeOver[F File](b Files[F], path string) error {
-	switch err := creatorAlive(b, LockPath(path)); {
-	case err == nil || errors.Is(err, fs.ErrNotExist):
-		return nil // a creator at work, or none
-	case !errors.Is(err, ErrCreatorGone):
-		return step("checking its lock file", err)
+	for look := range 2 {
+		switch err := creatorAlive(b, LockPath(path)); {
+		case err == nil || errors.Is(err, fs.ErrNotExist):
+			return nil // a creator at work, or none
+		case !errors.Is(err, ErrCreatorGone):
+			return step("checking its lock file", err)
+		}
+		if look == 0 {
+			time.Sleep(takeOverWait)
+		}
 	}
 	err := removeAbandoned(b, path, true)
 	for _, busy := range []error{ports.ErrChannelNotFound, ports.ErrChannelNotReady, ports.ErrWriterAlive, errChanged} {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/kekbit-go/kekbit/internal/testdir"
 )
@@ -72,5 +73,54 @@ func TestTakeOverKeepsAReadyChannel(t *testing.T) {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("%s after taking over from a dead creator: %v, want it removed", p, err)
 		}
+	}
+}
+
+// TestTakeOverLooksTwice: a Create found a lock file free, but it was a
+// live creator's, made an instant before it takes its lock (that Create
+// found no channel file, then another finished creating one, which is
+// there now, ready and let go by its writer). The take-over looks again
+// after a while, finds the lock taken, and keeps the ready channel; it
+// removed it before (a review's finding).
+func TestTakeOverLooksTwice(t *testing.T) {
+	dir := testdir.New(t)
+	path := filepath.Join(dir, "0000_0007.kekbit")
+	lockPath := LockPath(path)
+	data := []byte("a ready channel's bytes")
+	if err := os.WriteFile(path, data, FileMode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lockPath, nil, FileMode); err != nil { // made, not locked yet
+		t.Fatal(err)
+	}
+	var o OSFS
+	var lock OSFile
+	locked := make(chan error, 1)
+	opens := 0
+	b := onOpen{hook: func(name string) {
+		if name == lockPath && opens == 0 { // the take-over's first look: the creator takes its lock 3 ms later
+			opens++
+			go func() {
+				time.Sleep(3 * time.Millisecond)
+				f, err := o.OpenFile(lockPath, true)
+				if err == nil {
+					lock, err = f, f.TryLock()
+				}
+				locked <- err
+			}()
+		}
+	}}
+	defer func() {
+		if lock.File != nil {
+			lock.Close()
+		}
+	}()
+	err := takeOver[OSFile](b, path)
+	lerr := <-locked
+	if got, rerr := os.ReadFile(path); rerr != nil || string(got) != string(data) {
+		t.Fatalf("the ready channel after the take-over (%v): %q, %v; want it kept (the creator's lock: %v)", err, got, rerr, lerr)
+	}
+	if err != nil || lerr != nil {
+		t.Fatalf("takeOver: %v; the creator's lock: %v", err, lerr)
 	}
 }
