@@ -305,8 +305,9 @@ func findDead(g *region, hw []uint64, locks ports.SlotLocker, pos uint64, self i
 		return c, claimGone // the swap from t had not happened when the scan began
 	}
 	end := start + c.size
-	if c.size < RecordHeaderLen || c.size%8 != 0 || end > g.capacity || end > uint64(len(g.words))*8 ||
-		c.counted && c.size < c.records*(RecordHeaderLen+g.envLen+8) {
+	claimed := (atomic.LoadUint64(&hw[TailOffset/8]) & tailPosMask) * 8 // a claim that was made ends at or before the tail
+	if c.size < RecordHeaderLen || c.size%8 != 0 || end > claimed || end > g.capacity || end > uint64(len(g.words))*8 ||
+		c.records > batchRecords || c.counted && c.size < c.records*(RecordHeaderLen+g.envLen+8) {
 		return c, claimGone // not a claim this package makes (a damaged slot): leave it
 	}
 	// Its writer publishes its records in order: the part still to
@@ -357,16 +358,11 @@ func clearSlots(hw []uint64, c deadClaim) {
 func (g *region) voidClaim(c deadClaim) {
 	ws := g.words[c.pos/8 : (c.pos+c.size)/8]
 	void := c.counted && g.envLen != 0
-	voids, vw := 1, 1 // void records, and the words of each but the last
+	voids, vw := 1, 1 // void records, and the words of each (a heartbeat's: 1)
 	if void {
 		voids, vw = int(max(c.records, 1)), 1+int(g.envLen/8)
 	}
-	last := (voids - 1) * vw // the last void record's first word
-	first := last + 1
-	if void {
-		first = last + vw
-	}
-	for i := len(ws) - 1; i >= first; i-- {
+	for i := len(ws) - 1; i >= voids*vw; i-- { // past them: zeros (heartbeats)
 		word := uint64(0)
 		if i == len(ws)-1 && c.pos+c.size == g.capacity {
 			word = Watermark // the end keeps its watermark, as the end of a claim that did not fit

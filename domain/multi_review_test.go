@@ -427,3 +427,55 @@ func TestMultiWriterReviewHostileBatchSlot(t *testing.T) {
 		t.Errorf("the word past the claim: %#x, want the watermark untouched", w)
 	}
 }
+
+// TestMultiWriterReviewSlotPastTheTail: a dead slot whose size word
+// claims 4,000 bytes from its tail value, where the tail moved 40 (a
+// damaged or planted slot: a claim that was made ends at or before the
+// tail), and one claiming 65 records (more than this package puts in one
+// claim). A reader waiting there leaves them alone: it voided 4,000
+// bytes, past the tail, and then skipped the record a live writer
+// published in them afterwards.
+func TestMultiWriterReviewSlotPastTheTail(t *testing.T) {
+	const intent, made = 1 << 62, 2 << 62
+	for _, c := range []struct {
+		name       string
+		state      uint64
+		size, tail uint64 // the slot's size word; the bytes the tail moves
+	}{
+		{"past-the-tail", intent, 4000, 40},
+		{"65-records", made, 65*40 | 64<<32, 65 * 40},
+	} {
+		vol := memory.NewVolume()
+		a, err := domain.Create(vol, multiHeader(t, 33, 1<<16, domain.EnvelopeAll), codecs.Raw{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, d := joinStorage(t, vol, 33)
+		words := st.(*memory.Storage).Words()
+		tail := &words[domain.TailOffset/8]
+		tv := atomic.LoadUint64(tail)
+		slot := (domain.SlotsOffset + domain.SlotLen*d.Slot()) / 8
+		atomic.StoreUint64(&words[slot+2], c.size)
+		atomic.StoreUint64(&words[slot+1], c.state|tv)
+		atomic.StoreUint64(tail, tv+1<<32+c.tail/8)
+		st.Close() // its writer is dead
+		r, err := domain.Open(vol, 33, domain.WithClaimBound(time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		r.Follow(ctx, func(domain.Record) error { return nil }) // waits at the claim past its bound
+		cancel()
+		if _, err := a.Write(channeltest.Tagged(0, 0, 20)); err != nil {
+			t.Fatal(err)
+		}
+		if w := atomic.LoadUint64(&words[(domain.DataOffset+(tv&(1<<32-1))*8)/8]); w != domain.Watermark {
+			t.Errorf("%s: the claim's length word is %#x, want the watermark (left alone)", c.name, w)
+		}
+		if pos := r.Position(); pos != 0 {
+			t.Errorf("%s: the reader moved to %d, past the claim", c.name, pos)
+		}
+		r.Close()
+		a.Release()
+	}
+}
