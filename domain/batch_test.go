@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -297,5 +298,36 @@ func TestWriteBatchBadFirstValue(t *testing.T) {
 	}
 	if after := words[domain.TailOffset/8 : slot+3]; !slices.Equal(before, after) {
 		t.Errorf("the tail and slots changed: %#x, were %#x", after, before)
+	}
+}
+
+// TestWriteBatchVerbatimMakesNoBuffer: a WriteBatch of []byte values
+// through a verbatim codec uses the values' own bytes and makes no
+// encoding buffer (it made one of the max payload, here 128 KiB, on a
+// writer's first batch).
+func TestWriteBatchVerbatimMakesNoBuffer(t *testing.T) {
+	vol := memory.NewVolume()
+	h, err := domain.NewHeader(domain.Hints{WriterID: 9, ChannelID: 8, Capacity: 1 << 24, MaxMsgLen: 1 << 17,
+		Timeout: 2000, TickUnit: domain.Millis, MultiWriter: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := domain.Create(vol, h, codecs.Raw{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	batch := make([][]byte, 16)
+	for i := range batch {
+		batch[i] = make([]byte, 72)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if n, err := w.WriteBatch(batch); n != len(batch) || err != nil {
+		t.Fatal(n, err)
+	}
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got >= 64<<10 {
+		t.Errorf("a writer's first WriteBatch of verbatim values allocated %d bytes, want no buffer of the max payload (128 KiB)", got)
 	}
 }
