@@ -548,8 +548,10 @@ type Reader struct{ r *domain.Reader }
 
 // Read hands the records from the reader's position to handler, up to max
 // records (max <= 0: no limit), skipping heartbeats, and returns the bytes
-// it advanced. It never blocks. Its error says where it stopped: nil (max
-// records handed out), ErrNothingYet (it caught up with the writer: read
+// it advanced. It never blocks (but through the file backend, whose
+// reads can see a length word half written, it reads an impossible one
+// again for up to about 100 ms before it calls it corrupt). Its error
+// says where it stopped: nil (max records handed out), ErrNothingYet (it caught up with the writer: read
 // again later), a *ReadError where the channel ends (ErrClosed,
 // ErrChannelFull, ErrCorrupt, ErrTruncated, ErrTimeout), the error handler
 // returned (the reader then stands after that record), ErrReaderClosed, or

@@ -144,7 +144,9 @@ func Open(vol ports.Volume, channelID uint64, opts ...ReaderOption) (*Reader, er
 
 // Read hands the records from the reader's position to handler, up to max
 // records (max <= 0: no limit), skipping heartbeats, and returns the bytes
-// it advanced. It never blocks.
+// it advanced. It never blocks (but through the file backend, whose
+// reads can see a length word half written, it reads an impossible one
+// again for up to about 100 ms before it calls it corrupt).
 //
 // The error says where the read stopped:
 //   - nil: it handed out max records; there may be more.

@@ -85,10 +85,17 @@ func (g *region) loadSlow(pos uint64) (uint64, error) {
 // fast path needs.
 func (g *region) lengthSlow(pos uint64) (uint64, error) {
 	word, err := g.loadSlow(pos)
-	if err == nil && g.tears && word > g.maxMsg && word != Watermark && word != CloseMark {
+	if err == nil && g.tears && g.impossible(word) {
 		return g.settleTorn(pos, word)
 	}
 	return word, err
+}
+
+// impossible reports whether word, where a length word stands, is none of
+// what a writer stores there: a length up to the max, the watermark, the
+// close mark.
+func (g *region) impossible(word uint64) bool {
+	return word > g.maxMsg && word != Watermark && word != CloseMark
 }
 
 // settleTorn reads again the word at pos, read as word, which would be
@@ -103,7 +110,7 @@ func (g *region) settleTorn(pos, word uint64) (uint64, error) {
 	for wait, spent := tornPause, time.Duration(0); spent < tornWait; wait, spent = 2*wait, spent+wait {
 		time.Sleep(wait)
 		again, err := g.loadSlow(pos)
-		if err != nil || again <= g.maxMsg || again == Watermark || again == CloseMark {
+		if err != nil || !g.impossible(again) {
 			return again, err
 		}
 		word = again // still torn (its write stopped again) or damaged
