@@ -118,7 +118,8 @@ func (s *Storage) OpenRepair() (ports.Storage, error) {
 // (ports.ErrChannelNotReady) and a missing one (ports.ErrChannelNotFound).
 // With WithPretouch it faults in every page of the mapping first.
 func (v *Volume) OpenToJoin(id uint64) (ports.Storage, error) {
-	return v.opened(id, layout.OpOpenForWrite)(layout.OpenToJoin(v.files(), v.channel(id)))
+	st, err := layout.OpenToJoin(v.files(), v.channel(id))
+	return v.opened(id, layout.OpOpenForWrite, st, err)
 }
 
 // OpenToJoin is Volume.OpenToJoin for the channel file at path, whatever

@@ -169,24 +169,23 @@ func CreateFile(path string, size int64, init func(ports.Storage) error) (*Stora
 // while being opened. The file needs no write permission. The Storage is a
 // *Storage, which tells WriterAlive. Its errors are *ports.ChannelError.
 func (v *Volume) Open(id uint64) (ports.Storage, error) {
-	return v.opened(id, layout.OpOpen)(layout.Open(v.files(), v.channel(id)))
+	st, err := layout.Open(v.files(), v.channel(id))
+	return v.opened(id, layout.OpOpen, st, err)
 }
 
-// opened returns what finishes an open of channel id by op: it hands on
-// the open's error, and with WithPretouch faults in every page of the
+// opened finishes an open of channel id by op that gave st and err: it
+// hands on the error, and with WithPretouch faults in every page of the
 // mapping (closing it if that fails).
-func (v *Volume) opened(id uint64, op string) func(*Storage, error) (ports.Storage, error) {
-	return func(st *Storage, err error) (ports.Storage, error) {
-		if err != nil {
-			return nil, err
-		}
-		if v.pretouch {
-			if err := st.populate(); err != nil {
-				return nil, v.channel(id).Error(op, multierr.Append(err, st.Close()))
-			}
-		}
-		return st, nil
+func (v *Volume) opened(id uint64, op string, st *Storage, err error) (ports.Storage, error) {
+	if err != nil {
+		return nil, err
 	}
+	if v.pretouch {
+		if err := st.populate(); err != nil {
+			return nil, v.channel(id).Error(op, multierr.Append(err, st.Close()))
+		}
+	}
+	return st, nil
 }
 
 // OpenFile maps the channel file at path read-only, whatever its name and
