@@ -170,6 +170,27 @@ func multiHelper(role, root string, wid uint64, n int) error {
 		}
 		fmt.Printf("done %d\n", n)
 		return w.Release()
+	case "batchvictim": // n tagged records, then batches of 64 without pause, to be killed among them
+		w, err := kekbit.Join(vol, multiChan, codecs.Raw{})
+		if err != nil {
+			return err
+		}
+		if err := writeTagged(w, wid, n); err != nil {
+			return err
+		}
+		fmt.Println("batching")
+		os.Stdout.Sync()
+		batch := make([][]byte, 64)
+		for s := n; s < n+batchVictimMax; s += len(batch) {
+			for k := range batch {
+				batch[k] = channeltest.Tagged(wid, uint64(s+k), 16+(s+k)%80)
+			}
+			if _, err := w.WriteBatch(batch); err != nil {
+				return err
+			}
+		}
+		time.Sleep(time.Hour) // killed here, if not among the batches
+		return nil
 	case "reader":
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
@@ -383,6 +404,10 @@ func TestMultiWriterProcesses(t *testing.T) {
 	}
 }
 
+// batchVictimMax is how many records a batch victim writes in batches
+// at most, if it is not killed first.
+const batchVictimMax = 4096
+
 // TestMultiWriterKilled: while 2 writer goroutines and 3 writer
 // processes append (20,000 records each; KEKBIT_MULTI_FULL=1: 1,000,000)
 // and 2 reader processes follow, a fourth writer process is SIGKILLed with
@@ -390,14 +415,17 @@ func TestMultiWriterProcesses(t *testing.T) {
 // time after committing a random number of records. The readers get past
 // each dead claim (bound 100ms), lose none of the killed writers'
 // committed records, and end with every record of every writer once and
-// in order; the crate's rules read the same from the file.
+// in order; the crate's rules read the same from the file. Every third
+// victim is killed instead at a random moment while it writes batches of
+// 64 records (WriteBatch), often in the middle of one: every reader, and
+// the crate, reads the same prefix of its records, and gets past the rest.
 func TestMultiWriterKilled(t *testing.T) {
 	kills, per := 3, 20_000
 	if multiFullRun() {
 		kills, per = 50, 1_000_000
 	}
 	root := multiRootDir(t)
-	a := createMulti(t, root, 5*per+kills*600)
+	a := createMulti(t, root, 5*per+kills*(600+batchVictimMax))
 	b, err := kekbit.Join(mmap.NewVolume(root), multiChan, codecs.Raw{})
 	if err != nil {
 		t.Fatal(err)
@@ -431,9 +459,25 @@ func TestMultiWriterKilled(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(17, uint64(kills)))
 	committed := map[uint64]uint64{}
+	var batched []uint64 // batch victims: killed after an unknown number of records
 	for k := range kills {
 		wid := uint64(100 + k)
 		m := 50 + rng.IntN(500)
+		if k%3 == 2 {
+			// Killed while it writes batches of 64, records published in
+			// order up to the kill: each reader must read the same prefix
+			// of its records, and get past the rest.
+			v := startMulti(t, "batchvictim", root, wid, m)
+			v.line(t, "batching", time.Minute)
+			time.Sleep(time.Duration(rng.IntN(300)) * time.Microsecond)
+			if err := v.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			v.cmd.Wait()
+			committed[wid] = uint64(m) // at least
+			batched = append(batched, wid)
+			continue
+		}
 		v := startMulti(t, "victim", root, wid, m)
 		got, err := strconv.Atoi(v.line(t, "claimed", time.Minute))
 		if err != nil || got != m {
@@ -466,15 +510,30 @@ func TestMultiWriterKilled(t *testing.T) {
 	for _, n := range committed {
 		want += int(n)
 	}
+	var first readResult // reader 0's: the batch victims' counts the others must match
+	before := map[uint64]uint64{}
 	for i, r := range readers {
 		var res readResult
 		if err := json.Unmarshal([]byte(r.line(t, "read", 10*time.Minute)), &res); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("reader %d: %d records, longest wait between two %v (bound 100ms)", i, res.Total, res.MaxGap)
+		if i == 0 {
+			first = res
+			for _, wid := range batched {
+				if res.Next[wid] < committed[wid] {
+					t.Errorf("reader 0: %d records of batch victim %d, want its %d before its batches at least", res.Next[wid], wid, committed[wid])
+				}
+				want += int(res.Next[wid] - committed[wid])
+				before[wid], committed[wid] = committed[wid], res.Next[wid]
+			}
+			for _, wid := range batched {
+				t.Logf("batch victim %d: %d records read, %d of them by WriteBatch", wid, res.Next[wid], res.Next[wid]-before[wid])
+			}
+		}
 		for wid, n := range committed {
 			if res.Next[wid] != n {
-				t.Errorf("reader %d: %d records of writer %d, want %d", i, res.Next[wid], wid, n)
+				t.Errorf("reader %d: %d records of writer %d, want %d (reader 0: %d)", i, res.Next[wid], wid, n, first.Next[wid])
 			}
 		}
 		if res.Total != want {
