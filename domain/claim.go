@@ -41,24 +41,26 @@ var (
 // caller's own access to the channel's memory: WithFaultGuard does not
 // cover it.
 func (w *Writer[T]) Claim(n int) ([]byte, error) {
-	// The common case first: a single writer (a multi-writer channel's is
-	// blocked) with no claim open on mapped memory, and room for n bytes.
-	if pos := w.pos; !w.blocked && w.mem != nil && n >= 1 && uint64(n) <= w.maxPayload &&
-		uint64(n)+RecordHeaderLen+w.envLen <= (w.capacity-pos)&^7 {
-		w.claimed, w.blocked = uint64(n), true
-		start := pos + RecordHeaderLen + w.envLen
-		return w.mem[start : start+uint64(n) : pos+RecordHeaderLen+Align8(w.envLen+uint64(n))], nil
-	}
-	if m := w.multi; m != nil && w.claimed == 0 && !w.closed && !m.ended && w.mem != nil && n >= 1 && uint64(n) <= w.maxPayload {
-		// A multi-writer channel's claim that fits, by one swap won at
-		// once; anything else (a lost swap, a closed or full channel) is
-		// reserve's.
-		size := RecordSize(w.envLen + uint64(n))
-		t := atomic.LoadUint64(m.tail)
-		if pos := (t & tailPosMask) * 8; t&tailClosed == 0 && pos+size <= w.capacity && m.swap(t, t+size/8+1<<32, size) {
-			w.pos, m.count, m.size, w.claimed = pos, (t>>32)&countMask, size, uint64(n)
+	if n >= 1 && uint64(n) <= w.maxPayload && w.mem != nil {
+		// The common case first: a single writer (a multi-writer channel's
+		// is blocked) with no claim open on mapped memory, and room for n
+		// bytes.
+		if pos := w.pos; !w.blocked && uint64(n)+RecordHeaderLen+w.envLen <= (w.capacity-pos)&^7 {
+			w.claimed, w.blocked = uint64(n), true
 			start := pos + RecordHeaderLen + w.envLen
-			return w.mem[start : start+uint64(n) : pos+size], nil
+			return w.mem[start : start+uint64(n) : pos+RecordHeaderLen+Align8(w.envLen+uint64(n))], nil
+		}
+		if m := w.multi; m != nil && w.claimed == 0 && !w.closed && !m.ended {
+			// A multi-writer channel's claim that fits, by one swap won at
+			// once; anything else (a lost swap, a closed or full channel)
+			// is reserve's.
+			size := RecordSize(w.envLen + uint64(n))
+			t := atomic.LoadUint64(m.tail)
+			if pos := (t & tailPosMask) * 8; t&tailClosed == 0 && pos+size <= w.capacity && m.swap(t, t+size/8+1<<32, size) {
+				w.pos, m.count, m.size, w.claimed = pos, (t>>32)&countMask, size, uint64(n)
+				start := pos + RecordHeaderLen + w.envLen
+				return w.mem[start : start+uint64(n) : pos+size], nil
+			}
 		}
 	}
 	return w.claim(n)
@@ -103,7 +105,16 @@ func (w *Writer[T]) claimRoom() []byte {
 // WithFaultGuard on memory that vanished.
 func (w *Writer[T]) Commit(m int) (int, error) {
 	if w.guarded {
-		if w.multi != nil && !w.faultOn && w.claimed != 0 && m >= 1 && uint64(m) <= w.claimed {
+		if mw := w.multi; mw != nil && !w.faultOn && w.claimed != 0 && m >= 1 && uint64(m) <= w.claimed {
+			if pos, total := w.pos, uint64(m); w.envLen == 0 && total+RecordHeaderLen == mw.size {
+				// The common case apart: the whole claim, a whole number
+				// of words, no envelope: no padding to clear, and the
+				// record ends where the claim does.
+				atomicx.StoreRelease(&w.words[pos/8], total)
+				w.claimed = 0
+				w.records++
+				return int(mw.size), nil
+			}
 			return w.commitMulti(m) // a multi-writer channel's, past commit's checks
 		}
 		return w.commitGuarded(m)

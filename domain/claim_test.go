@@ -26,35 +26,14 @@ func TestClaimIsWrite(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			clock := func() func() time.Time {
-				at := time.Unix(1_800_000_000, 0)
-				return func() time.Time { at = at.Add(time.Millisecond); return at }
-			}
-			byWrite, byClaim := memory.New(h.FileSize()), memory.New(h.FileSize())
-			ww, err := domain.NewWriter(wrap(byWrite), h, codecs.Raw{}, domain.WithWriteClock(clock()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			wc, err := domain.NewWriter(wrap(byClaim), h, codecs.Raw{}, domain.WithWriteClock(clock()))
-			if err != nil {
-				t.Fatal(err)
-			}
+			byWrite, byClaim, ww, wc := writerPair(t, h, wrap)
 			rng := rand.New(rand.NewPCG(7, uint64(env)))
 			var want [][]byte
 			for i := 0; ; i++ {
 				n := 1 + rng.IntN(int(h.MaxPayload()))
-				buf, err := wc.Claim(n)
-				if errors.Is(err, domain.ErrNoSpace) || errors.Is(err, domain.ErrChannelFull) {
+				buf, ok := fillClaim(t, wc, n, rng)
+				if !ok {
 					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(buf) != n {
-					t.Fatalf("a claim of %d gave %d bytes", n, len(buf))
-				}
-				for j := range buf {
-					buf[j] = byte(rng.Uint32() | 1) // never zero: a leftover would show
 				}
 				if i%5 == 4 {
 					if err := wc.Abort(); err != nil {
@@ -80,18 +59,64 @@ func TestClaimIsWrite(t *testing.T) {
 			if !bytes.Equal(byClaim.Bytes(), byWrite.Bytes()) {
 				t.Fatalf("%v: the closed channels differ from byte %d", env, firstDiff(byClaim.Bytes(), byWrite.Bytes()))
 			}
-			r := mustReader(t, wrap(byClaim.Share()))
-			i := 0
-			for rec := range r.Records() {
-				if i >= len(want) || !bytes.Equal(rec.Payload, want[i]) {
-					t.Fatalf("record %d differs", i)
-				}
-				i++
-			}
-			if i != len(want) || !errors.Is(r.Err(), domain.ErrClosed) {
-				t.Fatalf("read %d of %d records, ending %v", i, len(want), r.Err())
-			}
+			readsBack(t, mustReader(t, wrap(byClaim.Share())), want, domain.ErrClosed)
 		})
+	}
+}
+
+// writerPair makes two channels of h in memory, by way of open, and a
+// writer of each, whose clocks tick alike: one millisecond a stamp.
+func writerPair(t *testing.T, h domain.Header, open func(*memory.Storage) ports.Storage) (byWrite, byClaim *memory.Storage, ww, wc *domain.Writer[[]byte]) {
+	t.Helper()
+	clock := func() func() time.Time {
+		at := time.Unix(1_800_000_000, 0)
+		return func() time.Time { at = at.Add(time.Millisecond); return at }
+	}
+	byWrite, byClaim = memory.New(h.FileSize()), memory.New(h.FileSize())
+	ww, err := domain.NewWriter(open(byWrite), h, codecs.Raw{}, domain.WithWriteClock(clock()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wc, err = domain.NewWriter(open(byClaim), h, codecs.Raw{}, domain.WithWriteClock(clock()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return byWrite, byClaim, ww, wc
+}
+
+// fillClaim claims n bytes of w and fills them with random bytes, none
+// zero (a leftover would show); false if the channel has no room left.
+func fillClaim(t *testing.T, w *domain.Writer[[]byte], n int, rng *rand.Rand) ([]byte, bool) {
+	t.Helper()
+	buf, err := w.Claim(n)
+	if errors.Is(err, domain.ErrNoSpace) || errors.Is(err, domain.ErrChannelFull) {
+		return nil, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(buf) != n {
+		t.Fatalf("a claim of %d gave %d bytes", n, len(buf))
+	}
+	for j := range buf {
+		buf[j] = byte(rng.Uint32() | 1)
+	}
+	return buf, true
+}
+
+// readsBack reads r to its end, which must be end, and checks that it
+// holds the payloads want.
+func readsBack(t *testing.T, r *domain.Reader, want [][]byte, end error) {
+	t.Helper()
+	i := 0
+	for rec := range r.Records() {
+		if i >= len(want) || !bytes.Equal(rec.Payload, want[i]) {
+			t.Fatalf("record %d differs", i)
+		}
+		i++
+	}
+	if i != len(want) || !errors.Is(r.Err(), end) {
+		t.Fatalf("read %d of %d records, ending %v, want %v", i, len(want), r.Err(), end)
 	}
 }
 
@@ -237,4 +262,75 @@ func BenchmarkClaim(b *testing.B) {
 			w.Close()
 		})
 	}
+}
+
+// TestMultiClaimIsWrite: on a multi-writer channel, a writer's claims
+// (filled in place, lengths on and off a whole number of words) committed
+// whole make byte for byte the channel that Write makes of the same
+// payloads, plain and with every envelope field, up to the claim that
+// does not fit, which ends both channels. Committed in part as well (the
+// rest of a claim becomes heartbeats, so the images then differ), they
+// are read back as committed.
+func TestMultiClaimIsWrite(t *testing.T) {
+	for _, env := range []domain.Envelope{0, domain.EnvelopeAll} {
+		for _, parts := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%v/parts=%v", env, parts), func(t *testing.T) {
+				multiClaimIsWrite(t, env, parts)
+			})
+		}
+	}
+}
+
+func multiClaimIsWrite(t *testing.T, env domain.Envelope, parts bool) {
+	h, err := domain.NewHeader(domain.Hints{ChannelID: 4, Capacity: 1 << 14, MaxMsgLen: 200, Timeout: 60, TickUnit: domain.Nanos, Envelope: env, Clock: fixedClock, MultiWriter: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byWrite, byClaim, ww, wc := writerPair(t, h, func(s *memory.Storage) ports.Storage { return s.Share() })
+	rng := rand.New(rand.NewPCG(8, uint64(env)))
+	var want [][]byte
+	whole, n := 0, 0
+	for {
+		n = 1 + rng.IntN(int(h.MaxPayload()))
+		if rng.IntN(2) == 0 {
+			n = 8 * (1 + rng.IntN(int(h.MaxPayload())/8))
+		}
+		buf, ok := fillClaim(t, wc, n, rng)
+		if !ok {
+			break
+		}
+		m := n
+		if parts && rng.IntN(3) == 0 {
+			m = 1 + rng.IntN(n)
+		}
+		if m == n && n%8 == 0 {
+			whole++
+		}
+		p := bytes.Clone(buf[:m])
+		if got, err := wc.Commit(m); err != nil || got != int(domain.RecordSize(uint64(m)+env.Len())) {
+			t.Fatalf("Commit(%d) of a claim of %d = %d, %v", m, n, got, err)
+		}
+		if _, err := wc.Commit(m); !errors.Is(err, domain.ErrNoClaim) {
+			t.Fatalf("a second Commit: %v, want ErrNoClaim", err)
+		}
+		if !parts {
+			if _, err := ww.Write(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want = append(want, p)
+	}
+	if whole < 10 {
+		t.Fatalf("only %d whole-word claims committed whole: the test lost its point", whole)
+	}
+	if !parts {
+		// the claim that did not fit, written: it ends this channel too
+		if _, err := ww.Write(make([]byte, n)); !errors.Is(err, domain.ErrChannelFull) {
+			t.Fatalf("Write of %d bytes, the claim that ended the other channel: %v, want ErrChannelFull", n, err)
+		}
+		if img, wimg := byClaim.Bytes(), byWrite.Bytes(); !bytes.Equal(img, wimg) {
+			t.Fatalf("the claimed channel differs from the written one from byte %d", firstDiff(img, wimg))
+		}
+	}
+	readsBack(t, mustReader(t, byClaim.Share()), want, domain.ErrChannelFull)
 }
