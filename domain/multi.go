@@ -474,6 +474,9 @@ func (w *Writer[T]) claimMulti(n int) ([]byte, error) {
 // number, and one release store of the length word publishes the record.
 func (w *Writer[T]) commitMulti(n int) (int, error) {
 	pos, total := w.pos, w.envLen+uint64(n)
+	if w.envLen == 0 && total+RecordHeaderLen == w.multi.size {
+		return w.commitWhole(), nil
+	}
 	rec := w.mem[pos+RecordHeaderLen : pos+w.multi.size]
 	clear(rec[total:]) // padding, and heartbeats for what was claimed and not committed
 	if pos+w.multi.size == w.capacity && RecordSize(total) < w.multi.size {
@@ -488,6 +491,16 @@ func (w *Writer[T]) commitMulti(n int) (int, error) {
 	w.claimed = 0
 	w.records++
 	return int(RecordSize(total)), nil
+}
+
+// commitWhole is commitMulti's common case: the whole claim, a whole
+// number of words, no envelope, so no padding to clear, and the record
+// ends where the claim does. It returns the bytes the record takes.
+func (w *Writer[T]) commitWhole() int {
+	atomicx.StoreRelease(&w.words[w.pos/8], w.multi.size-RecordHeaderLen)
+	w.claimed = 0
+	w.records++
+	return int(w.multi.size)
 }
 
 // sealMulti fills the envelope of the claim's record of total bytes, rec

@@ -178,6 +178,9 @@ func Create[T any](vol ports.Volume, h Header, enc codecs.Encoder[T], opts ...Wr
 // one another writer closed is ErrChannelClosed.
 func (w *Writer[T]) Write(v T) (int, error) {
 	if w.guarded {
+		if w.multi != nil && !w.faultOn {
+			return w.blockedWrite(v) // a multi-writer channel's, unguarded: no deferred call's frame
+		}
 		return w.writeGuarded(v)
 	}
 	if w.envLen != 0 { // here, not in write: one call less for a sealed record
