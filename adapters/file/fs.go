@@ -93,6 +93,20 @@ func (a aferoFS) CreateExclusive(name string) (*channelFile, error) {
 	return newChannelFile(a.Fs, name, f), nil
 }
 
+// CreateLocked creates the lock file name born locked, holding mark
+// (layout.BornLocked), on afero.OsFs where the system can; elsewhere
+// errors.ErrUnsupported, and the protocol uses CreateExclusive.
+func (a aferoFS) CreateLocked(name string, mark []byte) (*channelFile, error) {
+	if a.osFS == nil || !layout.Flock {
+		return nil, errors.ErrUnsupported
+	}
+	f, err := a.osFS.CreateLocked(name, mark)
+	if err != nil {
+		return nil, err
+	}
+	return newChannelFile(a.Fs, name, f.File), nil
+}
+
 // OpenFile opens name read-write if write, else read-only. On the
 // operating system's file system (afero.OsFs) it opens it as the mmap
 // backend does (layout.OSFS): without blocking on a FIFO, refusing

@@ -20,12 +20,18 @@
 //  1. Refuse a channel file that exists (ports.ErrChannelExists), before
 //     the lock file is touched: a lock file, even for a moment, would keep
 //     the channel's readers out.
-//  2. Create the lock file exclusively (O_EXCL) and take the creator's
-//     lock on it: an exclusive lock held until step 7. While the lock file
-//     exists, Open returns ports.ErrChannelNotReady and another Create
-//     ports.ErrChannelExists. (A RemoveAbandoned that found the lock file
-//     free before this lock was taken has taken it for a dead creator's:
-//     then this Create gives up, ports.ErrChannelExists.)
+//  2. Create the lock file exclusively and take the creator's lock on it:
+//     an exclusive lock held until step 7. Where the backend can
+//     ([BornLocked]: the operating system's files on Unix), the lock file
+//     is born locked: made with no name (O_TMPFILE) or a temporary one,
+//     locked, given the creator's mark (the text "kekbit creator: locked
+//     from birth" and a newline) and then linked at its name, which fails
+//     if it exists. Elsewhere it is created empty with O_EXCL, then
+//     locked. While the lock file exists, Open returns
+//     ports.ErrChannelNotReady and another Create ports.ErrChannelExists.
+//     (A RemoveAbandoned that found an empty lock file free before this
+//     lock was taken has taken it for a dead creator's: then this Create
+//     gives up, ports.ErrChannelExists.)
 //  3. Create the channel file exclusively and take the writer's lock on
 //     it: an exclusive lock the writer holds until its Storage is closed.
 //  4. Reserve the file's blocks (Backend.Reserve: fallocate, or zeros), so
@@ -46,12 +52,16 @@
 // held by the take-over: a lock file found free may also be a live
 // creator's in step 7, between its close and its removal, and if it is
 // gone by the time the channel file is looked at, the channel is ready
-// (its writer may even have written it and let it go) and is kept. And it
-// looks at a free lock twice, 10 ms apart: a live creator's lock file is
-// free for an instant in step 2 too, between its O_EXCL create and its
-// lock, and that creator may have found no channel file just before
-// another Create made one ready beside it. (A creator stopped for longer
-// than that in step 2 is still taken for a dead one.)
+// (its writer may even have written it and let it go) and is kept. A free
+// lock file that holds the creator's mark was born locked, so its creator
+// is gone; an empty one is looked at twice, 10 ms apart: made by O_EXCL
+// (by this package where lock files cannot be born locked, by its
+// versions before that, or by the Rust crate, which takes no lock) it is
+// free for an instant in step 2, between its create and its lock, and
+// that creator may have found no channel file just before another Create
+// made one ready beside it. (Such a creator stopped for longer than that
+// in step 2 is still taken for a dead one; a creator whose lock file is
+// born locked never is.)
 //
 // Any failure removes what the Create made, the channel file first and the
 // lock file last. A volume's Create also makes the channel's folder, and

@@ -35,6 +35,8 @@ type OSFS struct {
 	Shared bool // trust folders of other users and writable by their group: a group-shared root
 }
 
+var _ BornLocked[OSFile] = OSFS{}
+
 // ErrUntrusted says that a volume's root or channel folder could be
 // subverted by another user: it is owned by another user, or writable by
 // others (its group, or anyone without the sticky bit). Its error names

@@ -3,6 +3,7 @@
 package layout
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 )
@@ -39,3 +40,7 @@ func (OSFS) checkRoot() error { return nil }
 // Rename renames the file from to to (no channel is recycled where there
 // are no file leases; see OSFile.TrySole).
 func (OSFS) Rename(from, to string) error { return os.Rename(from, to) }
+
+// CreateLocked is errors.ErrUnsupported: this system's lock files are
+// made by CreateExclusive, then locked.
+func (OSFS) CreateLocked(string, []byte) (OSFile, error) { return OSFile{}, errors.ErrUnsupported }

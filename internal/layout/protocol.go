@@ -57,6 +57,19 @@ type Linked interface {
 	LinkedAt(path string) (bool, error)
 }
 
+// BornLocked is an optional ability of Files: lock files born locked.
+// A lock file made by CreateExclusive is free for an instant, between its
+// creation and its creator's lock, when nothing tells it from a dead
+// creator's; one made by CreateLocked never is.
+type BornLocked[F File] interface {
+	// CreateLocked creates the file name, which must not exist (an error
+	// matching fs.ErrExist if it does), holding mark, with an exclusive
+	// lock held on it (Locker.TryLock) from before it appears at name,
+	// and returns it open read-write; errors.ErrUnsupported where it
+	// cannot (the protocol then uses CreateExclusive).
+	CreateLocked(name string, mark []byte) (F, error)
+}
+
 // Files is a backend's file system as the protocol needs it: an FS, and
 // the channel files and lock files it opens, of type F.
 type Files[F File] interface {
@@ -86,7 +99,10 @@ type Backend[F File, S ports.Storage] interface {
 
 // takeOverWait is how long a Create's take-over waits before it looks
 // again at a lock file it found free (see takeOver).
-var takeOverWait = 10 * time.Millisecond
+const takeOverWait = 10 * time.Millisecond
+
+// sleep is time.Sleep, counted by the tests.
+var sleep = time.Sleep
 
 // probeWait is how long the protocol waits for a lock that may be held by
 // a reader's probe of the writer's lock (WriterHolds), which lasts an
@@ -228,22 +244,27 @@ func ready[F File, S ports.Storage](b Backend[F, S], path string, init func(S) e
 // creator is alive, or if the channel changed meanwhile: Create's steps
 // then say that the channel exists.
 //
-// A live creator's lock file is free for an instant after it made it
-// (O_EXCL), before it takes its lock (step 2): so a free lock is looked at
-// twice, takeOverWait apart. Taken at once, such a lock file, made by a
-// Create that found no channel an instant before another finished
-// creating one, led the take-over to remove that other's ready channel.
+// A lock file made by CreateExclusive is free for an instant after it was
+// made (O_EXCL), before its creator takes its lock (step 2): so a free
+// lock on an empty lock file is looked at twice, takeOverWait apart.
+// Taken at once, such a lock file, made by a Create that found no channel
+// an instant before another finished creating one, led the take-over to
+// remove that other's ready channel. A lock file that holds creatorMark
+// was born locked (BornLocked): free, its creator is gone, and one look
+// is enough.
 func takeOver[F File](b Files[F], path string) error {
+	lockPath := LockPath(path)
 	for look := range 2 {
-		switch err := creatorAlive(b, LockPath(path)); {
+		switch err := creatorAlive(b, lockPath); {
 		case err == nil || errors.Is(err, fs.ErrNotExist):
 			return nil // a creator at work, or none
 		case !errors.Is(err, ErrCreatorGone):
 			return step("checking its lock file", err)
 		}
-		if look == 0 {
-			time.Sleep(takeOverWait)
+		if look == 1 || markedAtBirth(b, lockPath) {
+			break
 		}
+		sleep(takeOverWait)
 	}
 	err := removeAbandoned(b, path, true)
 	for _, busy := range []error{ports.ErrChannelNotFound, ports.ErrChannelNotReady, ports.ErrWriterAlive, errChanged} {
@@ -257,15 +278,43 @@ func takeOver[F File](b Files[F], path string) error {
 	return nil
 }
 
+// creatorMark is what a lock file born locked (BornLocked) holds, and
+// what tells it from one that may be a live creator's before its lock:
+// those of CreateExclusive, of this package before BornLocked, and of the
+// Rust crate (which takes no lock) are empty.
+var creatorMark = []byte("kekbit creator: locked from birth\n")
+
+// markedAtBirth reports whether the lock file at lockPath holds anything:
+// creatorMark, written before it had its name (BornLocked). Lock files
+// made otherwise are empty.
+func markedAtBirth[F File](b Files[F], lockPath string) bool {
+	fi, err := b.Stat(lockPath)
+	return err == nil && fi.Size() > 0
+}
+
 // makeLockFile is Create's step 2: it creates the lock file at lockPath
-// exclusively and takes the creator's lock on it.
+// exclusively and takes the creator's lock on it; born locked where the
+// backend can (BornLocked).
 func makeLockFile[F File](b Files[F], lockPath string) (F, error) {
-	lock, err := b.CreateExclusive(lockPath)
+	bl, born := any(b).(BornLocked[F])
+	var lock F
+	var err error
+	if born {
+		if lock, err = bl.CreateLocked(lockPath, creatorMark); errors.Is(err, errors.ErrUnsupported) {
+			born = false // not on this file system
+		}
+	}
+	if !born {
+		lock, err = b.CreateExclusive(lockPath)
+	}
 	if errors.Is(err, fs.ErrExist) {
 		return lock, fmt.Errorf("%w: it is being created (its lock file exists)", ports.ErrChannelExists)
 	}
 	if err != nil {
 		return lock, step("creating its lock file", err)
+	}
+	if born {
+		return lock, nil // no instant without its lock: nobody took it over
 	}
 	// Between the create and the lock, a RemoveAbandoned may find the
 	// lock file free and take it for a dead creator's: then it holds the

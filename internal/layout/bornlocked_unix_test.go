@@ -1,0 +1,173 @@
+//go:build unix
+
+package layout
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kekbit-go/kekbit/internal/testdir"
+)
+
+// bornLockedModes runs f with O_TMPFILE (where the system has it) and
+// with the temporary name that stands in for it elsewhere.
+func bornLockedModes(t *testing.T, f func(t *testing.T)) {
+	for _, named := range []bool{false, true} {
+		name := "unnamed"
+		if named {
+			name = "named"
+		}
+		t.Run(name, func(t *testing.T) {
+			defer func(was bool) { noTmpfile = was }(noTmpfile)
+			noTmpfile = named
+			f(t)
+		})
+	}
+}
+
+// TestCreateLocked: a lock file born locked holds the creator's mark and
+// its lock from the first moment; it is the only file it leaves; one
+// that exists is refused and left as it is; closed, its creator is gone.
+func TestCreateLocked(t *testing.T) {
+	bornLockedModes(t, func(t *testing.T) {
+		for _, root := range []bool{false, true} {
+			dir := testdir.New(t)
+			o := OSFS{}
+			if root {
+				o.Root = dir // openat below the root, never through a link
+			}
+			lockPath := filepath.Join(dir, "0000_0009.lock")
+			lock, err := makeLockFile[OSFile](o, lockPath)
+			if err != nil {
+				t.Fatalf("root %v: makeLockFile: %v", root, err)
+			}
+			if got, err := os.ReadFile(lockPath); err != nil || string(got) != string(creatorMark) {
+				t.Fatalf("the lock file holds %q, %v; want the creator's mark", got, err)
+			}
+			if err := creatorAlive[OSFile](o, lockPath); err != nil {
+				t.Fatalf("creatorAlive of a live creator's lock file: %v, want nil", err)
+			}
+			if _, err := o.CreateLocked(lockPath, []byte("another")); !errors.Is(err, fs.ErrExist) {
+				t.Fatalf("CreateLocked of a lock file that exists: %v, want fs.ErrExist", err)
+			}
+			if got, _ := os.ReadFile(lockPath); string(got) != string(creatorMark) {
+				t.Fatalf("the lock file after a refused CreateLocked holds %q", got)
+			}
+			if ents, err := os.ReadDir(dir); err != nil || len(ents) != 1 {
+				t.Fatalf("the folder holds %v (%v); want the lock file alone", ents, err)
+			}
+			if err := creatorAlive[OSFile](o, lockPath); err != nil {
+				t.Fatalf("creatorAlive after a refused CreateLocked: %v, want nil", err)
+			}
+			lock.Close()
+			if err := creatorAlive[OSFile](o, lockPath); !errors.Is(err, ErrCreatorGone) {
+				t.Fatalf("creatorAlive once its creator let go: %v, want ErrCreatorGone", err)
+			}
+			if !markedAtBirth[OSFile](o, lockPath) {
+				t.Fatal("markedAtBirth: false for a lock file born locked")
+			}
+		}
+	})
+}
+
+// TestBornLockedNeverFree: while lock files are made and removed, each
+// kept open by its creator, a reader that looks at them all along never
+// finds one free. Made by CreateExclusive and then locked, as before, one
+// is free for an instant, which a take-over took for a dead creator's.
+func TestBornLockedNeverFree(t *testing.T) {
+	bornLockedModes(t, func(t *testing.T) {
+		dir := testdir.New(t)
+		o := OSFS{Root: dir}
+		lockPath := filepath.Join(dir, "0000_0009.lock")
+		var free, seen atomic.Int64
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				switch err := creatorAlive[OSFile](o, lockPath); {
+				case errors.Is(err, ErrCreatorGone):
+					free.Add(1)
+				case err == nil:
+					seen.Add(1)
+				}
+			}
+		}()
+		var held []OSFile
+		deadline := time.Now().Add(300 * time.Millisecond)
+		for time.Now().Before(deadline) || seen.Load() < 100 {
+			lock, err := makeLockFile[OSFile](o, lockPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, lock)
+			// Removed while still held and open: never free at the path.
+			if err := os.Remove(lockPath); err != nil {
+				t.Fatal(err)
+			}
+			if time.Now().After(deadline.Add(5 * time.Second)) {
+				break
+			}
+		}
+		close(stop)
+		wg.Wait()
+		for _, l := range held {
+			l.Close()
+		}
+		if n := free.Load(); n != 0 {
+			t.Fatalf("a lock file was found free %d times in %d looks at live ones", n, seen.Load())
+		}
+		if seen.Load() < 100 {
+			t.Fatalf("only %d looks found a live lock file: the test lost its point", seen.Load())
+		}
+	})
+}
+
+// TestTakeOverLooksOnce: a free lock file that holds the creator's mark
+// was born locked: its creator is gone, and the take-over removes what it
+// left after one look, with no wait. An empty one, which may be a live
+// creator's between its create and its lock, is looked at again after
+// takeOverWait.
+func TestTakeOverLooksOnce(t *testing.T) {
+	defer func(was func(time.Duration)) { sleep = was }(sleep)
+	var slept []time.Duration
+	sleep = func(d time.Duration) { slept = append(slept, d) }
+	for _, mark := range [][]byte{creatorMark, nil} {
+		slept = nil
+		dir := testdir.New(t)
+		path := filepath.Join(dir, "0000_0007.kekbit")
+		if err := os.WriteFile(path, []byte("half made"), FileMode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(LockPath(path), mark, FileMode); err != nil {
+			t.Fatal(err)
+		}
+		if err := takeOver[OSFile](OSFS{}, path); err != nil {
+			t.Fatalf("takeOver: %v", err)
+		}
+		for _, p := range []string{path, LockPath(path)} {
+			if _, err := os.Stat(p); !os.IsNotExist(err) {
+				t.Errorf("mark %q: %s after the take-over: %v, want it removed", mark, p, err)
+			}
+		}
+		want := 1
+		if mark != nil {
+			want = 0
+		}
+		if len(slept) != want {
+			t.Errorf("mark %q: the take-over waited %v; want %d waits", mark, slept, want)
+		}
+	}
+}
