@@ -240,6 +240,18 @@ type AbandonedRemover interface {
 	RemoveAbandoned(channelID uint64) error
 }
 
+// DeadCreatorClearer is an optional ability of a Volume whose channels
+// can be left half made by a creator that died (a process killed in the
+// middle of its Create).
+type DeadCreatorClearer interface {
+	// ClearDeadCreator removes what the dead creator of channel channelID
+	// left, and nothing else, as the id's next Create does before it
+	// creates the channel again; it reports whether it removed anything.
+	// A ready channel, or none: false and nil. One a live creator is still
+	// making: ErrChannelNotReady.
+	ClearDeadCreator(channelID uint64) (bool, error)
+}
+
 // SlotLocker is an optional ability of a storage of a multi-writer
 // channel: a lock per writer slot, held by the writer that uses the slot
 // for as long as it lives and dropped when its process dies (for files:

@@ -21,9 +21,10 @@ type Volume struct {
 }
 
 var (
-	_ ports.Volume           = (*Volume)(nil)
-	_ ports.WriteOpener      = (*Volume)(nil)
-	_ ports.AbandonedRemover = (*Volume)(nil)
+	_ ports.Volume             = (*Volume)(nil)
+	_ ports.WriteOpener        = (*Volume)(nil)
+	_ ports.AbandonedRemover   = (*Volume)(nil)
+	_ ports.DeadCreatorClearer = (*Volume)(nil)
 )
 
 // VolumeOption configures a Volume.
@@ -143,6 +144,13 @@ func (v *Volume) Remove(id uint64) error { return layout.Remove(v.files(), v.roo
 // still making, ports.ErrChannelNotFound if there is none.
 func (v *Volume) RemoveAbandoned(id uint64) error {
 	return layout.RemoveAbandoned(v.files(), v.root, id)
+}
+
+// ClearDeadCreator removes what a creator of channel id that died before
+// the channel was ready left (see ports.DeadCreatorClearer and the package
+// documentation), and reports whether it removed anything.
+func (v *Volume) ClearDeadCreator(id uint64) (bool, error) {
+	return layout.ClearDeadCreator(v.files(), layout.VolumeChannel(v.root, id))
 }
 
 // List returns the ids of the ready channels under the root (channel files

@@ -26,14 +26,15 @@ type Storage struct {
 }
 
 var (
-	_ ports.Storage          = (*Storage)(nil)
-	_ ports.Addressable      = (*Storage)(nil)
-	_ ports.Volume           = (*Volume)(nil)
-	_ ports.WriteOpener      = (*Volume)(nil)
-	_ ports.AbandonedRemover = (*Volume)(nil)
-	_ ports.SlotLocker       = (*Storage)(nil)
-	_ ports.Repairer         = (*Storage)(nil)
-	_ ports.Joiner           = (*Volume)(nil)
+	_ ports.Storage            = (*Storage)(nil)
+	_ ports.Addressable        = (*Storage)(nil)
+	_ ports.Volume             = (*Volume)(nil)
+	_ ports.WriteOpener        = (*Volume)(nil)
+	_ ports.AbandonedRemover   = (*Volume)(nil)
+	_ ports.DeadCreatorClearer = (*Volume)(nil)
+	_ ports.SlotLocker         = (*Storage)(nil)
+	_ ports.Repairer           = (*Storage)(nil)
+	_ ports.Joiner             = (*Volume)(nil)
 )
 
 // New returns a storage of size zero bytes.
@@ -289,6 +290,18 @@ func (v *Volume) RemoveAbandoned(channelID uint64) error {
 	}
 	delete(v.channels, channelID)
 	return nil
+}
+
+// ClearDeadCreator removes nothing: a memory channel's creator is in this
+// process, and a Create that fails leaves nothing. It returns
+// ports.ErrChannelNotReady while the channel's Create runs, else false.
+func (v *Volume) ClearDeadCreator(channelID uint64) (bool, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if ch, ok := v.channels[channelID]; ok && !ch.ready {
+		return false, channelError("clear dead creator", channelID, ports.ErrChannelNotReady)
+	}
+	return false, nil
 }
 
 // List returns the ids of the ready channels in increasing order.

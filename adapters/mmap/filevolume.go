@@ -86,8 +86,9 @@ func (v *FileVolume) List() ([]uint64, error) {
 }
 
 var (
-	_ ports.Volume      = (*FileVolume)(nil)
-	_ ports.WriteOpener = (*FileVolume)(nil)
+	_ ports.Volume             = (*FileVolume)(nil)
+	_ ports.WriteOpener        = (*FileVolume)(nil)
+	_ ports.DeadCreatorClearer = (*FileVolume)(nil)
 )
 
 // RemoveAbandoned removes the file and its lock file as Volume.RemoveAbandoned
@@ -97,4 +98,10 @@ var (
 // there.
 func (v *FileVolume) RemoveAbandoned(uint64) error {
 	return layout.RemoveAbandonedChannel(osFS{}, layout.FileChannel(v.path))
+}
+
+// ClearDeadCreator removes what a creator of the file that died before it
+// was ready left, whatever channelID, as Volume.ClearDeadCreator does.
+func (v *FileVolume) ClearDeadCreator(uint64) (bool, error) {
+	return layout.ClearDeadCreator(osFS{}, layout.FileChannel(v.path))
 }

@@ -18,6 +18,7 @@ const (
 	OpOpenForWrite    = "open for write"
 	OpRemove          = "remove"
 	OpRemoveAbandoned = "remove abandoned"
+	OpClearDead       = "clear dead creator"
 	OpProbe           = "probe"
 )
 

@@ -238,11 +238,26 @@ func ready[F File, S ports.Storage](b Backend[F, S], path string, init func(S) e
 	return st, nil
 }
 
-// takeOver removes what a creator that died left at path (its lock file is
-// there, and its lock free), as RemoveAbandoned does, so that a new Create
-// can take the id over. It does nothing if there is no lock file or its
-// creator is alive, or if the channel changed meanwhile: Create's steps
-// then say that the channel exists.
+// ClearDeadCreator removes what a creator of channel c that died before
+// the channel was ready left (its lock file, whose lock nobody holds, and
+// the channel file as far as it got), as Create does before it creates
+// the channel again, and reports whether it removed anything. A ready
+// channel, a lock file that is gone meanwhile, or nothing at all: false
+// and nil. A creator at work (its lock held, or its channel file's writer's
+// lock: between its steps 6 and 7): an error wrapping
+// ports.ErrChannelNotReady.
+func ClearDeadCreator[F File](b Files[F], c Channel) (bool, error) {
+	removed, err := clearDeadCreator(b, c.Path)
+	if err != nil {
+		return false, c.Error(OpClearDead, err)
+	}
+	return removed, nil
+}
+
+// errCreatorAtWork is clearDeadCreator's error for a creator at work.
+var errCreatorAtWork = fmt.Errorf("%w: its creator is at work", ports.ErrChannelNotReady)
+
+// clearDeadCreator is ClearDeadCreator for the channel file at path.
 //
 // A lock file made by CreateExclusive is free for an instant after it was
 // made (O_EXCL), before its creator takes its lock (step 2): so a free
@@ -252,28 +267,39 @@ func ready[F File, S ports.Storage](b Backend[F, S], path string, init func(S) e
 // remove that other's ready channel. A lock file that holds creatorMark
 // was born locked (BornLocked): free, its creator is gone, and one look
 // is enough.
-func takeOver[F File](b Files[F], path string) error {
+func clearDeadCreator[F File](b Files[F], path string) (bool, error) {
 	lockPath := LockPath(path)
 	for look := range 2 {
 		switch err := creatorAlive(b, lockPath); {
-		case err == nil || errors.Is(err, fs.ErrNotExist):
-			return nil // a creator at work, or none
+		case errors.Is(err, fs.ErrNotExist):
+			return false, nil // no creator: a ready channel, or none
+		case err == nil:
+			return false, errCreatorAtWork
 		case !errors.Is(err, ErrCreatorGone):
-			return step("checking its lock file", err)
+			return false, step("checking its lock file", err)
 		}
 		if look == 1 || markedAtBirth(b, lockPath) {
 			break
 		}
 		sleep(takeOverWait)
 	}
-	err := removeAbandoned(b, path, true)
-	for _, busy := range []error{ports.ErrChannelNotFound, ports.ErrChannelNotReady, ports.ErrWriterAlive, errChanged} {
-		if errors.Is(err, busy) {
-			return nil
-		}
+	switch err := removeAbandoned(b, path, true); {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ports.ErrChannelNotFound), errors.Is(err, errChanged):
+		return false, nil // gone meanwhile, or ready: its creator finished
+	case errors.Is(err, ports.ErrChannelNotReady), errors.Is(err, ports.ErrWriterAlive):
+		return false, fmt.Errorf("%w (%w)", errCreatorAtWork, err)
+	default:
+		return false, step("taking over from its dead creator", err)
 	}
-	if err != nil {
-		return step("taking over from its dead creator", err)
+}
+
+// takeOver is Create's take-over: clearDeadCreator, where a creator at
+// work is no error (Create's steps then say that the channel exists).
+func takeOver[F File](b Files[F], path string) error {
+	if _, err := clearDeadCreator(b, path); err != nil && !errors.Is(err, ports.ErrChannelNotReady) {
+		return err
 	}
 	return nil
 }

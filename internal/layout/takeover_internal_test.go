@@ -1,11 +1,13 @@
 package layout
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/kekbit-go/kekbit/internal/testdir"
+	"github.com/kekbit-go/kekbit/ports"
 )
 
 // onOpen is OSFS with a hook that runs before each OpenFile.
@@ -120,5 +122,51 @@ func TestTakeOverLooksTwice(t *testing.T) {
 	}
 	if err != nil || lockErr != nil || lock.File == nil {
 		t.Fatalf("takeOver: %v; the creator's lock: %v (taken: %v)", err, lockErr, lock.File != nil)
+	}
+}
+
+// TestClearDeadCreator: only what a dead creator left is removed. A ready
+// channel nobody holds (which RemoveAbandoned would remove) stays; a live
+// creator's is ErrChannelNotReady; nothing at all is no error.
+func TestClearDeadCreator(t *testing.T) {
+	dir := testdir.New(t)
+	o := OSFS{Root: dir}
+	if err := o.MkdirAll(filepath.Join(dir, "0000_0000"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c := VolumeChannel(dir, 7)
+	lockPath := LockPath(c.Path)
+	clear := func(want bool) {
+		t.Helper()
+		if removed, err := ClearDeadCreator[OSFile](o, c); err != nil || removed != want {
+			t.Fatalf("ClearDeadCreator = %v, %v; want %v, nil", removed, err, want)
+		}
+	}
+	clear(false) // nothing there
+
+	data := []byte("a ready channel nobody holds")
+	if err := os.WriteFile(c.Path, data, FileMode); err != nil {
+		t.Fatal(err)
+	}
+	clear(false)
+	if got, err := os.ReadFile(c.Path); err != nil || string(got) != string(data) {
+		t.Fatalf("the ready channel after ClearDeadCreator: %q, %v", got, err)
+	}
+
+	lock, err := makeLockFile[OSFile](o, lockPath) // a live creator's
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ClearDeadCreator[OSFile](o, c)
+	var ce *ports.ChannelError
+	if !errors.Is(err, ports.ErrChannelNotReady) || !errors.As(err, &ce) || ce.ChannelID != 7 {
+		t.Fatalf("ClearDeadCreator with a live creator: %v; want ErrChannelNotReady naming channel 7", err)
+	}
+	lock.Close() // the creator dies
+	clear(true)
+	for _, p := range []string{c.Path, lockPath} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s after clearing a dead creator's files: %v, want it removed", p, err)
+		}
 	}
 }
