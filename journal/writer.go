@@ -216,6 +216,18 @@ func OpenWriter[T any](vol ports.Volume, enc codecs.Encoder[T], opts ...Option) 
 	return w, nil
 }
 
+// clearDeadSegment removes what a creator of segment id that died left:
+// by the volume's ClearDeadCreator where it has one, which removes nothing
+// else (a segment another writer made ready meanwhile, and let go, stays);
+// else by RemoveAbandoned.
+func clearDeadSegment(ar ports.AbandonedRemover, id uint64) error {
+	if dc, ok := ar.(ports.DeadCreatorClearer); ok {
+		_, err := dc.ClearDeadCreator(id)
+		return err
+	}
+	return ar.RemoveAbandoned(id)
+}
+
 // open finds the journal's end and makes the writer ready to append there.
 func (w *Writer[T]) open(wo ports.WriteOpener, ar ports.AbandonedRemover) error {
 	enc := w.enc
@@ -235,11 +247,16 @@ func (w *Writer[T]) open(wo ports.WriteOpener, ar ports.AbandonedRemover) error 
 		st.Close()
 		return fmt.Errorf("%w: segment %d appeared while opening", ErrJournalLive, next)
 	case errors.Is(err, ports.ErrChannelNotReady):
-		if err := ar.RemoveAbandoned(next); err != nil && !errors.Is(err, ports.ErrChannelNotFound) {
+		if err := clearDeadSegment(ar, next); err != nil && !errors.Is(err, ports.ErrChannelNotFound) {
 			if errors.Is(err, ports.ErrChannelNotReady) || errors.Is(err, ports.ErrWriterAlive) {
 				return fmt.Errorf("%w: segment %d is being made: %w", ErrJournalLive, next, err)
 			}
 			return err
+		}
+		if st, err := w.vol.Open(next); err == nil {
+			// Its creator was alive after all, and made it ready.
+			st.Close()
+			return fmt.Errorf("%w: segment %d appeared while opening", ErrJournalLive, next)
 		}
 	case !errors.Is(err, ports.ErrChannelNotFound):
 		return err

@@ -121,76 +121,19 @@ var errCreatorAtWork = errors.New("kekbit: jetstream: the mirror channel is bein
 // clearDeadCreation removes what a process killed while creating channel
 // id of vol left (the channel's lock file, which no creator holds any
 // more, and the channel file as far as it got), so that the channel can
-// be created afresh; it leaves a ready channel, one a live creator is
-// making (errCreatorAtWork) and one whose writer is alive alone. It
+// be created afresh: by the volume's ClearDeadCreator (Create's own
+// take-over), which leaves a ready channel, and one a live creator is
+// making (errCreatorAtWork). A volume without it is taken as one whose
+// creators cannot die apart from this process (nothing is removed). It
 // reports whether it removed anything.
 func clearDeadCreation(vol ports.Volume, id uint64) (bool, error) {
-	switch v := vol.(type) {
-	case *mmap.FileVolume:
-		return clearDeadCreationAt(v.Path())
-	case ports.AbandonedRemover:
-		st, err := vol.Open(id)
-		if err == nil {
-			st.Close()
-		}
-		if !errors.Is(err, ports.ErrChannelNotReady) {
-			return false, nil // no lock file: ready, or nothing at all
-		}
-		switch err := v.RemoveAbandoned(id); {
-		case err == nil:
-			return true, nil
-		case errors.Is(err, ports.ErrChannelNotFound):
-			return false, nil
-		case errors.Is(err, ports.ErrChannelNotReady), errors.Is(err, ports.ErrWriterAlive):
-			return false, fmt.Errorf("%w: %w", errCreatorAtWork, err)
-		default:
-			return false, err
-		}
-	}
-	return false, nil
-}
-
-// clearDeadCreationAt is clearDeadCreation for the channel file at path
-// (mmap.CreateFile's protocol: the lock file mmap.LockPath(path) exists,
-// locked by its creator, until the channel is ready).
-func clearDeadCreationAt(path string) (bool, error) {
-	lockPath := mmap.LockPath(path)
-	f, err := os.Open(lockPath)
-	if errors.Is(err, os.ErrNotExist) {
+	dc, ok := vol.(ports.DeadCreatorClearer)
+	if !ok {
 		return false, nil
 	}
-	if err != nil {
-		return false, err
+	removed, err := dc.ClearDeadCreator(id)
+	if errors.Is(err, ports.ErrChannelNotReady) {
+		return false, fmt.Errorf("%w: %w", errCreatorAtWork, err)
 	}
-	defer f.Close()
-	lock := layout.OSFile{File: f}
-	switch err := lock.TryLock(); {
-	case errors.Is(err, layout.ErrLocked):
-		return false, fmt.Errorf("%w: %s is locked", errCreatorAtWork, lockPath)
-	case errors.Is(err, errors.ErrUnsupported):
-		return false, nil // who made it cannot be told here
-	case err != nil:
-		return false, fmt.Errorf("kekbit: jetstream: locking %s: %w", lockPath, err)
-	}
-	if linked, err := lock.LinkedAt(lockPath); err != nil || !linked {
-		return false, err // gone meanwhile: its creator finished
-	}
-	// The creator is dead. Its channel file, if it made one, holds no
-	// writer's lock either, unless someone took the channel over.
-	if cf, err := os.Open(path); err == nil {
-		err := layout.OSFile{File: cf}.TryLock()
-		cf.Close()
-		if errors.Is(err, layout.ErrLocked) {
-			return false, fmt.Errorf("%w: %s is locked by a writer", errCreatorAtWork, path)
-		}
-	}
-	// The channel file first, the lock file last, as a failed create
-	// leaves them.
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return false, fmt.Errorf("kekbit: jetstream: removing a dead creator's %s: %w", path, err)
-	}
-	if err := os.Remove(lockPath); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return false, fmt.Errorf("kekbit: jetstream: removing a dead creator's %s: %w", lockPath, err)
-	}
-	return true, nil
+	return removed, err
 }
