@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix && !solaris && !aix
 
 package layout
 
@@ -20,10 +20,13 @@ import (
 // appeared at name: it is made and locked under no name (O_TMPFILE, on
 // Linux) or a temporary one beside it, then linked into place, which
 // fails if name exists. Below the root it follows no symbolic link, as
-// CreateExclusive. A process killed before the link leaves nothing at
-// name; with a temporary name (no O_TMPFILE), the temporary file may stay
-// behind, ".NAME.XXXXXXXXXXXXXXXX.tmp", its lock free, for an operator to
-// remove.
+// CreateExclusive. Where the file system makes no hard links (vfat,
+// exFAT, some network and FUSE file systems) it leaves nothing and returns
+// an error matching errors.ErrUnsupported. A process killed before the
+// link leaves nothing at name; with a temporary name (no O_TMPFILE), the
+// temporary file may stay behind, ".NAME.XXXXXXXXXXXXXXXX.tmp", its lock
+// free, for an operator to remove (so may one that could not be removed
+// after the link).
 func (o OSFS) CreateLocked(name string, mark []byte) (OSFile, error) {
 	var f OSFile
 	op := func(dirfd int, last string) error {
@@ -45,7 +48,10 @@ func (o OSFS) CreateLocked(name string, mark []byte) (OSFile, error) {
 }
 
 // bornLocked is CreateLocked in the open folder dirfd, for its entry last
-// (name is the whole path, for errors and the file's name).
+// (name is the whole path, for errors and the file's name). Where the
+// file system cannot link (vfat, exFAT, some network and FUSE file
+// systems), it leaves nothing behind and returns an error matching
+// errors.ErrUnsupported, so that the lock file is made by CreateExclusive.
 func bornLocked(dirfd int, last, name string, mark []byte) (OSFile, error) {
 	fd, err := openUnnamed(dirfd)
 	tmp := ""
@@ -63,20 +69,49 @@ func bornLocked(dirfd int, last, name string, mark []byte) (OSFile, error) {
 	f := OSFile{File: os.NewFile(uintptr(fd), name)}
 	if err := linkLocked(f, dirfd, tmp, last, mark); err != nil {
 		if tmp != "" {
-			unix.Unlinkat(dirfd, tmp, 0)
+			unlinkat(dirfd, tmp, 0)
 		}
 		f.Close()
-		if errors.Is(err, unix.EEXIST) {
-			return OSFile{}, &fs.PathError{Op: "link", Path: name, Err: err}
+		if cannotLink(err) {
+			return OSFile{}, fmt.Errorf("%w: %w", errors.ErrUnsupported, err)
 		}
-		return OSFile{}, fmt.Errorf("%s: %w", name, err)
+		return OSFile{}, err
 	}
 	return f, nil
 }
 
+// cannotLink reports whether err, linkLocked's, says that the file system
+// makes no hard links (or none from an unnamed file), not that the link
+// failed for a cause CreateExclusive would meet as well.
+func cannotLink(err error) bool {
+	var le *linkError
+	if !errors.As(err, &le) {
+		return false
+	}
+	for _, e := range []error{unix.EPERM, unix.EOPNOTSUPP, unix.ENOTSUP, unix.ENOSYS, unix.EXDEV, unix.EMLINK} {
+		if errors.Is(le.err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// linkError is linkLocked's failure to link the lock file at its name.
+type linkError struct{ err error }
+
+func (e *linkError) Error() string { return "linking it at its name: " + e.err.Error() }
+func (e *linkError) Unwrap() error { return e.err }
+
+// linkat and unlinkat are unix's, apart for the tests of their failures.
+var (
+	linkat   = unix.Linkat
+	unlinkat = unix.Unlinkat
+)
+
 // linkLocked locks f, writes mark into it and links it into dirfd as last:
-// from tmp in dirfd, or if tmp is "" from the unnamed file's /proc entry.
-// It then removes tmp.
+// from tmp in dirfd, or if tmp is "" as the unnamed file it is. It then
+// removes tmp, if it can: the lock file is in place and held by then, so
+// a temporary name left behind is only clutter.
 func linkLocked(f OSFile, dirfd int, tmp, last string, mark []byte) error {
 	if err := f.TryLock(); err != nil {
 		return fmt.Errorf("locking it before it has a name: %w", err)
@@ -84,17 +119,17 @@ func linkLocked(f OSFile, dirfd int, tmp, last string, mark []byte) error {
 	if _, err := f.WriteAt(mark, 0); err != nil {
 		return err
 	}
+	var err error
 	if tmp == "" {
-		// linkat with AT_EMPTY_PATH needs a privilege; through /proc it
-		// needs none.
-		proc := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
-		if err := unix.Linkat(unix.AT_FDCWD, proc, dirfd, last, unix.AT_SYMLINK_FOLLOW); err != nil {
-			return os.NewSyscallError("linkat", err)
-		}
-		return nil
+		err = linkUnnamed(int(f.Fd()), dirfd, last)
+	} else {
+		err = linkat(dirfd, tmp, dirfd, last, 0)
 	}
-	if err := unix.Linkat(dirfd, tmp, dirfd, last, 0); err != nil {
-		return os.NewSyscallError("linkat", err)
+	if err != nil {
+		return &linkError{err}
 	}
-	return os.NewSyscallError("unlinkat", unix.Unlinkat(dirfd, tmp, 0))
+	if tmp != "" {
+		unlinkat(dirfd, tmp, 0)
+	}
+	return nil
 }

@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix && !solaris && !aix
 
 package layout
 
@@ -7,12 +7,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/kekbit-go/kekbit/internal/testdir"
+	"golang.org/x/sys/unix"
 )
 
 // bornLockedModes runs f with O_TMPFILE (where the system has it) and
@@ -169,5 +171,74 @@ func TestTakeOverLooksOnce(t *testing.T) {
 		if len(slept) != want {
 			t.Errorf("mark %q: the take-over waited %v; want %d waits", mark, slept, want)
 		}
+	}
+}
+
+// TestCreateLockedCannotLink: where the file system makes no hard links
+// (vfat and exFAT say EPERM, others EOPNOTSUPP), the lock file is made by
+// CreateExclusive and locked, and no temporary file stays behind; a link
+// that fails for another cause fails the lock file's creation, leaves the
+// folder empty, and names the lock file once.
+func TestCreateLockedCannotLink(t *testing.T) {
+	defer func(was func(int, string, int, string, int) error) { linkat = was }(linkat)
+	bornLockedModes(t, func(t *testing.T) {
+		for _, errno := range []unix.Errno{unix.EPERM, unix.EOPNOTSUPP, unix.EIO} {
+			linkat = func(int, string, int, string, int) error { return errno }
+			dir := testdir.New(t)
+			o := OSFS{Root: dir}
+			lockPath := filepath.Join(dir, "0000_0009.lock")
+			lock, err := makeLockFile[OSFile](o, lockPath)
+			ents, _ := os.ReadDir(dir)
+			if errno == unix.EIO {
+				if err == nil {
+					lock.Close()
+					t.Fatalf("%v: makeLockFile succeeded", errno)
+				}
+				if !errors.Is(err, unix.EIO) || strings.Count(err.Error(), lockPath) > 1 {
+					t.Errorf("%v: makeLockFile: %v; want EIO, the path at most once", errno, err)
+				}
+				if len(ents) != 0 {
+					t.Errorf("%v: the folder holds %v after a failed link", errno, ents)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%v: makeLockFile: %v, want CreateExclusive's lock file", errno, err)
+			}
+			if len(ents) != 1 || ents[0].Name() != "0000_0009.lock" {
+				t.Errorf("%v: the folder holds %v; want the lock file alone", errno, ents)
+			}
+			if got, err := os.ReadFile(lockPath); err != nil || len(got) != 0 {
+				t.Errorf("%v: the lock file holds %q, %v; want it empty (CreateExclusive's)", errno, got, err)
+			}
+			if err := creatorAlive[OSFile](o, lockPath); err != nil {
+				t.Errorf("%v: creatorAlive: %v, want the lock held", errno, err)
+			}
+			lock.Close()
+		}
+	})
+}
+
+// TestCreateLockedTemporaryNameStays: once the lock file is linked at its
+// name, a temporary name that cannot be removed is no failure: the lock
+// file is in place, marked, and its lock held.
+func TestCreateLockedTemporaryNameStays(t *testing.T) {
+	defer func(was bool) { noTmpfile = was }(noTmpfile)
+	defer func(was func(int, string, int) error) { unlinkat = was }(unlinkat)
+	noTmpfile = true
+	unlinkat = func(int, string, int) error { return unix.EIO }
+	dir := testdir.New(t)
+	o := OSFS{Root: dir}
+	lockPath := filepath.Join(dir, "0000_0009.lock")
+	lock, err := makeLockFile[OSFile](o, lockPath)
+	if err != nil {
+		t.Fatalf("makeLockFile: %v", err)
+	}
+	defer lock.Close()
+	if got, err := os.ReadFile(lockPath); err != nil || string(got) != string(creatorMark) {
+		t.Fatalf("the lock file holds %q, %v; want the creator's mark", got, err)
+	}
+	if err := creatorAlive[OSFile](o, lockPath); err != nil {
+		t.Fatalf("creatorAlive: %v, want the lock held", err)
 	}
 }

@@ -26,8 +26,8 @@
 //     is born locked: made with no name (O_TMPFILE) or a temporary one,
 //     locked, given the creator's mark (the text "kekbit creator: locked
 //     from birth" and a newline) and then linked at its name, which fails
-//     if it exists. Elsewhere it is created empty with O_EXCL, then
-//     locked. While the lock file exists, Open returns
+//     if it exists. Elsewhere (Windows, Solaris, a file system with no
+//     hard links) it is created empty with O_EXCL, then locked. While the lock file exists, Open returns
 //     ports.ErrChannelNotReady and another Create ports.ErrChannelExists.
 //     (A RemoveAbandoned that found an empty lock file free before this
 //     lock was taken has taken it for a dead creator's: then this Create

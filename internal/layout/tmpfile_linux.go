@@ -1,6 +1,7 @@
 package layout
 
 import (
+	"fmt"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -21,4 +22,11 @@ func openUnnamed(dirfd int) (int, error) {
 		return -1, unix.EOPNOTSUPP
 	}
 	return unix.Openat(dirfd, ".", unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, FileMode)
+}
+
+// linkUnnamed links the unnamed file fd into the open folder dirfd as
+// last, which fails if last exists. linkat with AT_EMPTY_PATH needs a
+// privilege; through the file's /proc entry it needs none.
+func linkUnnamed(fd, dirfd int, last string) error {
+	return linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", fd), dirfd, last, unix.AT_SYMLINK_FOLLOW)
 }

@@ -1,4 +1,4 @@
-//go:build unix && !linux
+//go:build unix && !linux && !solaris && !aix
 
 package layout
 
@@ -11,3 +11,6 @@ var noTmpfile bool
 // openUnnamed fails: this system has no O_TMPFILE, so CreateLocked uses a
 // temporary name.
 func openUnnamed(int) (int, error) { return -1, unix.EOPNOTSUPP }
+
+// linkUnnamed is never called: openUnnamed makes no unnamed file here.
+func linkUnnamed(int, int, string) error { return unix.EOPNOTSUPP }
