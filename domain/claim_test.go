@@ -204,11 +204,15 @@ func TestClaimErrors(t *testing.T) {
 	}
 }
 
-// TestClaimAllocatesNothing: Claim and Commit, plain and enveloped,
-// allocate nothing.
+// TestClaimAllocatesNothing: Claim and Commit, plain and enveloped, on a
+// single-writer and a multi-writer channel, allocate nothing.
 func TestClaimAllocatesNothing(t *testing.T) {
-	for _, env := range []domain.Envelope{0, domain.EnvelopeAll} {
-		h, err := domain.NewHeader(domain.Hints{ChannelID: 3, Capacity: 1 << 20, MaxMsgLen: 200, Timeout: 60, TickUnit: domain.Nanos, Envelope: env})
+	for _, c := range []struct {
+		env   domain.Envelope
+		multi bool
+	}{{0, false}, {domain.EnvelopeAll, false}, {0, true}, {domain.EnvelopeAll, true}} {
+		env := c.env
+		h, err := domain.NewHeader(domain.Hints{ChannelID: 3, Capacity: 1 << 20, MaxMsgLen: 200, Timeout: 60, TickUnit: domain.Nanos, Envelope: env, MultiWriter: c.multi})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,7 +230,7 @@ func TestClaimAllocatesNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 		}); a != 0 {
-			t.Errorf("%v: Claim+Commit: %v allocations", env, a)
+			t.Errorf("%v, multi-writer %v: Claim+Commit: %v allocations", env, c.multi, a)
 		}
 		w.Close()
 	}
