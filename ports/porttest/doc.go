@@ -80,6 +80,9 @@
 //	  AbandonedRemover      RemoveAbandoned: ErrWriterAlive while the writer's
 //	                        storage is open; removes once it is closed;
 //	                        ErrChannelNotFound, ErrChannelNotReady
+//	  DeadCreatorClearer    ClearDeadCreator: a ready channel is kept, with
+//	                        its writer's storage open or closed; a missing
+//	                        one is false, nil; during init ErrChannelNotReady
 //	  ChannelError          every error of the Volume's methods (and of
 //	                        OpenForWrite and RemoveAbandoned) is a
 //	                        *ports.ChannelError with the channel's id, whose

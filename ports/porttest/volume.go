@@ -278,5 +278,6 @@ func testVolume(t *testing.T, h Harness) {
 
 	t.Run("WriteOpener", func(t *testing.T) { testWriteOpener(t, h) })
 	t.Run("AbandonedRemover", func(t *testing.T) { testAbandonedRemover(t, h) })
+	t.Run("DeadCreatorClearer", func(t *testing.T) { testDeadCreatorClearer(t, h) })
 	t.Run("ChannelError", func(t *testing.T) { testChannelError(t, h) })
 }

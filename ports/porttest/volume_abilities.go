@@ -238,3 +238,57 @@ func testChannelError(t *testing.T, h Harness) {
 		check("RemoveAbandoned of a channel whose writer is alive", live, ar.RemoveAbandoned(live))
 	}
 }
+
+// testDeadCreatorClearer checks that ClearDeadCreator removes nothing
+// that is not a dead creator's: a ready channel, whether its writer's
+// storage is open or closed, stays with its bytes; a missing one is no
+// error; one whose creator is in the middle of its init is
+// ErrChannelNotReady and is ready once the Create returns.
+func testDeadCreatorClearer(t *testing.T, h Harness) {
+	const size, id, missing = volumeSize, 0x67, 0x405
+	vol := h.NewVolume(t)
+	dc, ok := vol.(ports.DeadCreatorClearer)
+	if !ok {
+		t.Skip("volume does not implement ports.DeadCreatorClearer")
+	}
+	kept := func(what string) {
+		t.Helper()
+		if removed, err := dc.ClearDeadCreator(id); removed || err != nil {
+			t.Errorf("DeadCreatorClearer: ClearDeadCreator of a ready channel %s = %v, %v; want false, nil", what, removed, err)
+		}
+		r := open(t, vol, id)
+		if got, err := r.LoadUint64(0); got != 5 || err != nil {
+			t.Errorf("DeadCreatorClearer: after ClearDeadCreator of a ready channel %s, LoadUint64(0) = %d, %v; want 5, nil", what, got, err)
+		}
+		r.Close()
+	}
+	w := create(t, vol, id, size)
+	if err := w.StoreUint64(0, 5); err != nil {
+		t.Errorf("StoreUint64(0) = %v", err)
+	}
+	kept("whose writer's storage is open")
+	if err := w.Close(); err != nil {
+		t.Errorf("writer's Close() = %v", err)
+	}
+	kept("that its writer let go")
+
+	if removed, err := dc.ClearDeadCreator(missing); removed || err != nil {
+		t.Errorf("DeadCreatorClearer: ClearDeadCreator of a missing channel = %v, %v; want false, nil", removed, err)
+	}
+
+	made, err := vol.Create(id+1, size, func(ports.Storage) error {
+		removed, err := dc.ClearDeadCreator(id + 1)
+		if removed {
+			t.Errorf("DeadCreatorClearer: ClearDeadCreator of a channel being created removed it")
+		}
+		wantErr(t, "DeadCreatorClearer: ClearDeadCreator of a channel being created", err, ports.ErrChannelNotReady)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Create(%#x): %v", id+1, err)
+	}
+	t.Cleanup(func() { made.Close() })
+	if err := tryOpen(vol, id+1); err != nil {
+		t.Errorf("DeadCreatorClearer: Open after a refused ClearDeadCreator during init: %v", err)
+	}
+}
