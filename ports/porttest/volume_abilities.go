@@ -142,17 +142,9 @@ func testAbandonedRemover(t *testing.T, h Harness) {
 	}
 	wantErr(t, "AbandonedRemover: RemoveAbandoned of a missing channel", ar.RemoveAbandoned(missing), ports.ErrChannelNotFound)
 
-	made, err := vol.Create(id+1, size, func(ports.Storage) error {
+	made := createDuring(t, vol, id+1, size, "AbandonedRemover: Open after a refused RemoveAbandoned during init", func() {
 		wantErr(t, "AbandonedRemover: RemoveAbandoned of a channel being created", ar.RemoveAbandoned(id+1), ports.ErrChannelNotReady)
-		return nil
 	})
-	if err != nil {
-		t.Fatalf("Create(%#x): %v", id+1, err)
-	}
-	t.Cleanup(func() { made.Close() })
-	if err := tryOpen(vol, id+1); err != nil {
-		t.Errorf("AbandonedRemover: Open after a refused RemoveAbandoned during init: %v", err)
-	}
 
 	// A writer that carries on a channel holds it as its creator did.
 	if wo, ok := vol.(ports.WriteOpener); ok {
@@ -276,19 +268,31 @@ func testDeadCreatorClearer(t *testing.T, h Harness) {
 		t.Errorf("DeadCreatorClearer: ClearDeadCreator of a missing channel = %v, %v; want false, nil", removed, err)
 	}
 
-	made, err := vol.Create(id+1, size, func(ports.Storage) error {
+	createDuring(t, vol, id+1, size, "DeadCreatorClearer: Open after a refused ClearDeadCreator during init", func() {
 		removed, err := dc.ClearDeadCreator(id + 1)
 		if removed {
 			t.Errorf("DeadCreatorClearer: ClearDeadCreator of a channel being created removed it")
 		}
 		wantErr(t, "DeadCreatorClearer: ClearDeadCreator of a channel being created", err, ports.ErrChannelNotReady)
+	})
+}
+
+// createDuring creates channel id, running during from its init, and
+// checks that the channel opens once the Create has returned (what names
+// that check in a failure). The writer's storage is closed at the test's
+// end.
+func createDuring(t *testing.T, vol ports.Volume, id uint64, size int64, what string, during func()) ports.Storage {
+	t.Helper()
+	made, err := vol.Create(id, size, func(ports.Storage) error {
+		during()
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("Create(%#x): %v", id+1, err)
+		t.Fatalf("Create(%#x): %v", id, err)
 	}
 	t.Cleanup(func() { made.Close() })
-	if err := tryOpen(vol, id+1); err != nil {
-		t.Errorf("DeadCreatorClearer: Open after a refused ClearDeadCreator during init: %v", err)
+	if err := tryOpen(vol, id); err != nil {
+		t.Errorf("%s: %v", what, err)
 	}
+	return made
 }
