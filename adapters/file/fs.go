@@ -95,10 +95,10 @@ func (a aferoFS) CreateExclusive(name string) (*channelFile, error) {
 
 // CreateLocked creates the lock file name born locked, holding mark
 // (layout.BornLocked), on afero.OsFs where the system can; elsewhere
-// errors.ErrUnsupported, and the protocol uses CreateExclusive.
+// layout.ErrNotBornLocked, and the protocol uses CreateExclusive.
 func (a aferoFS) CreateLocked(name string, mark []byte) (*channelFile, error) {
 	if a.osFS == nil || !layout.Flock {
-		return nil, errors.ErrUnsupported
+		return nil, layout.ErrNotBornLocked
 	}
 	f, err := a.osFS.CreateLocked(name, mark)
 	if err != nil {

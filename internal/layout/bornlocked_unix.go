@@ -1,4 +1,4 @@
-//go:build unix && !solaris && !aix
+//go:build unix && !solaris
 
 package layout
 
@@ -22,7 +22,7 @@ import (
 // fails if name exists. Below the root it follows no symbolic link, as
 // CreateExclusive. Where the file system makes no hard links (vfat,
 // exFAT, some network and FUSE file systems) it leaves nothing and returns
-// an error matching errors.ErrUnsupported. A process killed before the
+// an error matching ErrNotBornLocked. A process killed before the
 // link leaves nothing at name; with a temporary name (no O_TMPFILE), the
 // temporary file may stay behind, ".NAME.XXXXXXXXXXXXXXXX.tmp", its lock
 // free, for an operator to remove (so may one that could not be removed
@@ -51,7 +51,7 @@ func (o OSFS) CreateLocked(name string, mark []byte) (OSFile, error) {
 // (name is the whole path, for errors and the file's name). Where the
 // file system cannot link (vfat, exFAT, some network and FUSE file
 // systems), it leaves nothing behind and returns an error matching
-// errors.ErrUnsupported, so that the lock file is made by CreateExclusive.
+// ErrNotBornLocked, so that the lock file is made by CreateExclusive.
 func bornLocked(dirfd int, last, name string, mark []byte) (OSFile, error) {
 	fd, err := openUnnamed(dirfd)
 	tmp := ""
@@ -73,7 +73,7 @@ func bornLocked(dirfd int, last, name string, mark []byte) (OSFile, error) {
 		}
 		f.Close()
 		if cannotLink(err) {
-			return OSFile{}, fmt.Errorf("%w: %w", errors.ErrUnsupported, err)
+			return OSFile{}, fmt.Errorf("%w: %w", ErrNotBornLocked, err)
 		}
 		return OSFile{}, err
 	}

@@ -1,9 +1,10 @@
-//go:build unix && !solaris && !aix
+//go:build unix && !solaris
 
 package layout
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -240,5 +241,43 @@ func TestCreateLockedTemporaryNameStays(t *testing.T) {
 	}
 	if err := creatorAlive[OSFile](o, lockPath); err != nil {
 		t.Fatalf("creatorAlive: %v, want the lock held", err)
+	}
+}
+
+// bornLockedErr is OSFS whose CreateLocked fails with err.
+type bornLockedErr struct {
+	OSFS
+	err error
+}
+
+func (b bornLockedErr) CreateLocked(string, []byte) (OSFile, error) { return OSFile{}, b.err }
+
+// TestNotBornLockedOnly: the lock file is made by CreateExclusive after
+// ErrNotBornLocked alone, not after another error that matches
+// errors.ErrUnsupported (an EOPNOTSUPP from the lock, say); and when
+// CreateExclusive fails too, the error says why it was not born locked.
+func TestNotBornLockedOnly(t *testing.T) {
+	dir := testdir.New(t)
+	lockPath := filepath.Join(dir, "0000_0009.lock")
+	failed := fmt.Errorf("locking it before it has a name: %w", unix.EOPNOTSUPP)
+	if lock, err := makeLockFile[OSFile](bornLockedErr{OSFS{Root: dir}, failed}, lockPath); !errors.Is(err, unix.EOPNOTSUPP) {
+		if err == nil {
+			lock.Close()
+		}
+		t.Fatalf("makeLockFile after %q: %v; want that error", failed, err)
+	}
+	if _, err := os.Stat(lockPath); !os.IsNotExist(err) {
+		t.Fatalf("a lock file was made after %q: %v", failed, err)
+	}
+	why := fmt.Errorf("%w: %w", ErrNotBornLocked, &linkError{unix.EPERM})
+	lock, err := makeLockFile[OSFile](bornLockedErr{OSFS{Root: dir}, why}, lockPath)
+	if err != nil {
+		t.Fatalf("makeLockFile after ErrNotBornLocked: %v; want CreateExclusive's lock file", err)
+	}
+	lock.Close()
+	inMissing := filepath.Join(dir, "missing", "0000_0009.lock")
+	_, err = makeLockFile[OSFile](bornLockedErr{OSFS{}, why}, inMissing)
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), why.Error()) || strings.Count(err.Error(), inMissing) > 1 {
+		t.Fatalf("makeLockFile in a missing folder after ErrNotBornLocked: %v; want ErrNotExist, naming %q, the path at most once", err, why)
 	}
 }

@@ -3,7 +3,6 @@
 package layout
 
 import (
-	"errors"
 	"io/fs"
 	"os"
 )
@@ -41,6 +40,6 @@ func (OSFS) checkRoot() error { return nil }
 // are no file leases; see OSFile.TrySole).
 func (OSFS) Rename(from, to string) error { return os.Rename(from, to) }
 
-// CreateLocked is errors.ErrUnsupported: this system's lock files are
-// made by CreateExclusive, then locked.
-func (OSFS) CreateLocked(string, []byte) (OSFile, error) { return OSFile{}, errors.ErrUnsupported }
+// CreateLocked is ErrNotBornLocked: this system's lock files are made by
+// CreateExclusive, then locked.
+func (OSFS) CreateLocked(string, []byte) (OSFile, error) { return OSFile{}, ErrNotBornLocked }

@@ -65,10 +65,17 @@ type BornLocked[F File] interface {
 	// CreateLocked creates the file name, which must not exist (an error
 	// matching fs.ErrExist if it does), holding mark, with an exclusive
 	// lock held on it (Locker.TryLock) from before it appears at name,
-	// and returns it open read-write; errors.ErrUnsupported where it
-	// cannot (the protocol then uses CreateExclusive).
+	// and returns it open read-write; an error matching ErrNotBornLocked
+	// where it cannot (the protocol then uses CreateExclusive).
 	CreateLocked(name string, mark []byte) (F, error)
 }
+
+// ErrNotBornLocked is BornLocked.CreateLocked's error where a lock file
+// cannot be born locked (the system, the file system, or a file system
+// that makes no hard links): it matches errors.ErrUnsupported, and left
+// nothing behind. Other errors that match errors.ErrUnsupported (an
+// EOPNOTSUPP from the lock, say) are failures, not this.
+var ErrNotBornLocked = fmt.Errorf("kekbit: lock files cannot be born locked here (%w)", errors.ErrUnsupported)
 
 // Files is a backend's file system as the protocol needs it: an FS, and
 // the channel files and lock files it opens, of type F.
@@ -325,13 +332,19 @@ func makeLockFile[F File](b Files[F], lockPath string) (F, error) {
 	bl, born := any(b).(BornLocked[F])
 	var lock F
 	var err error
+	var notBorn error // why it could not be born locked
 	if born {
-		if lock, err = bl.CreateLocked(lockPath, creatorMark); errors.Is(err, errors.ErrUnsupported) {
+		if lock, err = bl.CreateLocked(lockPath, creatorMark); errors.Is(err, ErrNotBornLocked) {
 			born = false // not on this file system
+			if err != ErrNotBornLocked {
+				notBorn = err // a cause found in the attempt, worth telling
+			}
 		}
 	}
 	if !born {
-		lock, err = b.CreateExclusive(lockPath)
+		if lock, err = b.CreateExclusive(lockPath); err != nil && notBorn != nil {
+			err = fmt.Errorf("%w (made by O_EXCL then: %v)", StripPath(err), notBorn)
+		}
 	}
 	if errors.Is(err, fs.ErrExist) {
 		return lock, fmt.Errorf("%w: it is being created (its lock file exists)", ports.ErrChannelExists)

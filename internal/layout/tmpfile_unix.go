@@ -1,4 +1,4 @@
-//go:build unix && !linux && !solaris && !aix
+//go:build unix && !linux && !solaris
 
 package layout
 
