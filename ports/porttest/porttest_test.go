@@ -69,6 +69,12 @@ var faults = map[string][]string{
 	"removes live channel": {
 		"AbandonedRemover: RemoveAbandoned of a channel whose writer's storage is open: error <nil>, want kekbit: the channel's writer is alive",
 	},
+	"clears let-go channel": {
+		"DeadCreatorClearer: ClearDeadCreator of a ready channel that its writer let go = true, <nil>; want false, nil",
+	},
+	"clears creator at work": {
+		"DeadCreatorClearer: ClearDeadCreator of a channel being created: error <nil>, want kekbit: channel is still being created",
+	},
 
 	// The errors.
 	"bare errors": {
@@ -150,13 +156,14 @@ type refChannel struct {
 }
 
 var (
-	_ ports.WriteOpener      = (*refVolume)(nil)
-	_ ports.AbandonedRemover = (*refVolume)(nil)
-	_ ports.Addressable      = (*refStorage)(nil)
-	_ ports.Sizer            = (*refStorage)(nil)
-	_ ports.Liveness         = (*refStorage)(nil)
-	_ ports.FaultProne       = (*refStorage)(nil)
-	_ ports.Pretoucher       = (*refStorage)(nil)
+	_ ports.WriteOpener        = (*refVolume)(nil)
+	_ ports.AbandonedRemover   = (*refVolume)(nil)
+	_ ports.DeadCreatorClearer = (*refVolume)(nil)
+	_ ports.Addressable        = (*refStorage)(nil)
+	_ ports.Sizer              = (*refStorage)(nil)
+	_ ports.Liveness           = (*refStorage)(nil)
+	_ ports.FaultProne         = (*refStorage)(nil)
+	_ ports.Pretoucher         = (*refStorage)(nil)
 )
 
 func newRefVolume() *refVolume {
@@ -250,6 +257,20 @@ func (v *refVolume) RemoveAbandoned(id uint64) error {
 	}
 	delete(v.channels, id)
 	return nil
+}
+
+// ClearDeadCreator removes nothing: the reference volume's creators are
+// in this process and cannot die apart from it. A channel in its init is
+// ErrChannelNotReady.
+func (v *refVolume) ClearDeadCreator(id uint64) (bool, error) {
+	mem, err := v.mem.Open(id)
+	if errors.Is(err, ports.ErrChannelNotReady) {
+		return false, fail("clear dead creator", id, err)
+	}
+	if err == nil {
+		mem.Close()
+	}
+	return false, nil
 }
 
 func (v *refVolume) List() ([]uint64, error) { return v.mem.List() }
@@ -411,6 +432,20 @@ func (v *brokenVolume) RemoveAbandoned(id uint64) error {
 		return v.err(v.ref.Remove(id))
 	}
 	return v.err(v.ref.RemoveAbandoned(id))
+}
+
+func (v *brokenVolume) ClearDeadCreator(id uint64) (bool, error) {
+	switch v.fault {
+	case "clears let-go channel": // as RemoveAbandoned does
+		if err := v.ref.RemoveAbandoned(id); err == nil {
+			return true, nil
+		}
+		return false, nil
+	case "clears creator at work":
+		return false, nil
+	}
+	removed, err := v.ref.ClearDeadCreator(id)
+	return removed, v.err(err)
 }
 
 func (v *brokenVolume) List() ([]uint64, error) {
