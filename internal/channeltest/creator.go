@@ -40,20 +40,37 @@ func creatorProcess(vol ports.Volume, stdin io.Reader) {
 	os.Exit(1)
 }
 
-// KilledCreator is a test of a backend's RemoveAbandoned across processes,
-// on the operating system's file system: another process (the test
-// binary, in TestHelperProcess) stops in the middle of creating a channel.
-// While it lives the channel is not ready and RemoveAbandoned refuses it,
-// with ports.ErrChannelNotReady; once it is killed (SIGKILL, so it cleans
-// nothing up), the first RemoveAbandoned removes what it left, whatever
-// its age, and the id can be created again.
+// KilledCreator is a test of how a backend clears a dead creator's files
+// across processes, on the operating system's file system: another
+// process (the test binary, in TestHelperProcess) stops in the middle of
+// creating a channel. While it lives the channel is not ready, and
+// RemoveAbandoned and ClearDeadCreator refuse it (ports.ErrChannelNotReady)
+// and Create says it exists; once it is killed (SIGKILL, so it cleans
+// nothing up), whatever its age, each of RemoveAbandoned, ClearDeadCreator
+// (where the volume has it) and Create itself (its take-over) clears what
+// it left at once, and the id is created again.
 type KilledCreator struct {
 	NewVolume func(root string) ports.Volume
 }
 
-// Run runs the test.
+// Run runs the test, once for each way of clearing.
 func (k KilledCreator) Run(t *testing.T) {
+	for _, by := range []string{"RemoveAbandoned", "ClearDeadCreator", "Create"} {
+		t.Run(by, func(t *testing.T) { k.run(t, by) })
+	}
+}
+
+func (k KilledCreator) run(t *testing.T, by string) {
 	root := testdir.New(t)
+	vol := k.NewVolume(root)
+	remover, ok := vol.(ports.AbandonedRemover)
+	if !ok {
+		t.Fatalf("%T is not a ports.AbandonedRemover", vol)
+	}
+	clearer, hasClearer := vol.(ports.DeadCreatorClearer)
+	if by == "ClearDeadCreator" && !hasClearer {
+		t.Fatalf("%T is not a ports.DeadCreatorClearer", vol)
+	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
 	cmd.Env = append(os.Environ(), envCreatorRoot+"="+root, "GORACE=atexit_sleep_ms=0")
 	cmd.Stderr = os.Stderr
@@ -90,11 +107,6 @@ func (k KilledCreator) Run(t *testing.T) {
 		t.Fatal("the creator process never got to the middle of its Create")
 	}
 
-	vol := k.NewVolume(root)
-	remover, ok := vol.(ports.AbandonedRemover)
-	if !ok {
-		t.Fatalf("%T is not a ports.AbandonedRemover", vol)
-	}
 	path := layout.ChannelPath(root, creatorID)
 	files := func(want bool) {
 		t.Helper()
@@ -104,15 +116,30 @@ func (k KilledCreator) Run(t *testing.T) {
 			}
 		}
 	}
+	notReady := func(when string) {
+		t.Helper()
+		if st, err := vol.Open(creatorID); !errors.Is(err, ports.ErrChannelNotReady) {
+			if st != nil {
+				st.Close()
+			}
+			t.Fatalf("Open %s: %v, want ErrChannelNotReady (its lock file is there)", when, err)
+		}
+	}
 	files(true)
-	if st, err := vol.Open(creatorID); !errors.Is(err, ports.ErrChannelNotReady) {
+	notReady("while the creator is at work")
+	if err := remover.RemoveAbandoned(creatorID); !errors.Is(err, ports.ErrChannelNotReady) {
+		t.Fatalf("RemoveAbandoned while the creator is at work: %v, want ErrChannelNotReady", err)
+	}
+	if hasClearer {
+		if removed, err := clearer.ClearDeadCreator(creatorID); removed || !errors.Is(err, ports.ErrChannelNotReady) {
+			t.Fatalf("ClearDeadCreator while the creator is at work: %v, %v; want false, ErrChannelNotReady", removed, err)
+		}
+	}
+	if st, err := vol.Create(creatorID, 1<<16, func(ports.Storage) error { return nil }); !errors.Is(err, ports.ErrChannelExists) {
 		if st != nil {
 			st.Close()
 		}
-		t.Fatalf("Open while the creator is at work: %v, want ErrChannelNotReady", err)
-	}
-	if err := remover.RemoveAbandoned(creatorID); !errors.Is(err, ports.ErrChannelNotReady) {
-		t.Fatalf("RemoveAbandoned while the creator is at work: %v, want ErrChannelNotReady", err)
+		t.Fatalf("Create while the creator is at work: %v, want ErrChannelExists", err)
 	}
 	files(true)
 
@@ -122,22 +149,36 @@ func (k KilledCreator) Run(t *testing.T) {
 	}
 	cmd.Wait()
 	files(true) // a killed creator cleans nothing up
-	if st, err := vol.Open(creatorID); !errors.Is(err, ports.ErrChannelNotReady) {
-		if st != nil {
-			st.Close()
+	notReady("after the creator died")
+	switch by {
+	case "RemoveAbandoned":
+		if err := remover.RemoveAbandoned(creatorID); err != nil {
+			t.Fatalf("RemoveAbandoned after the creator died: %v", err)
 		}
-		t.Fatalf("Open after the creator died: %v, want ErrChannelNotReady (its lock file is there)", err)
-	}
-	if err := remover.RemoveAbandoned(creatorID); err != nil {
-		t.Fatalf("RemoveAbandoned after the creator died: %v", err)
-	}
-	files(false)
-	if err := remover.RemoveAbandoned(creatorID); !errors.Is(err, ports.ErrChannelNotFound) {
-		t.Fatalf("second RemoveAbandoned: %v, want ErrChannelNotFound", err)
+		files(false)
+		if err := remover.RemoveAbandoned(creatorID); !errors.Is(err, ports.ErrChannelNotFound) {
+			t.Fatalf("second RemoveAbandoned: %v, want ErrChannelNotFound", err)
+		}
+	case "ClearDeadCreator":
+		if removed, err := clearer.ClearDeadCreator(creatorID); !removed || err != nil {
+			t.Fatalf("ClearDeadCreator after the creator died: %v, %v; want true, nil", removed, err)
+		}
+		files(false)
+		if removed, err := clearer.ClearDeadCreator(creatorID); removed || err != nil {
+			t.Fatalf("second ClearDeadCreator: %v, %v; want false, nil", removed, err)
+		}
 	}
 	st, err := vol.Create(creatorID, 1<<16, func(ports.Storage) error { return nil })
 	if err != nil {
-		t.Fatalf("Create after RemoveAbandoned: %v", err)
+		t.Fatalf("Create after the creator died (cleared by %s): %v", by, err)
 	}
 	st.Close()
+	if _, err := os.Lstat(layout.LockPath(path)); !os.IsNotExist(err) {
+		t.Fatalf("the lock file after the Create: %v, want it gone", err)
+	}
+	r, err := vol.Open(creatorID)
+	if err != nil {
+		t.Fatalf("Open of the channel created again: %v", err)
+	}
+	r.Close()
 }
