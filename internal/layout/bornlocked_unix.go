@@ -48,24 +48,37 @@ func (o OSFS) CreateLocked(name string, mark []byte) (OSFile, error) {
 }
 
 // bornLocked is CreateLocked in the open folder dirfd, for its entry last
-// (name is the whole path, for errors and the file's name). Where the
-// file system cannot link (vfat, exFAT, some network and FUSE file
-// systems), it leaves nothing behind and returns an error matching
-// ErrNotBornLocked, so that the lock file is made by CreateExclusive.
+// (name is the whole path, for errors and the file's name): an unnamed
+// file where the system makes one, else (or if it cannot be linked) one
+// with a temporary name. Where the file system cannot link (vfat, exFAT,
+// some network and FUSE file systems), it leaves nothing behind and
+// returns an error matching ErrNotBornLocked, so that the lock file is
+// made by CreateExclusive.
 func bornLocked(dirfd int, last, name string, mark []byte) (OSFile, error) {
-	fd, err := openUnnamed(dirfd)
-	tmp := ""
-	if err != nil {
-		// No O_TMPFILE here (the system or the file system): a temporary
-		// name, which no one else creates (O_EXCL) or guesses.
-		var b [8]byte
-		rand.Read(b[:])
-		tmp = "." + last + "." + hex.EncodeToString(b[:]) + ".tmp"
-		fd, err = unix.Openat(dirfd, tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, FileMode)
-		if err != nil {
-			return OSFile{}, nofollowError("openat", filepath.Join(filepath.Dir(name), tmp), err)
+	if fd, err := openUnnamed(dirfd); err == nil {
+		f, err := linkInto(fd, dirfd, "", last, name, mark)
+		var le *linkError
+		if err == nil || !errors.As(err, &le) || errors.Is(err, fs.ErrExist) {
+			return f, err
 		}
+		// The unnamed file could not be linked (a /proc of another pid
+		// namespace, say): a temporary name may be.
 	}
+	// A temporary name, which no one else creates (O_EXCL) or guesses.
+	var b [8]byte
+	rand.Read(b[:])
+	tmp := "." + last + "." + hex.EncodeToString(b[:]) + ".tmp"
+	fd, err := unix.Openat(dirfd, tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, FileMode)
+	if err != nil {
+		return OSFile{}, nofollowError("openat", filepath.Join(filepath.Dir(name), tmp), err)
+	}
+	return linkInto(fd, dirfd, tmp, last, name, mark)
+}
+
+// linkInto is bornLocked's linkLocked of the new file fd (named tmp in
+// dirfd, or unnamed if tmp is ""): on a failure it removes tmp, closes fd
+// and says ErrNotBornLocked where the file system cannot link.
+func linkInto(fd, dirfd int, tmp, last, name string, mark []byte) (OSFile, error) {
 	f := OSFile{File: os.NewFile(uintptr(fd), name)}
 	if err := linkLocked(f, dirfd, tmp, last, mark); err != nil {
 		if tmp != "" {

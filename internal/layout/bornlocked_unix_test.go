@@ -228,20 +228,29 @@ func TestCreateLockedTemporaryNameStays(t *testing.T) {
 	defer func(was func(int, string, int) error) { unlinkat = was }(unlinkat)
 	noTmpfile = true
 	unlinkat = func(int, string, int) error { return unix.EIO }
-	dir := testdir.New(t)
-	o := OSFS{Root: dir}
-	lockPath := filepath.Join(dir, "0000_0009.lock")
+	madeBornLocked(t)
+}
+
+// madeBornLocked makes a lock file in a new folder by makeLockFile, held
+// until the test ends, and checks that it was born locked: it holds the
+// creator's mark and its lock is held.
+func madeBornLocked(t *testing.T) (o OSFS, dir, lockPath string) {
+	t.Helper()
+	dir = testdir.New(t)
+	o = OSFS{Root: dir}
+	lockPath = filepath.Join(dir, "0000_0009.lock")
 	lock, err := makeLockFile[OSFile](o, lockPath)
 	if err != nil {
 		t.Fatalf("makeLockFile: %v", err)
 	}
-	defer lock.Close()
+	t.Cleanup(func() { lock.Close() })
 	if got, err := os.ReadFile(lockPath); err != nil || string(got) != string(creatorMark) {
-		t.Fatalf("the lock file holds %q, %v; want the creator's mark", got, err)
+		t.Fatalf("the lock file holds %q, %v; want the creator's mark (born locked)", got, err)
 	}
 	if err := creatorAlive[OSFile](o, lockPath); err != nil {
 		t.Fatalf("creatorAlive: %v, want the lock held", err)
 	}
+	return o, dir, lockPath
 }
 
 // bornLockedErr is OSFS whose CreateLocked fails with err.
@@ -280,4 +289,29 @@ func TestNotBornLockedOnly(t *testing.T) {
 	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), why.Error()) || strings.Count(err.Error(), inMissing) > 1 {
 		t.Fatalf("makeLockFile in a missing folder after ErrNotBornLocked: %v; want ErrNotExist, naming %q, the path at most once", err, why)
 	}
+}
+
+// TestUnnamedCannotLink: an unnamed file (O_TMPFILE) that cannot be
+// linked through /proc (ENOENT: a /proc of another pid namespace, say)
+// leaves nothing, and the lock file is born locked under a temporary
+// name instead; a lock file that exists is still refused at once.
+func TestUnnamedCannotLink(t *testing.T) {
+	defer func(was func(int, string, int, string, int) error) { linkat = was }(linkat)
+	orig := linkat
+	viaProc := 0
+	linkat = func(olddirfd int, oldpath string, newdirfd int, newpath string, flags int) error {
+		if strings.HasPrefix(oldpath, "/proc/") {
+			viaProc++
+			return unix.ENOENT
+		}
+		return orig(olddirfd, oldpath, newdirfd, newpath, flags)
+	}
+	o, dir, lockPath := madeBornLocked(t)
+	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 1 {
+		t.Fatalf("the folder holds %v (%v); want the lock file alone", ents, err)
+	}
+	if _, err := o.CreateLocked(lockPath, creatorMark); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("CreateLocked of a lock file that exists: %v, want fs.ErrExist", err)
+	}
+	t.Logf("links tried through /proc: %d (0 where the system has no O_TMPFILE)", viaProc)
 }
