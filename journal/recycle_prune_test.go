@@ -3,7 +3,6 @@ package journal_test
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kekbit-go/kekbit/journal"
 )
@@ -23,8 +22,7 @@ func TestRecycleExternalPrune(t *testing.T) {
 	}
 	write(t, w, 3000, 20000)
 	w.Flush()
-	time.Sleep(20 * time.Millisecond)
-	m := removedMappings(t, vol.Root())
+	m := settledMappings(t, vol.Root())
 	t.Logf("Prune removed %v; writer at segment %d, recycled %d", removed, w.Segment(), w.Recycled())
 	if m != "" {
 		t.Errorf("%d mappings of removed segments held by the live writer:\n%s", strings.Count(m, "\n"), m)
@@ -44,8 +42,7 @@ func TestRecyclePrepareAtZero(t *testing.T) {
 	w := openWriter(t, vol, journal.WithRetention(journal.Retention{MaxSegments: 1}), journal.WithRecycle(true), journal.WithPrepareAt(0))
 	write(t, w, 0, 40000)
 	w.Flush()
-	time.Sleep(20 * time.Millisecond)
-	m := removedMappings(t, vol.Root())
+	m := settledMappings(t, vol.Root())
 	t.Logf("writer at segment %d, recycled %d", w.Segment(), w.Recycled())
 	if m != "" {
 		t.Errorf("%d mappings of removed segments held by the live writer:\n%s", strings.Count(m, "\n"), m)

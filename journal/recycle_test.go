@@ -36,9 +36,8 @@ func TestRecycle(t *testing.T) {
 	}
 	// The writer keeps the mappings of passed segments for recycling,
 	// never one of a removed segment.
-	time.Sleep(10 * time.Millisecond) // the last roll's background close
 	w.Flush()
-	if m := removedMappings(t, vol.Root()); m != "" {
+	if m := settledMappings(t, vol.Root()); m != "" {
 		t.Fatalf("mappings of removed segments while writing:\n%s", m)
 	}
 	if err := w.Close(); err != nil {
@@ -190,6 +189,23 @@ func TestRecycleCrashStates(t *testing.T) {
 }
 
 var errStopTest = errors.New("stop")
+
+// settledMappings is removedMappings once the writer's background work
+// (the last roll's close and retention pass, a prepare's recycling) has
+// had its chance: it looks again, for up to 5 s, while any such mapping
+// shows, and returns what still shows then. A mapping that is only in the
+// middle of being released goes; one that a writer keeps stays.
+func settledMappings(t *testing.T, dir string) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		m := removedMappings(t, dir)
+		if m == "" || time.Now().After(deadline) {
+			return m
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
 
 // removedMappings returns the lines of /proc/self/maps that map a removed
 // file under dir.
