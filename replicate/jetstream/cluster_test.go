@@ -147,7 +147,12 @@ func (c *cluster) streamLeader(ctx context.Context, stream string) (int, error) 
 		return 0, err
 	}
 	for {
-		s, err := js.Stream(ctx, stream)
+		// Each look has a deadline of its own: a stream with no leader
+		// (an election under way) never answers, and a look on ctx
+		// alone waited for all of it (a CI run failed so, 4 minutes).
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		s, err := js.Stream(actx, stream)
+		cancel()
 		if err == nil {
 			if info := s.CachedInfo(); info.Cluster != nil && info.Cluster.Leader != "" {
 				var i int
@@ -296,7 +301,9 @@ func (c *cluster) stepDown(ctx context.Context, stream string) error {
 		return err
 	}
 	defer nc.Close()
-	m, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.LEADER.STEPDOWN."+stream, nil)
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second) // a stream with no leader never answers
+	defer cancel()
+	m, err := nc.RequestWithContext(rctx, "$JS.API.STREAM.LEADER.STEPDOWN."+stream, nil)
 	if err != nil {
 		return err
 	}
