@@ -1,7 +1,6 @@
 package examples_test
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"io/fs"
@@ -10,10 +9,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kekbit-go/kekbit/internal/testio"
 )
 
 // TestExamples builds the example programs once, then runs each as real
@@ -194,8 +194,8 @@ func build(t *testing.T, names ...string) string {
 type proc struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stdout syncBuffer
-	stderr syncBuffer
+	stdout testio.Buffer
+	stderr testio.Buffer
 	done   chan struct{}
 	err    error // of Wait, once done is closed
 }
@@ -259,24 +259,6 @@ func (p *proc) waitOutput(t *testing.T, want string, timeout time.Duration) {
 
 func (p *proc) String() string {
 	return "stdout:\n" + p.stdout.String() + "stderr:\n" + p.stderr.String()
-}
-
-// syncBuffer is a bytes.Buffer that a program writes while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // channelFiles lists the files under root.

@@ -24,6 +24,7 @@ import (
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/codecs"
 	"github.com/kekbit-go/kekbit/domain"
+	"github.com/kekbit-go/kekbit/internal/testio"
 	"github.com/kekbit-go/kekbit/journal"
 	"github.com/kekbit-go/kekbit/journal/positions"
 )
@@ -177,7 +178,7 @@ func TestStatOnce(t *testing.T) {
 func TestStatLines(t *testing.T) {
 	root := statRoot(t)
 	cmd := exec.Command(kekbit, "stat", "--interval", "200ms", "--for", "1500ms", "--listen", "127.0.0.1:0", root)
-	var stderr bytes.Buffer
+	var stderr testio.Buffer // read while stat runs
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
