@@ -75,12 +75,15 @@ func bornLocked(dirfd int, last, name string, mark []byte) (OSFile, error) {
 	return linkInto(fd, dirfd, tmp, last, name, mark)
 }
 
-// linkInto is bornLocked's linkLocked of the new file fd (named tmp in
-// dirfd, or unnamed if tmp is ""): on a failure it removes tmp, closes fd
-// and says ErrNotBornLocked where the file system cannot link.
+// linkInto takes the new file fd (named tmp in dirfd, or unnamed if tmp
+// is "") for the lock file: it locks it, writes mark into it and links it
+// into dirfd as last, then removes tmp if it can (the lock file is in
+// place and held by then, so a temporary name left behind is only
+// clutter). On a failure it removes tmp and closes fd, and says
+// ErrNotBornLocked where the file system cannot link.
 func linkInto(fd, dirfd int, tmp, last, name string, mark []byte) (OSFile, error) {
 	f := OSFile{File: os.NewFile(uintptr(fd), name)}
-	if err := linkLocked(f, dirfd, tmp, last, mark); err != nil {
+	fail := func(err error) (OSFile, error) {
 		if tmp != "" {
 			unlinkat(dirfd, tmp, 0)
 		}
@@ -90,10 +93,28 @@ func linkInto(fd, dirfd int, tmp, last, name string, mark []byte) (OSFile, error
 		}
 		return OSFile{}, err
 	}
+	if err := f.TryLock(); err != nil {
+		return fail(fmt.Errorf("locking it before it has a name: %w", err))
+	}
+	if _, err := f.WriteAt(mark, 0); err != nil {
+		return fail(err)
+	}
+	var err error
+	if tmp == "" {
+		err = linkUnnamed(fd, dirfd, last)
+	} else {
+		err = linkat(dirfd, tmp, dirfd, last, 0)
+	}
+	if err != nil {
+		return fail(&linkError{err})
+	}
+	if tmp != "" {
+		unlinkat(dirfd, tmp, 0)
+	}
 	return f, nil
 }
 
-// cannotLink reports whether err, linkLocked's, says that the file system
+// cannotLink reports whether err, linkInto's, says that the file system
 // makes no hard links (or none from an unnamed file), not that the link
 // failed for a cause CreateExclusive would meet as well.
 func cannotLink(err error) bool {
@@ -109,7 +130,7 @@ func cannotLink(err error) bool {
 	return false
 }
 
-// linkError is linkLocked's failure to link the lock file at its name.
+// linkError is linkInto's failure to link the lock file at its name.
 type linkError struct{ err error }
 
 func (e *linkError) Error() string { return "linking it at its name: " + e.err.Error() }
@@ -120,29 +141,3 @@ var (
 	linkat   = unix.Linkat
 	unlinkat = unix.Unlinkat
 )
-
-// linkLocked locks f, writes mark into it and links it into dirfd as last:
-// from tmp in dirfd, or if tmp is "" as the unnamed file it is. It then
-// removes tmp, if it can: the lock file is in place and held by then, so
-// a temporary name left behind is only clutter.
-func linkLocked(f OSFile, dirfd int, tmp, last string, mark []byte) error {
-	if err := f.TryLock(); err != nil {
-		return fmt.Errorf("locking it before it has a name: %w", err)
-	}
-	if _, err := f.WriteAt(mark, 0); err != nil {
-		return err
-	}
-	var err error
-	if tmp == "" {
-		err = linkUnnamed(int(f.Fd()), dirfd, last)
-	} else {
-		err = linkat(dirfd, tmp, dirfd, last, 0)
-	}
-	if err != nil {
-		return &linkError{err}
-	}
-	if tmp != "" {
-		unlinkat(dirfd, tmp, 0)
-	}
-	return nil
-}

@@ -27,8 +27,9 @@
 //     locked, given the creator's mark (the text "kekbit creator: locked
 //     from birth" and a newline) and then linked at its name, which fails
 //     if it exists. Elsewhere (Windows, Solaris, a file system with no
-//     hard links) it is created empty with O_EXCL, then locked. While the lock file exists, Open returns
-//     ports.ErrChannelNotReady and another Create ports.ErrChannelExists.
+//     hard links) it is created empty with O_EXCL, then locked. While
+//     the lock file exists, Open returns ports.ErrChannelNotReady and
+//     another Create ports.ErrChannelExists.
 //     (A RemoveAbandoned that found an empty lock file free before this
 //     lock was taken has taken it for a dead creator's: then this Create
 //     gives up, ports.ErrChannelExists.)
