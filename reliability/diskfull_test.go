@@ -19,6 +19,7 @@ import (
 	"github.com/kekbit-go/kekbit/codecs"
 	"github.com/kekbit-go/kekbit/domain"
 	"github.com/kekbit-go/kekbit/internal/faultfs"
+	"github.com/kekbit-go/kekbit/internal/testdir"
 	"github.com/kekbit-go/kekbit/ports"
 )
 
@@ -31,23 +32,6 @@ func fullHeader(t *testing.T, id uint64, capacity uint32) domain.Header {
 		t.Fatal(err)
 	}
 	return h
-}
-
-// mountTmpfs mounts a tmpfs with the mount options opts on a new folder
-// and returns the folder. It skips the test where mounting is not
-// permitted.
-func mountTmpfs(t *testing.T, opts string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, opts); err != nil {
-		t.Skipf("cannot mount a tmpfs (-o %s): %v", opts, err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, 0); err != nil {
-			t.Error(err)
-		}
-	})
-	return dir
 }
 
 // fsUsage is what is free on a file system: blocks and inodes.
@@ -113,7 +97,7 @@ func TestDiskFullTmpfs(t *testing.T) {
 			{"channel file", "size=1m,nr_inodes=3", 0},
 		} {
 			t.Run(b.name+"/"+c.step, func(t *testing.T) {
-				root := mountTmpfs(t, c.opts)
+				root := testdir.Tmpfs(t, c.opts)
 				vol := b.vol(root)
 				free := freeOn(t, root)
 				_, err := domain.Create(vol, fullHeader(t, id, c.capacity), codecs.Raw{})
@@ -151,7 +135,7 @@ func TestDiskFullKeepsOthersFolder(t *testing.T) {
 	const first, second = 0x0000_00d2_0000_0001, 0x0000_00d2_0000_0002 // one folder
 	for _, b := range diskBackends {
 		t.Run(b.name, func(t *testing.T) {
-			root := mountTmpfs(t, "size=64k")
+			root := testdir.Tmpfs(t, "size=64k")
 			vol := b.vol(root)
 			w, err := domain.Create(vol, fullHeader(t, first, domain.MinCapacity), codecs.Raw{})
 			if err != nil {

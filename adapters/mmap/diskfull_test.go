@@ -56,15 +56,7 @@ func TestCreateDiskFullLeavesNoFolder(t *testing.T) {
 // block free again.
 func TestCreateDiskFullZeroFill(t *testing.T) {
 	setFallocate(t, func(int, int64) error { return unix.EOPNOTSUPP })
-	root := testdir.New(t)
-	if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=64k"); err != nil {
-		t.Skipf("cannot mount a small tmpfs: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(root, 0); err != nil {
-			t.Error(err)
-		}
-	})
+	root := testdir.Tmpfs(t, "size=64k")
 	var before, after unix.Statfs_t
 	if err := unix.Statfs(root, &before); err != nil {
 		t.Fatal(err)

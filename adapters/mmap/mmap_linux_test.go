@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/kekbit-go/kekbit/adapters/mmap"
 	"github.com/kekbit-go/kekbit/codecs"
 	"github.com/kekbit-go/kekbit/domain"
@@ -22,15 +20,7 @@ import (
 )
 
 func TestCreateDiskFullTmpfs(t *testing.T) {
-	root := testdir.New(t)
-	if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=1m"); err != nil {
-		t.Skipf("cannot mount a small tmpfs: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(root, 0); err != nil {
-			t.Error(err)
-		}
-	})
+	root := testdir.Tmpfs(t, "size=1m")
 	vol := mmap.NewVolume(root)
 	_, err := domain.Create(vol, channeltest.Header(t, 4, 4<<20), codecs.Raw{})
 	if !errors.Is(err, syscall.ENOSPC) {

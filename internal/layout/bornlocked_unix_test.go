@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kekbit-go/kekbit/internal/testdir"
+	"github.com/kekbit-go/kekbit/ports"
 	"golang.org/x/sys/unix"
 )
 
@@ -313,5 +314,59 @@ func TestUnnamedCannotLink(t *testing.T) {
 	if _, err := o.CreateLocked(lockPath, creatorMark); !errors.Is(err, fs.ErrExist) {
 		t.Fatalf("CreateLocked of a lock file that exists: %v, want fs.ErrExist", err)
 	}
-	t.Logf("links tried through /proc: %d (0 where the system has no O_TMPFILE)", viaProc)
+	// Where an unnamed file can be made here, the /proc link was tried
+	// (and refused) before the temporary name.
+	if fd, err := openUnnamed(unixDirFD(t, dir)); err == nil {
+		unix.Close(fd)
+		if viaProc == 0 {
+			t.Fatal("O_TMPFILE works here, yet no link through /proc was tried")
+		}
+	}
+}
+
+// unixDirFD opens the folder dir for the *at calls, closed at the test's
+// end.
+func unixDirFD(t *testing.T, dir string) int {
+	t.Helper()
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd
+}
+
+// TestCreateLockedPlanted: a symbolic link or a FIFO planted at the lock
+// file's name (by another user of a shared root) is refused as a lock
+// file that exists; what it points to is not touched, and nothing else is
+// left in the folder.
+func TestCreateLockedPlanted(t *testing.T) {
+	bornLockedModes(t, func(t *testing.T) {
+		for _, planted := range []string{"symlink", "fifo"} {
+			dir := testdir.New(t)
+			lockPath := filepath.Join(dir, "0000_0009.lock")
+			target := filepath.Join(dir, "target")
+			if err := os.WriteFile(target, []byte("keep"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			if planted == "symlink" {
+				err = os.Symlink(target, lockPath)
+			} else {
+				err = unix.Mkfifo(lockPath, 0o600)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := makeLockFile[OSFile](OSFS{Root: dir}, lockPath); !errors.Is(err, ports.ErrChannelExists) {
+				t.Errorf("%s at the lock file's name: %v, want ErrChannelExists", planted, err)
+			}
+			if got, err := os.ReadFile(target); err != nil || string(got) != "keep" {
+				t.Errorf("%s: the target holds %q, %v; want it untouched", planted, got, err)
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+				t.Errorf("%s: the folder holds %v; want the target and what was planted", planted, ents)
+			}
+		}
+	})
 }
