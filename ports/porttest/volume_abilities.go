@@ -3,6 +3,7 @@ package porttest
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -12,13 +13,21 @@ import (
 
 // The checks of the optional abilities of a Volume, and of its errors.
 
+// volumeAbility returns vol as the optional ability A, or skips the test
+// of a volume that does not have it.
+func volumeAbility[A any](t *testing.T, vol ports.Volume) A {
+	t.Helper()
+	a, ok := vol.(A)
+	if !ok {
+		t.Skipf("volume does not implement %v", reflect.TypeFor[A]())
+	}
+	return a
+}
+
 func testWriteOpener(t *testing.T, h Harness) {
 	const size, id, missing = volumeSize, 0x77, 0x404
 	vol := h.NewVolume(t)
-	wo, ok := vol.(ports.WriteOpener)
-	if !ok {
-		t.Skip("volume does not implement ports.WriteOpener")
-	}
+	wo := volumeAbility[ports.WriteOpener](t, vol)
 	refuse := func(what string, id uint64, want error) {
 		t.Helper()
 		st, err := wo.OpenForWrite(id)
@@ -101,10 +110,7 @@ func testWriteOpener(t *testing.T, h Harness) {
 func testAbandonedRemover(t *testing.T, h Harness) {
 	const size, id, missing = volumeSize, 0x66, 0x404
 	vol := h.NewVolume(t)
-	ar, ok := vol.(ports.AbandonedRemover)
-	if !ok {
-		t.Skip("volume does not implement ports.AbandonedRemover")
-	}
+	ar := volumeAbility[ports.AbandonedRemover](t, vol)
 	w := create(t, vol, id, size)
 	if err := w.StoreUint64(0, 5); err != nil {
 		t.Errorf("StoreUint64(0) = %v", err)
@@ -239,10 +245,7 @@ func testChannelError(t *testing.T, h Harness) {
 func testDeadCreatorClearer(t *testing.T, h Harness) {
 	const size, id, missing = volumeSize, 0x67, 0x405
 	vol := h.NewVolume(t)
-	dc, ok := vol.(ports.DeadCreatorClearer)
-	if !ok {
-		t.Skip("volume does not implement ports.DeadCreatorClearer")
-	}
+	dc := volumeAbility[ports.DeadCreatorClearer](t, vol)
 	kept := func(what string) {
 		t.Helper()
 		if removed, err := dc.ClearDeadCreator(id); removed || err != nil {
