@@ -229,7 +229,27 @@ func TestCreateLockedTemporaryNameStays(t *testing.T) {
 	defer func(was func(int, string, int) error) { unlinkat = was }(unlinkat)
 	noTmpfile = true
 	unlinkat = func(int, string, int) error { return unix.EIO }
-	madeBornLocked(t)
+	_, dir, _ := madeBornLocked(t)
+	// The temporary name stays beside the lock file; once the channel is
+	// ready (its file there, its lock file gone), listings ignore it.
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) != 2 || !strings.HasSuffix(ents[0].Name(), ".tmp") {
+		t.Fatalf("the folder holds %v (%v); want the temporary name and the lock file", ents, err)
+	}
+	root := filepath.Join(dir, "root")
+	folder := filepath.Join(root, "0000_0000")
+	if err := os.MkdirAll(folder, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, ents[0].Name()), filepath.Join(folder, ".0000_0009.lock.00000000deadbeef.tmp")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(folder, "0000_0009.kekbit"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := List(OSFS{}, root); err != nil || len(ids) != 1 || ids[0] != 9 {
+		t.Fatalf("List beside a temporary name left behind: %v, %v; want [9]", ids, err)
+	}
 }
 
 // madeBornLocked makes a lock file in a new folder by makeLockFile, held
